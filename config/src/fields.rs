@@ -34,22 +34,94 @@ pub fn key_for_env(env: &str) -> Option<&'static str> {
 }
 
 pub const FIELDS: &[FieldSpec] = &[
-    FieldSpec { key: "http_listen", help: "HTTP API and demo page bind address", default: "127.0.0.1:8080" },
-    FieldSpec { key: "webrtc_port", help: "UDP and TCP port shared by all WebRTC transports", default: "40000" },
-    FieldSpec { key: "webrtc_listen_ip", help: "IP the WebRTC port is bound to", default: "127.0.0.1" },
-    FieldSpec { key: "announced_address", help: "address put in ICE candidates (IP or host name)", default: "the listen IP" },
-    FieldSpec { key: "rtp_port_range", help: "port range for plain and pipe transports, LOW-HIGH", default: "40100-40999" },
-    FieldSpec { key: "api_token", help: "API bearer token (required when the API is bound off loopback)", default: "none" },
-    FieldSpec { key: "etcd_endpoints", help: "etcd endpoints, comma separated (empty = standalone)", default: "" },
-    FieldSpec { key: "cluster", help: "cluster name, the etcd key prefix", default: "troupe" },
-    FieldSpec { key: "node_id", help: "this node's id", default: "random" },
-    FieldSpec { key: "region", help: "this node's region", default: "default" },
-    FieldSpec { key: "otlp_endpoint", help: "OpenTelemetry OTLP/HTTP endpoint (empty = off)", default: "" },
-    FieldSpec { key: "ffmpeg", help: "ffmpeg binary used for recordings", default: "ffmpeg" },
-    FieldSpec { key: "recordings_dir", help: "directory recordings are written to", default: "./recordings" },
-    FieldSpec { key: "dtls_certificate", help: "PEM certificate for DTLS (generated at start when unset)", default: "" },
-    FieldSpec { key: "dtls_private_key", help: "PEM private key for dtls_certificate", default: "" },
-    FieldSpec { key: "ice_consent_timeout_secs", help: "seconds without ICE consent before a transport is disconnected", default: "30" },
-    FieldSpec { key: "etcd_lease_ttl_secs", help: "etcd lease TTL in seconds", default: "3" },
-    FieldSpec { key: "log", help: "log filter (tracing EnvFilter syntax; RUST_LOG wins)", default: "info" },
+    FieldSpec {
+        key: "http_listen",
+        help: "HTTP API and demo page bind address",
+        default: "127.0.0.1:8080",
+    },
+    FieldSpec {
+        key: "webrtc_port",
+        help: "UDP and TCP port shared by all WebRTC transports",
+        default: "40000",
+    },
+    FieldSpec {
+        key: "webrtc_listen_ip",
+        help: "IP the WebRTC port is bound to",
+        default: "127.0.0.1",
+    },
+    FieldSpec {
+        key: "announced_address",
+        help: "address put in ICE candidates (IP or host name)",
+        default: "the listen IP",
+    },
+    FieldSpec {
+        key: "rtp_port_range",
+        help: "port range for plain and pipe transports, LOW-HIGH",
+        default: "40100-40999",
+    },
+    FieldSpec {
+        key: "api_token",
+        help: "API bearer token (required when the API is bound off loopback)",
+        default: "none",
+    },
+    FieldSpec {
+        key: "etcd_endpoints",
+        help: "etcd endpoints, comma separated (empty = standalone)",
+        default: "",
+    },
+    FieldSpec {
+        key: "cluster",
+        help: "cluster name, the etcd key prefix",
+        default: "troupe",
+    },
+    FieldSpec {
+        key: "node_id",
+        help: "this node's id",
+        default: "random",
+    },
+    FieldSpec {
+        key: "region",
+        help: "this node's region",
+        default: "default",
+    },
+    FieldSpec {
+        key: "otlp_endpoint",
+        help: "OpenTelemetry OTLP/HTTP endpoint (empty = off)",
+        default: "",
+    },
+    FieldSpec {
+        key: "ffmpeg",
+        help: "ffmpeg binary used for recordings",
+        default: "ffmpeg",
+    },
+    FieldSpec {
+        key: "recordings_dir",
+        help: "directory recordings are written to",
+        default: "./recordings",
+    },
+    FieldSpec {
+        key: "dtls_certificate",
+        help: "PEM certificate for DTLS (generated at start when unset)",
+        default: "",
+    },
+    FieldSpec {
+        key: "dtls_private_key",
+        help: "PEM private key for dtls_certificate",
+        default: "",
+    },
+    FieldSpec {
+        key: "ice_consent_timeout_secs",
+        help: "seconds without ICE consent before a transport is disconnected",
+        default: "30",
+    },
+    FieldSpec {
+        key: "etcd_lease_ttl_secs",
+        help: "etcd lease TTL in seconds",
+        default: "3",
+    },
+    FieldSpec {
+        key: "log",
+        help: "log filter (tracing EnvFilter syntax; RUST_LOG wins)",
+        default: "info",
+    },
 ];

@@ -23,13 +23,14 @@ impl Layer {
 
     /// Sets `key` from text. Unknown keys are an error naming them.
     pub fn set_text(&mut self, key: &str, value: impl Into<String>) -> Result<(), ConfigError> {
-        let spec = FIELDS
-            .iter()
-            .find(|f| f.key == key)
-            .ok_or_else(|| ConfigError::UnknownField {
-                field: key.to_string(),
-                source_name: "flags".to_string(),
-            })?;
+        let spec =
+            FIELDS
+                .iter()
+                .find(|f| f.key == key)
+                .ok_or_else(|| ConfigError::UnknownField {
+                    field: key.to_string(),
+                    source_name: "flags".to_string(),
+                })?;
         self.0.insert(spec.key, RawValue::Text(value.into()));
         Ok(())
     }
@@ -58,16 +59,22 @@ pub(crate) fn from_file(path: &Path) -> Result<Layer, ConfigError> {
     let map = match value {
         serde_json::Value::Object(map) => map,
         serde_json::Value::Null => Default::default(),
-        _ => return Err(file_error("the top level must be a table of settings".into())),
+        _ => {
+            return Err(file_error(
+                "the top level must be a table of settings".into(),
+            ))
+        }
     };
     let mut layer = Layer::default();
     for (key, value) in map {
-        let spec = FIELDS.iter().find(|f| f.key == key).ok_or_else(|| {
-            ConfigError::UnknownField {
-                field: key.clone(),
-                source_name: path.display().to_string(),
-            }
-        })?;
+        let spec =
+            FIELDS
+                .iter()
+                .find(|f| f.key == key)
+                .ok_or_else(|| ConfigError::UnknownField {
+                    field: key.clone(),
+                    source_name: path.display().to_string(),
+                })?;
         layer.0.insert(spec.key, RawValue::Structured(value));
     }
     Ok(layer)

@@ -28,7 +28,9 @@ impl Sources {
     pub fn from_process(file: Option<std::path::PathBuf>, flags: Layer) -> Self {
         Sources {
             file,
-            env: std::env::vars().filter(|(k, _)| k.starts_with("TROUPE_")).collect(),
+            env: std::env::vars()
+                .filter(|(k, _)| k.starts_with("TROUPE_"))
+                .collect(),
             flags,
         }
     }
@@ -47,5 +49,8 @@ pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
 
 /// Loads a configuration from a file alone (defaults for the rest).
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    load(&Sources { file: Some(path.to_path_buf()), ..Default::default() })
+    load(&Sources {
+        file: Some(path.to_path_buf()),
+        ..Default::default()
+    })
 }

@@ -166,7 +166,10 @@ fn existing_file(key: &str, path: Option<String>) -> Result<Option<PathBuf>, Con
             if path.is_file() {
                 Ok(Some(path))
             } else {
-                Err(ConfigError::field(key, format!("file {p:?} does not exist")))
+                Err(ConfigError::field(
+                    key,
+                    format!("file {p:?} does not exist"),
+                ))
             }
         }
     }
@@ -194,8 +197,11 @@ impl Config {
             "an address IP:PORT",
         )?;
         let webrtc_port: u16 = r.parsed("webrtc_port", 40000, "a port number")?;
-        let webrtc_listen_ip: IpAddr =
-            r.parsed("webrtc_listen_ip", IpAddr::from([127, 0, 0, 1]), "an IP address")?;
+        let webrtc_listen_ip: IpAddr = r.parsed(
+            "webrtc_listen_ip",
+            IpAddr::from([127, 0, 0, 1]),
+            "an IP address",
+        )?;
         let announced_address = match r.optional_text("announced_address")? {
             None => webrtc_listen_ip.to_string(),
             Some(a) if a.parse::<IpAddr>().is_ok() || is_host_name(&a) => a,
@@ -206,15 +212,17 @@ impl Config {
                 ))
             }
         };
-        if webrtc_listen_ip.is_unspecified() && announced_address == webrtc_listen_ip.to_string()
-        {
+        if webrtc_listen_ip.is_unspecified() && announced_address == webrtc_listen_ip.to_string() {
             return Err(ConfigError::field(
                 "announced_address",
                 format!("required when webrtc_listen_ip is {webrtc_listen_ip}: clients cannot reach an unspecified address"),
             ));
         }
         let rtp_port_range = match r.text("rtp_port_range")? {
-            None => PortRange { low: 40100, high: 40999 },
+            None => PortRange {
+                low: 40100,
+                high: 40999,
+            },
             Some(t) => t
                 .parse()
                 .map_err(|e: String| ConfigError::field("rtp_port_range", e))?,
@@ -235,11 +243,15 @@ impl Config {
                 ));
             }
         }
-        let cluster = r.optional_text("cluster")?.unwrap_or_else(|| "troupe".into());
+        let cluster = r
+            .optional_text("cluster")?
+            .unwrap_or_else(|| "troupe".into());
         check_name("cluster", &cluster)?;
         let node_id = r.optional_text("node_id")?.unwrap_or_else(random_node_id);
         check_name("node_id", &node_id)?;
-        let region = r.optional_text("region")?.unwrap_or_else(|| "default".into());
+        let region = r
+            .optional_text("region")?
+            .unwrap_or_else(|| "default".into());
         check_name("region", &region)?;
         let otlp_endpoint = r.optional_text("otlp_endpoint")?;
         if let Some(e) = &otlp_endpoint {
@@ -250,7 +262,9 @@ impl Config {
                 ));
             }
         }
-        let ffmpeg = r.optional_text("ffmpeg")?.unwrap_or_else(|| "ffmpeg".into());
+        let ffmpeg = r
+            .optional_text("ffmpeg")?
+            .unwrap_or_else(|| "ffmpeg".into());
         let recordings_dir = PathBuf::from(
             r.optional_text("recordings_dir")?
                 .unwrap_or_else(|| "./recordings".into()),
@@ -277,11 +291,17 @@ impl Config {
         let ice_consent_timeout_secs: u64 =
             r.parsed("ice_consent_timeout_secs", 30, "a number of seconds")?;
         if ice_consent_timeout_secs == 0 {
-            return Err(ConfigError::field("ice_consent_timeout_secs", "must be at least 1"));
+            return Err(ConfigError::field(
+                "ice_consent_timeout_secs",
+                "must be at least 1",
+            ));
         }
         let etcd_lease_ttl_secs: u64 = r.parsed("etcd_lease_ttl_secs", 3, "a number of seconds")?;
         if !(1..=3600).contains(&etcd_lease_ttl_secs) {
-            return Err(ConfigError::field("etcd_lease_ttl_secs", "must be between 1 and 3600"));
+            return Err(ConfigError::field(
+                "etcd_lease_ttl_secs",
+                "must be between 1 and 3600",
+            ));
         }
         let log = r.optional_text("log")?.unwrap_or_else(|| "info".into());
         Ok(Config {

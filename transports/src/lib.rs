@@ -1,1 +1,9 @@
+//! Sans-IO protocol cores for Troupe. Nothing here owns a socket, spawns a
+//! task or reads a clock: callers feed bytes (and time) in and take bytes and
+//! events out, so every core is unit-tested, fuzzed and benchmarked alone.
 
+pub mod packet_kind;
+pub mod tcp_framing;
+
+pub use packet_kind::{classify, PacketKind};
+pub use tcp_framing::{FramingError, TcpFrameDecoder};

@@ -6,7 +6,10 @@ fn with_flags(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
     for (k, v) in pairs {
         flags.set_text(k, *v)?;
     }
-    load(&Sources { flags, ..Default::default() })
+    load(&Sources {
+        flags,
+        ..Default::default()
+    })
 }
 
 fn field_of(result: Result<Config, ConfigError>) -> String {
@@ -20,7 +23,13 @@ fn defaults_match_the_contract() {
     assert_eq!(c.webrtc_port, 40000);
     assert_eq!(c.webrtc_listen_ip.to_string(), "127.0.0.1");
     assert_eq!(c.announced_address, "127.0.0.1");
-    assert_eq!(c.rtp_port_range, PortRange { low: 40100, high: 40999 });
+    assert_eq!(
+        c.rtp_port_range,
+        PortRange {
+            low: 40100,
+            high: 40999
+        }
+    );
     assert_eq!(c.api_token, None);
     assert!(c.etcd_endpoints.is_empty());
     assert_eq!(c.cluster, "troupe");
@@ -63,10 +72,16 @@ fn each_bad_field_is_named() {
 
 #[test]
 fn api_token_is_required_off_loopback() {
-    assert_eq!(field_of(with_flags(&[("http_listen", "0.0.0.0:8080")])), "api_token");
+    assert_eq!(
+        field_of(with_flags(&[("http_listen", "0.0.0.0:8080")])),
+        "api_token"
+    );
     let c = with_flags(&[("http_listen", "0.0.0.0:8080"), ("api_token", "s3cret")]).unwrap();
     assert_eq!(c.api_token.as_deref(), Some("s3cret"));
-    assert!(!c.to_toml().contains("s3cret"), "print-config must not leak the token");
+    assert!(
+        !c.to_toml().contains("s3cret"),
+        "print-config must not leak the token"
+    );
 }
 
 #[test]
@@ -75,8 +90,11 @@ fn unspecified_listen_ip_needs_an_announced_address() {
         field_of(with_flags(&[("webrtc_listen_ip", "0.0.0.0")])),
         "announced_address"
     );
-    let c = with_flags(&[("webrtc_listen_ip", "0.0.0.0"), ("announced_address", "sfu.example.com")])
-        .unwrap();
+    let c = with_flags(&[
+        ("webrtc_listen_ip", "0.0.0.0"),
+        ("announced_address", "sfu.example.com"),
+    ])
+    .unwrap();
     assert_eq!(c.announced_address, "sfu.example.com");
 }
 
@@ -137,9 +155,15 @@ fn wrong_types_in_a_file_name_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "webrtc_port = \"high\"\n").unwrap();
-    assert_eq!(crate::load_file(&bad).unwrap_err().field_name(), Some("webrtc_port"));
+    assert_eq!(
+        crate::load_file(&bad).unwrap_err().field_name(),
+        Some("webrtc_port")
+    );
     std::fs::write(&bad, "region = [\"eu\"]\n").unwrap();
-    assert_eq!(crate::load_file(&bad).unwrap_err().field_name(), Some("region"));
+    assert_eq!(
+        crate::load_file(&bad).unwrap_err().field_name(),
+        Some("region")
+    );
 }
 
 #[test]
@@ -148,9 +172,14 @@ fn shipped_examples_are_valid() {
     let mut seen = 0;
     for entry in std::fs::read_dir(examples).unwrap() {
         let path = entry.unwrap().path();
-        let mut sources = Sources { file: Some(path.clone()), ..Default::default() };
+        let mut sources = Sources {
+            file: Some(path.clone()),
+            ..Default::default()
+        };
         // Examples bound off loopback carry a placeholder token.
-        sources.env.push(("TROUPE_API_TOKEN".into(), "example".into()));
+        sources
+            .env
+            .push(("TROUPE_API_TOKEN".into(), "example".into()));
         load(&sources).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         seen += 1;
     }
