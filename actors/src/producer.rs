@@ -1,0 +1,275 @@
+//! Producer: one incoming media track. It owns its pause state and answers
+//! key-frame requests from its consumers, at most one per second.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::consumer::ConsumerMsg;
+use crate::context::Ctx;
+use crate::rtp_parameters::{MediaKind, RtpMapping, RtpParameters};
+use crate::stats::{RtpStreamStats, StreamCounters};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProducerType {
+    Simple,
+    Simulcast,
+    Svc,
+}
+
+impl ProducerType {
+    /// mediasoup's rule: several encodings are simulcast; one encoding with
+    /// several spatial layers in its scalabilityMode is SVC.
+    pub fn of(params: &RtpParameters) -> Self {
+        if params.encodings.len() > 1 {
+            return ProducerType::Simulcast;
+        }
+        let spatial = params
+            .encodings
+            .first()
+            .and_then(|e| e.scalability_mode.as_deref())
+            .map(|m| Layers::from_scalability_mode(m).spatial)
+            .unwrap_or(1);
+        if spatial > 1 {
+            ProducerType::Svc
+        } else {
+            ProducerType::Simple
+        }
+    }
+}
+
+/// Spatial and temporal layer counts (or indices, for preferred layers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Layers {
+    pub spatial: u8,
+    pub temporal: u8,
+}
+
+impl Layers {
+    /// "L3T3", "S2T1", "L1T2_KEY" → counts; anything else is one layer.
+    pub fn from_scalability_mode(mode: &str) -> Layers {
+        let digits = |after: char| -> Option<u8> {
+            let rest = mode.get(mode.find(after)? + 1..)?;
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest.get(..end)?.parse().ok()
+        };
+        let spatial = if mode.starts_with('L') || mode.starts_with('S') {
+            mode.get(1..)
+                .and_then(|r| r.get(..r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len())))
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(1)
+        } else {
+            1
+        };
+        Layers {
+            spatial: spatial.max(1),
+            temporal: digits('T').unwrap_or(1).max(1),
+        }
+    }
+}
+
+/// What a producer publishes to the rest of the node at creation: fixed for
+/// its lifetime, so readers need no lock.
+#[derive(Debug)]
+pub struct ProducerShared {
+    pub id: String,
+    pub kind: MediaKind,
+    pub producer_type: ProducerType,
+    pub rtp_parameters: RtpParameters,
+    pub consumable_rtp_parameters: RtpParameters,
+    pub rtp_mapping: RtpMapping,
+    /// One per encoding.
+    pub counters: Vec<StreamCounters>,
+}
+
+impl ProducerShared {
+    /// Layer counts consumers of this producer can choose among.
+    pub fn layers(&self) -> Layers {
+        let per_encoding = self
+            .rtp_parameters
+            .encodings
+            .first()
+            .and_then(|e| e.scalability_mode.as_deref())
+            .map(Layers::from_scalability_mode)
+            .unwrap_or(Layers {
+                spatial: 1,
+                temporal: 1,
+            });
+        match self.producer_type {
+            ProducerType::Simulcast => Layers {
+                spatial: self.rtp_parameters.encodings.len() as u8,
+                temporal: per_encoding.temporal,
+            },
+            _ => per_encoding,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProducerDump {
+    pub id: String,
+    pub kind: MediaKind,
+    #[serde(rename = "type")]
+    pub producer_type: ProducerType,
+    pub transport_id: String,
+    pub rtp_parameters: RtpParameters,
+    pub consumable_rtp_parameters: RtpParameters,
+    pub rtp_mapping: RtpMapping,
+    pub paused: bool,
+    pub consumer_ids: Vec<String>,
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+pub enum ProducerMsg {
+    Pause(RpcReplyPort<()>),
+    Resume(RpcReplyPort<()>),
+    /// From a consumer or the API; throttled.
+    RequestKeyFrame,
+    Dump(RpcReplyPort<ProducerDump>),
+    Stats(RpcReplyPort<Vec<RtpStreamStats>>),
+    #[cfg(test)]
+    Panic,
+}
+
+pub struct ProducerArgs {
+    pub ctx: Ctx,
+    pub shared: Arc<ProducerShared>,
+    pub transport_id: String,
+    pub paused: bool,
+    pub app_data: serde_json::Value,
+}
+
+pub struct ProducerState {
+    args: ProducerArgs,
+    last_key_frame_request: Option<Instant>,
+}
+
+/// PLI/FIR toward a sender at most this often, however many consumers ask.
+pub const KEY_FRAME_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
+
+pub struct Producer;
+
+impl Actor for Producer {
+    type Msg = ProducerMsg;
+    type State = ProducerState;
+    type Arguments = ProducerArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: ProducerArgs,
+    ) -> Result<ProducerState, ActorProcessingErr> {
+        tracing::info!(producer_id = %args.shared.id, kind = args.shared.kind.as_str(), "producer started");
+        Ok(ProducerState {
+            args,
+            last_key_frame_request: None,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut ProducerState,
+    ) -> Result<(), ActorProcessingErr> {
+        tracing::info!(producer_id = %state.args.shared.id, "producer stopped");
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: ProducerMsg,
+        state: &mut ProducerState,
+    ) -> Result<(), ActorProcessingErr> {
+        let ctx = state.args.ctx.clone();
+        let id = state.args.shared.id.clone();
+        match message {
+            ProducerMsg::Pause(reply) => {
+                if !state.args.paused {
+                    state.args.paused = true;
+                    for consumer in ctx.topology.set_producer_paused(&id, true) {
+                        let _ = consumer.cast(ConsumerMsg::ProducerPaused(true));
+                    }
+                }
+                let _ = reply.send(());
+            }
+            ProducerMsg::Resume(reply) => {
+                if state.args.paused {
+                    state.args.paused = false;
+                    for consumer in ctx.topology.set_producer_paused(&id, false) {
+                        let _ = consumer.cast(ConsumerMsg::ProducerPaused(false));
+                    }
+                }
+                let _ = reply.send(());
+            }
+            ProducerMsg::RequestKeyFrame => {
+                let due = state
+                    .last_key_frame_request
+                    .is_none_or(|t| t.elapsed() >= KEY_FRAME_REQUEST_INTERVAL);
+                if state.args.shared.kind == MediaKind::Video && due {
+                    state.last_key_frame_request = Some(Instant::now());
+                    tracing::debug!(producer_id = %id, "key frame requested");
+                }
+            }
+            ProducerMsg::Dump(reply) => {
+                let shared = &state.args.shared;
+                let consumer_ids = ctx
+                    .topology
+                    .producer(&id)
+                    .map(|e| e.consumers.into_iter().collect())
+                    .unwrap_or_default();
+                let _ = reply.send(ProducerDump {
+                    id: id.clone(),
+                    kind: shared.kind,
+                    producer_type: shared.producer_type,
+                    transport_id: state.args.transport_id.clone(),
+                    rtp_parameters: shared.rtp_parameters.clone(),
+                    consumable_rtp_parameters: shared.consumable_rtp_parameters.clone(),
+                    rtp_mapping: shared.rtp_mapping.clone(),
+                    paused: state.args.paused,
+                    consumer_ids,
+                    app_data: state.args.app_data.clone(),
+                });
+            }
+            ProducerMsg::Stats(reply) => {
+                let shared = &state.args.shared;
+                let mime = shared
+                    .rtp_parameters
+                    .codecs
+                    .first()
+                    .map(|c| c.mime_type.as_str())
+                    .unwrap_or("");
+                let stats = shared
+                    .rtp_parameters
+                    .encodings
+                    .iter()
+                    .zip(&shared.counters)
+                    .map(|(encoding, counters)| {
+                        RtpStreamStats::from_counters(
+                            "inbound-rtp",
+                            encoding.ssrc.unwrap_or_default(),
+                            encoding.rtx.map(|r| r.ssrc),
+                            encoding.rid.clone(),
+                            shared.kind,
+                            mime,
+                            counters,
+                        )
+                    })
+                    .collect();
+                let _ = reply.send(stats);
+            }
+            #[cfg(test)]
+            ProducerMsg::Panic => panic!("injected producer fault"),
+        }
+        Ok(())
+    }
+}

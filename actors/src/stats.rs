@@ -1,0 +1,152 @@
+//! Counters the media path increments and the stats objects (mediasoup's
+//! field names) the API shows.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::rtp_parameters::MediaKind;
+
+/// Per RTP stream counters, written by the packet path without locks.
+#[derive(Debug, Default)]
+pub struct StreamCounters {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub packets_lost: AtomicU64,
+    pub packets_discarded: AtomicU64,
+    pub packets_retransmitted: AtomicU64,
+    pub packets_repaired: AtomicU64,
+    pub nack_count: AtomicU64,
+    pub nack_packet_count: AtomicU64,
+    pub pli_count: AtomicU64,
+    pub fir_count: AtomicU64,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RtpStreamStats {
+    /// `inbound-rtp` for producers, `outbound-rtp` for consumers.
+    #[serde(rename = "type")]
+    pub stats_type: String,
+    pub timestamp: u64,
+    pub ssrc: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtx_ssrc: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rid: Option<String>,
+    pub kind: MediaKind,
+    pub mime_type: String,
+    pub packets_lost: u64,
+    pub fraction_lost: f64,
+    pub packets_discarded: u64,
+    pub packets_retransmitted: u64,
+    pub packets_repaired: u64,
+    pub nack_count: u64,
+    pub nack_packet_count: u64,
+    pub pli_count: u64,
+    pub fir_count: u64,
+    pub score: u8,
+    pub byte_count: u64,
+    pub packet_count: u64,
+    pub bitrate: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_trip_time: Option<f64>,
+}
+
+impl RtpStreamStats {
+    pub fn from_counters(
+        stats_type: &str,
+        ssrc: u32,
+        rtx_ssrc: Option<u32>,
+        rid: Option<String>,
+        kind: MediaKind,
+        mime_type: &str,
+        counters: &StreamCounters,
+    ) -> Self {
+        let packets = counters.packets.load(Relaxed);
+        let lost = counters.packets_lost.load(Relaxed);
+        let expected = packets + lost;
+        RtpStreamStats {
+            stats_type: stats_type.into(),
+            timestamp: now_ms(),
+            ssrc,
+            rtx_ssrc,
+            rid,
+            kind,
+            mime_type: mime_type.into(),
+            packets_lost: lost,
+            fraction_lost: if expected == 0 {
+                0.0
+            } else {
+                lost as f64 / expected as f64
+            },
+            packets_discarded: counters.packets_discarded.load(Relaxed),
+            packets_retransmitted: counters.packets_retransmitted.load(Relaxed),
+            packets_repaired: counters.packets_repaired.load(Relaxed),
+            nack_count: counters.nack_count.load(Relaxed),
+            nack_packet_count: counters.nack_packet_count.load(Relaxed),
+            pli_count: counters.pli_count.load(Relaxed),
+            fir_count: counters.fir_count.load(Relaxed),
+            // mediasoup's score: 10 is perfect; with nothing received yet
+            // there is nothing wrong either.
+            score: if expected == 0 {
+                10
+            } else {
+                (10 - (lost * 10 / expected).min(10)) as u8
+            },
+            byte_count: counters.bytes.load(Relaxed),
+            packet_count: packets,
+            bitrate: 0,
+            round_trip_time: None,
+        }
+    }
+}
+
+/// Transport-level byte counters.
+#[derive(Debug, Default)]
+pub struct TransportCounters {
+    pub bytes_received: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub rtp_bytes_received: AtomicU64,
+    pub rtp_bytes_sent: AtomicU64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransportStats {
+    #[serde(rename = "type")]
+    pub stats_type: String,
+    pub transport_id: String,
+    pub timestamp: u64,
+    pub bytes_received: u64,
+    pub recv_bitrate: u64,
+    pub bytes_sent: u64,
+    pub send_bitrate: u64,
+    pub rtp_bytes_received: u64,
+    pub rtp_bytes_sent: u64,
+}
+
+impl TransportStats {
+    pub fn from_counters(stats_type: &str, transport_id: &str, c: &TransportCounters) -> Self {
+        TransportStats {
+            stats_type: stats_type.into(),
+            transport_id: transport_id.into(),
+            timestamp: now_ms(),
+            bytes_received: c.bytes_received.load(Relaxed),
+            recv_bitrate: 0,
+            bytes_sent: c.bytes_sent.load(Relaxed),
+            send_bitrate: 0,
+            rtp_bytes_received: c.rtp_bytes_received.load(Relaxed),
+            rtp_bytes_sent: c.rtp_bytes_sent.load(Relaxed),
+        }
+    }
+}

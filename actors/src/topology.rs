@@ -1,0 +1,391 @@
+//! Who exists on this node and who depends on whom: routers, their
+//! transports, producers and consumers, with the actor serving each. The API
+//! finds actors here, and the close cascade is computed here in one place,
+//! atomically, so a close racing a failure closes each object exactly once.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ractor::{ActorCell, ActorId, ActorRef};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::consumer::ConsumerMsg;
+use crate::error::{ActorError, ActorResult};
+use crate::producer::{ProducerMsg, ProducerShared};
+use crate::router::RouterMsg;
+use crate::transport::{TransportKind, TransportMsg};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    Router,
+    Transport,
+    Producer,
+    Consumer,
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ObjectKind::Router => "router",
+            ObjectKind::Transport => "transport",
+            ObjectKind::Producer => "producer",
+            ObjectKind::Consumer => "consumer",
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct RouterEntry {
+    pub actor: ActorRef<RouterMsg>,
+}
+
+#[derive(Clone)]
+pub struct TransportEntry {
+    pub router_id: String,
+    pub kind: TransportKind,
+    pub actor: ActorRef<TransportMsg>,
+}
+
+#[derive(Clone)]
+pub struct ProducerEntry {
+    pub router_id: String,
+    pub transport_id: String,
+    pub actor: ActorRef<ProducerMsg>,
+    pub shared: Arc<ProducerShared>,
+    pub paused: bool,
+    pub consumers: BTreeSet<String>,
+}
+
+#[derive(Clone)]
+pub struct ConsumerEntry {
+    pub router_id: String,
+    pub transport_id: String,
+    pub producer_id: String,
+    pub actor: ActorRef<ConsumerMsg>,
+}
+
+/// Why an object is being closed; each maps to mediasoup's event name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseCause {
+    /// Closed on request (API or its owner).
+    Closed,
+    RouterClosed,
+    TransportClosed,
+    ProducerClosed,
+    /// Its actor failed; the text is the failure.
+    Failed(String),
+}
+
+impl CloseCause {
+    pub fn event(&self) -> &'static str {
+        match self {
+            CloseCause::Closed => "close",
+            CloseCause::RouterClosed => "routerclose",
+            CloseCause::TransportClosed => "transportclose",
+            CloseCause::ProducerClosed => "producerclose",
+            CloseCause::Failed(_) => "failed",
+        }
+    }
+}
+
+/// An object taken out of the topology, whose actor must now be stopped.
+pub struct Detached {
+    pub kind: ObjectKind,
+    /// The metric kind: `webrtc_transport` rather than `transport`.
+    pub metric_kind: &'static str,
+    pub id: String,
+    pub router_id: String,
+    pub cell: ActorCell,
+    pub cause: CloseCause,
+}
+
+#[derive(Default)]
+struct Inner {
+    routers: HashMap<String, RouterEntry>,
+    transports: HashMap<String, TransportEntry>,
+    producers: HashMap<String, ProducerEntry>,
+    consumers: HashMap<String, ConsumerEntry>,
+    by_actor: HashMap<ActorId, (ObjectKind, String)>,
+}
+
+#[derive(Clone, Default)]
+pub struct Topology {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Topology {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock would be a bug in this file; the
+        // maps are still consistent at every await-free step, so go on.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn insert_router(&self, id: &str, actor: ActorRef<RouterMsg>) {
+        let mut inner = self.lock();
+        inner
+            .by_actor
+            .insert(actor.get_id(), (ObjectKind::Router, id.to_string()));
+        inner.routers.insert(id.to_string(), RouterEntry { actor });
+    }
+
+    pub fn insert_transport(&self, id: &str, entry: TransportEntry) -> ActorResult<()> {
+        let mut inner = self.lock();
+        if !inner.routers.contains_key(&entry.router_id) {
+            return Err(ActorError::not_found(ObjectKind::Router, &entry.router_id));
+        }
+        inner.by_actor.insert(
+            entry.actor.get_id(),
+            (ObjectKind::Transport, id.to_string()),
+        );
+        inner.transports.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    pub fn insert_producer(&self, id: &str, entry: ProducerEntry) -> ActorResult<()> {
+        let mut inner = self.lock();
+        if !inner.transports.contains_key(&entry.transport_id) {
+            return Err(ActorError::not_found(
+                ObjectKind::Transport,
+                &entry.transport_id,
+            ));
+        }
+        inner
+            .by_actor
+            .insert(entry.actor.get_id(), (ObjectKind::Producer, id.to_string()));
+        inner.producers.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    pub fn insert_consumer(&self, id: &str, entry: ConsumerEntry) -> ActorResult<()> {
+        let mut inner = self.lock();
+        if !inner.transports.contains_key(&entry.transport_id) {
+            return Err(ActorError::not_found(
+                ObjectKind::Transport,
+                &entry.transport_id,
+            ));
+        }
+        let producer = inner
+            .producers
+            .get_mut(&entry.producer_id)
+            .ok_or_else(|| ActorError::not_found(ObjectKind::Producer, &entry.producer_id))?;
+        producer.consumers.insert(id.to_string());
+        inner
+            .by_actor
+            .insert(entry.actor.get_id(), (ObjectKind::Consumer, id.to_string()));
+        inner.consumers.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    pub fn router(&self, id: &str) -> ActorResult<RouterEntry> {
+        self.lock()
+            .routers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ActorError::not_found(ObjectKind::Router, id))
+    }
+
+    pub fn transport(&self, id: &str) -> ActorResult<TransportEntry> {
+        self.lock()
+            .transports
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ActorError::not_found(ObjectKind::Transport, id))
+    }
+
+    pub fn producer(&self, id: &str) -> ActorResult<ProducerEntry> {
+        self.lock()
+            .producers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ActorError::not_found(ObjectKind::Producer, id))
+    }
+
+    pub fn consumer(&self, id: &str) -> ActorResult<ConsumerEntry> {
+        self.lock()
+            .consumers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ActorError::not_found(ObjectKind::Consumer, id))
+    }
+
+    pub fn object_of_actor(&self, actor: ActorId) -> Option<(ObjectKind, String)> {
+        self.lock().by_actor.get(&actor).cloned()
+    }
+
+    pub fn router_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.lock().routers.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Records a producer's pause state and returns its consumers' actors, to
+    /// tell them.
+    pub fn set_producer_paused(&self, id: &str, paused: bool) -> Vec<ActorRef<ConsumerMsg>> {
+        let mut inner = self.lock();
+        let Some(producer) = inner.producers.get_mut(id) else {
+            return Vec::new();
+        };
+        producer.paused = paused;
+        let consumer_ids: Vec<String> = producer.consumers.iter().cloned().collect();
+        consumer_ids
+            .iter()
+            .filter_map(|c| inner.consumers.get(c).map(|e| e.actor.clone()))
+            .collect()
+    }
+
+    /// The ids a router dump shows: its transports, and producer → consumers.
+    pub fn router_contents(&self, router_id: &str) -> (Vec<String>, Vec<(String, Vec<String>)>) {
+        let inner = self.lock();
+        let mut transports: Vec<String> = inner
+            .transports
+            .iter()
+            .filter(|(_, t)| t.router_id == router_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        transports.sort();
+        let mut producers: Vec<(String, Vec<String>)> = inner
+            .producers
+            .iter()
+            .filter(|(_, p)| p.router_id == router_id)
+            .map(|(id, p)| (id.clone(), p.consumers.iter().cloned().collect()))
+            .collect();
+        producers.sort();
+        (transports, producers)
+    }
+
+    /// The ids of a transport's producers and consumers.
+    pub fn transport_contents(&self, transport_id: &str) -> (Vec<String>, Vec<String>) {
+        let inner = self.lock();
+        let mut producers: Vec<String> = inner
+            .producers
+            .iter()
+            .filter(|(_, p)| p.transport_id == transport_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut consumers: Vec<String> = inner
+            .consumers
+            .iter()
+            .filter(|(_, c)| c.transport_id == transport_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        producers.sort();
+        consumers.sort();
+        (producers, consumers)
+    }
+
+    /// Removes an object and everything that depends on it, leaves first:
+    /// a router takes its transports; a transport its producers and
+    /// consumers; a producer its consumers, wherever they are. Returns
+    /// nothing if the object is already gone (someone else closed it).
+    pub fn detach(&self, kind: ObjectKind, id: &str, cause: CloseCause) -> Vec<Detached> {
+        let mut inner = self.lock();
+        let mut out = Vec::new();
+        match kind {
+            ObjectKind::Router => {
+                if !inner.routers.contains_key(id) {
+                    return out;
+                }
+                let transports: Vec<String> = inner
+                    .transports
+                    .iter()
+                    .filter(|(_, t)| t.router_id == id)
+                    .map(|(tid, _)| tid.clone())
+                    .collect();
+                for tid in transports {
+                    detach_transport(&mut inner, &tid, CloseCause::RouterClosed, &mut out);
+                }
+                if let Some(router) = inner.routers.remove(id) {
+                    inner.by_actor.remove(&router.actor.get_id());
+                    out.push(Detached {
+                        kind,
+                        metric_kind: "router",
+                        id: id.to_string(),
+                        router_id: id.to_string(),
+                        cell: router.actor.get_cell(),
+                        cause,
+                    });
+                }
+            }
+            ObjectKind::Transport => detach_transport(&mut inner, id, cause, &mut out),
+            ObjectKind::Producer => detach_producer(&mut inner, id, cause, &mut out),
+            ObjectKind::Consumer => detach_consumer(&mut inner, id, cause, &mut out),
+        }
+        out
+    }
+}
+
+fn detach_transport(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec<Detached>) {
+    if !inner.transports.contains_key(id) {
+        return;
+    }
+    let consumers: Vec<String> = inner
+        .consumers
+        .iter()
+        .filter(|(_, c)| c.transport_id == id)
+        .map(|(cid, _)| cid.clone())
+        .collect();
+    for cid in consumers {
+        detach_consumer(inner, &cid, CloseCause::TransportClosed, out);
+    }
+    let producers: Vec<String> = inner
+        .producers
+        .iter()
+        .filter(|(_, p)| p.transport_id == id)
+        .map(|(pid, _)| pid.clone())
+        .collect();
+    for pid in producers {
+        detach_producer(inner, &pid, CloseCause::TransportClosed, out);
+    }
+    if let Some(transport) = inner.transports.remove(id) {
+        inner.by_actor.remove(&transport.actor.get_id());
+        out.push(Detached {
+            kind: ObjectKind::Transport,
+            metric_kind: transport.kind.metric_kind(),
+            id: id.to_string(),
+            router_id: transport.router_id,
+            cell: transport.actor.get_cell(),
+            cause,
+        });
+    }
+}
+
+fn detach_producer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec<Detached>) {
+    let Some(producer) = inner.producers.remove(id) else {
+        return;
+    };
+    for cid in &producer.consumers {
+        detach_consumer(inner, cid, CloseCause::ProducerClosed, out);
+    }
+    inner.by_actor.remove(&producer.actor.get_id());
+    out.push(Detached {
+        kind: ObjectKind::Producer,
+        metric_kind: "producer",
+        id: id.to_string(),
+        router_id: producer.router_id,
+        cell: producer.actor.get_cell(),
+        cause,
+    });
+}
+
+fn detach_consumer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec<Detached>) {
+    let Some(consumer) = inner.consumers.remove(id) else {
+        return;
+    };
+    if let Some(producer) = inner.producers.get_mut(&consumer.producer_id) {
+        producer.consumers.remove(id);
+    }
+    inner.by_actor.remove(&consumer.actor.get_id());
+    out.push(Detached {
+        kind: ObjectKind::Consumer,
+        metric_kind: "consumer",
+        id: id.to_string(),
+        router_id: consumer.router_id,
+        cell: consumer.actor.get_cell(),
+        cause,
+    });
+}

@@ -1,0 +1,422 @@
+//! Transport: one connection's media endpoint. It creates the producers and
+//! consumers on it, supervises them, and keeps mediasoup's RtpListener rules
+//! (an SSRC, MID or RID belongs to one producer of the transport).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::consumer::{Consumer, ConsumerArgs, ConsumerType, PreferredLayers};
+use crate::context::Ctx;
+use crate::error::{ActorError, ActorResult};
+use crate::ortc;
+use crate::producer::{Producer, ProducerArgs, ProducerShared, ProducerType};
+use crate::rtp_parameters::{MediaKind, RtpCapabilities, RtpParameters};
+use crate::stats::{TransportCounters, TransportStats};
+use crate::supervision::handle_child_event;
+use crate::topology::{ConsumerEntry, ProducerEntry};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Webrtc,
+    Plain,
+    Pipe,
+}
+
+impl TransportKind {
+    pub fn metric_kind(&self) -> &'static str {
+        match self {
+            TransportKind::Webrtc => "webrtc_transport",
+            TransportKind::Plain => "plain_transport",
+            TransportKind::Pipe => "pipe_transport",
+        }
+    }
+    fn stats_type(&self) -> &'static str {
+        match self {
+            TransportKind::Webrtc => "webrtc-transport",
+            TransportKind::Plain => "plain-rtp-transport",
+            TransportKind::Pipe => "pipe-transport",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProduceRequest {
+    pub kind: MediaKind,
+    pub rtp_parameters: RtpParameters,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProducerCreated {
+    pub id: String,
+    pub kind: MediaKind,
+    #[serde(rename = "type")]
+    pub producer_type: ProducerType,
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsumeRequest {
+    pub producer_id: String,
+    pub rtp_capabilities: RtpCapabilities,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub preferred_layers: Option<PreferredLayers>,
+    /// RTX toward the consumer when its capabilities allow; default true.
+    #[serde(default)]
+    pub enable_rtx: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerCreated {
+    pub id: String,
+    pub producer_id: String,
+    pub kind: MediaKind,
+    pub rtp_parameters: RtpParameters,
+    #[serde(rename = "type")]
+    pub consumer_type: ConsumerType,
+    pub paused: bool,
+    pub producer_paused: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransportDump {
+    pub id: String,
+    pub router_id: String,
+    pub kind: TransportKind,
+    pub producer_ids: Vec<String>,
+    pub consumer_ids: Vec<String>,
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+pub enum TransportMsg {
+    Produce(ProduceRequest, RpcReplyPort<ActorResult<ProducerCreated>>),
+    Consume(ConsumeRequest, RpcReplyPort<ActorResult<ConsumerCreated>>),
+    Dump(RpcReplyPort<TransportDump>),
+    Stats(RpcReplyPort<Vec<TransportStats>>),
+    #[cfg(test)]
+    Panic,
+}
+
+pub struct TransportArgs {
+    pub ctx: Ctx,
+    pub id: String,
+    pub router_id: String,
+    pub kind: TransportKind,
+    pub router_capabilities: Arc<RtpCapabilities>,
+    pub app_data: serde_json::Value,
+}
+
+pub struct TransportState {
+    args: TransportArgs,
+    counters: TransportCounters,
+    /// RtpListener: which producer each SSRC, MID and RID of this transport
+    /// belongs to.
+    ssrc_owners: HashMap<u32, String>,
+    mid_owners: HashMap<String, String>,
+    rid_owners: HashMap<String, String>,
+    next_consumer_mid: u32,
+}
+
+impl TransportState {
+    fn owner_alive(&self, owner: &str) -> bool {
+        self.args.ctx.topology.producer(owner).is_ok()
+    }
+
+    fn check_listener(&self, params: &RtpParameters) -> ActorResult<()> {
+        if let Some(mid) = &params.mid {
+            if let Some(owner) = self.mid_owners.get(mid).filter(|o| self.owner_alive(o)) {
+                return Err(ActorError::invalid(
+                    "rtpParameters.mid",
+                    format!("mid {mid:?} is already used by producer {owner}"),
+                ));
+            }
+        }
+        for (i, encoding) in params.encodings.iter().enumerate() {
+            let ssrcs = encoding
+                .ssrc
+                .into_iter()
+                .chain(encoding.rtx.map(|r| r.ssrc));
+            for ssrc in ssrcs {
+                if let Some(owner) = self.ssrc_owners.get(&ssrc).filter(|o| self.owner_alive(o)) {
+                    return Err(ActorError::invalid(
+                        format!("rtpParameters.encodings[{i}].ssrc"),
+                        format!("ssrc {ssrc} is already used by producer {owner}"),
+                    ));
+                }
+            }
+            if params.mid.is_none() {
+                if let Some(rid) = &encoding.rid {
+                    if let Some(owner) = self.rid_owners.get(rid).filter(|o| self.owner_alive(o)) {
+                        return Err(ActorError::invalid(
+                            format!("rtpParameters.encodings[{i}].rid"),
+                            format!("rid {rid:?} is already used by producer {owner}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn record_listener(&mut self, params: &RtpParameters, producer_id: &str) {
+        if let Some(mid) = &params.mid {
+            self.mid_owners.insert(mid.clone(), producer_id.to_string());
+        }
+        for encoding in &params.encodings {
+            for ssrc in encoding
+                .ssrc
+                .into_iter()
+                .chain(encoding.rtx.map(|r| r.ssrc))
+            {
+                self.ssrc_owners.insert(ssrc, producer_id.to_string());
+            }
+            if let Some(rid) = &encoding.rid {
+                self.rid_owners.insert(rid.clone(), producer_id.to_string());
+            }
+        }
+    }
+
+    async fn produce(
+        &mut self,
+        myself: &ActorRef<TransportMsg>,
+        request: ProduceRequest,
+    ) -> ActorResult<ProducerCreated> {
+        let params = &request.rtp_parameters;
+        ortc::validate_rtp_parameters(params, request.kind)?;
+        let caps = &self.args.router_capabilities;
+        let rtp_mapping = ortc::get_producer_rtp_parameters_mapping(params, caps)?;
+        self.check_listener(params)?;
+        let consumable_rtp_parameters =
+            ortc::get_consumable_rtp_parameters(request.kind, params, caps, &rtp_mapping);
+        let id = uuid::Uuid::new_v4().to_string();
+        let producer_type = ProducerType::of(params);
+        let shared = Arc::new(ProducerShared {
+            id: id.clone(),
+            kind: request.kind,
+            producer_type,
+            rtp_parameters: params.clone(),
+            consumable_rtp_parameters,
+            rtp_mapping,
+            counters: params
+                .encodings
+                .iter()
+                .map(|_| Default::default())
+                .collect(),
+        });
+        let ctx = self.args.ctx.clone();
+        let (actor, _) = Actor::spawn_linked(
+            None,
+            Producer,
+            ProducerArgs {
+                ctx: ctx.clone(),
+                shared: shared.clone(),
+                transport_id: self.args.id.clone(),
+                paused: request.paused,
+                app_data: request.app_data,
+            },
+            myself.get_cell(),
+        )
+        .await
+        .map_err(|e| ActorError::Internal(format!("cannot start producer: {e}")))?;
+        let entry = ProducerEntry {
+            router_id: self.args.router_id.clone(),
+            transport_id: self.args.id.clone(),
+            actor: actor.clone(),
+            shared,
+            paused: request.paused,
+            consumers: Default::default(),
+        };
+        if let Err(e) = ctx.topology.insert_producer(&id, entry) {
+            actor.stop(None);
+            return Err(e);
+        }
+        ctx.metrics.object_opened("producer");
+        self.record_listener(&request.rtp_parameters, &id);
+        Ok(ProducerCreated {
+            id,
+            kind: request.kind,
+            producer_type,
+            paused: request.paused,
+        })
+    }
+
+    async fn consume(
+        &mut self,
+        myself: &ActorRef<TransportMsg>,
+        request: ConsumeRequest,
+    ) -> ActorResult<ConsumerCreated> {
+        let ctx = self.args.ctx.clone();
+        let producer = ctx.topology.producer(&request.producer_id)?;
+        if producer.router_id != self.args.router_id {
+            return Err(ActorError::invalid(
+                "producerId",
+                format!("producer {} is in another router", request.producer_id),
+            ));
+        }
+        let consumable = &producer.shared.consumable_rtp_parameters;
+        if !ortc::can_consume(consumable, &request.rtp_capabilities) {
+            return Err(ActorError::invalid(
+                "rtpCapabilities",
+                format!(
+                    "cannot consume producer {}: no codec in common",
+                    request.producer_id
+                ),
+            ));
+        }
+        let enable_rtx = request.enable_rtx.unwrap_or(true);
+        let mut rtp_parameters =
+            ortc::get_consumer_rtp_parameters(consumable, &request.rtp_capabilities, enable_rtx)?;
+        let consumer_type = match self.args.kind {
+            TransportKind::Pipe => ConsumerType::Pipe,
+            _ => producer.shared.producer_type.into(),
+        };
+        if self.args.kind == TransportKind::Webrtc {
+            rtp_parameters.mid = Some(self.next_consumer_mid.to_string());
+            self.next_consumer_mid = self.next_consumer_mid.wrapping_add(1);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let (actor, _) = Actor::spawn_linked(
+            None,
+            Consumer,
+            ConsumerArgs {
+                ctx: ctx.clone(),
+                id: id.clone(),
+                router_id: self.args.router_id.clone(),
+                transport_id: self.args.id.clone(),
+                producer: producer.shared.clone(),
+                producer_actor: producer.actor.clone(),
+                consumer_type,
+                rtp_parameters: rtp_parameters.clone(),
+                paused: request.paused,
+                producer_paused: producer.paused,
+                preferred_layers: request.preferred_layers,
+                app_data: request.app_data,
+            },
+            myself.get_cell(),
+        )
+        .await
+        .map_err(|e| ActorError::Internal(format!("cannot start consumer: {e}")))?;
+        let entry = ConsumerEntry {
+            router_id: self.args.router_id.clone(),
+            transport_id: self.args.id.clone(),
+            producer_id: request.producer_id.clone(),
+            actor: actor.clone(),
+        };
+        if let Err(e) = ctx.topology.insert_consumer(&id, entry) {
+            actor.stop(None);
+            return Err(e);
+        }
+        ctx.metrics.object_opened("consumer");
+        Ok(ConsumerCreated {
+            id,
+            producer_id: request.producer_id,
+            kind: producer.shared.kind,
+            rtp_parameters,
+            consumer_type,
+            paused: request.paused,
+            producer_paused: producer.paused,
+        })
+    }
+}
+
+pub struct Transport;
+
+impl Actor for Transport {
+    type Msg = TransportMsg;
+    type State = TransportState;
+    type Arguments = TransportArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: TransportArgs,
+    ) -> Result<TransportState, ActorProcessingErr> {
+        tracing::info!(transport_id = %args.id, router_id = %args.router_id, kind = ?args.kind, "transport started");
+        Ok(TransportState {
+            args,
+            counters: TransportCounters::default(),
+            ssrc_owners: HashMap::new(),
+            mid_owners: HashMap::new(),
+            rid_owners: HashMap::new(),
+            next_consumer_mid: 0,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut TransportState,
+    ) -> Result<(), ActorProcessingErr> {
+        tracing::info!(transport_id = %state.args.id, "transport stopped");
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: TransportMsg,
+        state: &mut TransportState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            TransportMsg::Produce(request, reply) => {
+                let _ = reply.send(state.produce(&myself, request).await);
+            }
+            TransportMsg::Consume(request, reply) => {
+                let _ = reply.send(state.consume(&myself, request).await);
+            }
+            TransportMsg::Dump(reply) => {
+                let a = &state.args;
+                let (producer_ids, consumer_ids) = a.ctx.topology.transport_contents(&a.id);
+                let _ = reply.send(TransportDump {
+                    id: a.id.clone(),
+                    router_id: a.router_id.clone(),
+                    kind: a.kind,
+                    producer_ids,
+                    consumer_ids,
+                    app_data: a.app_data.clone(),
+                });
+            }
+            TransportMsg::Stats(reply) => {
+                let a = &state.args;
+                let _ = reply.send(vec![TransportStats::from_counters(
+                    a.kind.stats_type(),
+                    &a.id,
+                    &state.counters,
+                )]);
+            }
+            #[cfg(test)]
+            TransportMsg::Panic => panic!("injected transport fault"),
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut TransportState,
+    ) -> Result<(), ActorProcessingErr> {
+        handle_child_event(&state.args.ctx, &event);
+        Ok(())
+    }
+}
