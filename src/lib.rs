@@ -1,1 +1,9 @@
+//! The `troupe` binary's library: command line, telemetry, and the HTTP/WS
+//! API over the cluster layer.
 
+pub mod api;
+pub mod cli;
+pub mod server;
+pub mod telemetry;
+
+pub use server::{start, RunningServer};

@@ -1,1 +1,106 @@
+//! Troupe's cluster layer: who the nodes are (membership), where objects
+//! live, and requests between nodes. Standalone — no etcd configured — is
+//! the same code path with an in-process membership of one.
 
+mod membership;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use thiserror::Error;
+use troupe_actors::{ActorMetrics, NodeHandle};
+use troupe_config::Config;
+
+pub use membership::{LocalMembership, Membership, NodeRecord};
+
+#[derive(Debug, Error)]
+pub enum ClusterError {
+    #[error("{field}: {message}")]
+    Config {
+        field: &'static str,
+        message: String,
+    },
+    #[error("cannot start the node: {0}")]
+    Node(String),
+}
+
+/// Readiness as `/v1/ready` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    Draining,
+    NotRegistered,
+    NodeDown,
+}
+
+/// This node as a member of its cluster.
+#[derive(Clone)]
+pub struct Cluster {
+    node: NodeHandle,
+    membership: Arc<dyn Membership>,
+    draining: Arc<AtomicBool>,
+}
+
+impl Cluster {
+    pub async fn start(
+        config: &Config,
+        api_url: String,
+        metrics: ActorMetrics,
+    ) -> Result<Cluster, ClusterError> {
+        if !config.etcd_endpoints.is_empty() {
+            return Err(ClusterError::Config {
+                field: "etcd_endpoints",
+                message: "clustering through etcd is not available in this build yet; \
+                          leave it empty to run standalone"
+                    .into(),
+            });
+        }
+        let node = NodeHandle::start(&config.node_id, &config.region, metrics)
+            .await
+            .map_err(|e| ClusterError::Node(e.to_string()))?;
+        let membership: Arc<dyn Membership> = Arc::new(LocalMembership::new(NodeRecord {
+            id: config.node_id.clone(),
+            region: config.region.clone(),
+            api_url,
+        }));
+        Ok(Cluster {
+            node,
+            membership,
+            draining: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub fn node(&self) -> &NodeHandle {
+        &self.node
+    }
+
+    pub fn members(&self) -> Vec<NodeRecord> {
+        self.membership.members()
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        if !self.node.is_alive() {
+            Readiness::NodeDown
+        } else if self.draining.load(Ordering::Relaxed) {
+            Readiness::Draining
+        } else if !self.membership.is_registered() {
+            Readiness::NotRegistered
+        } else {
+            Readiness::Ready
+        }
+    }
+
+    /// Stops taking new work; existing objects keep running until shutdown.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    pub async fn shutdown(&self) {
+        self.drain();
+        self.node.shutdown().await;
+    }
+}

@@ -1,0 +1,84 @@
+//! The HTTP + JSON API of DESIGN §4, served by actix-web. Handlers are thin:
+//! parse, call the cluster/actor layer, map errors.
+
+mod consumers;
+mod demo;
+pub mod error;
+mod events;
+pub mod json_body;
+mod metrics;
+mod middleware;
+pub mod openapi;
+mod producers;
+mod recordings;
+mod routers;
+mod system;
+mod transports;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::web;
+use prometheus_client::registry::Registry;
+use troupe_cluster::Cluster;
+
+pub use error::{ApiError, ApiResult, ErrorBody};
+pub use metrics::ApiMetrics;
+
+pub struct AppState {
+    pub cluster: Cluster,
+    pub registry: Arc<Registry>,
+    pub api_metrics: ApiMetrics,
+    pub api_token: Option<String>,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn node(&self) -> &troupe_actors::NodeHandle {
+        self.cluster.node()
+    }
+
+    /// New objects are refused while the node drains.
+    pub fn accepting(&self) -> ApiResult<()> {
+        if self.cluster.is_draining() {
+            Err(ApiError::draining())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub type State = web::Data<AppState>;
+
+/// Registers every route and the middleware on an actix App.
+pub fn configure(state: State) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(state.clone())
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::invalid("path", e.to_string()).into()),
+            )
+            .service(
+                web::scope("")
+                    .wrap(actix_web::middleware::from_fn(middleware::authorize))
+                    .wrap(actix_web::middleware::from_fn(middleware::observe))
+                    .configure(system::routes)
+                    .configure(routers::routes)
+                    .configure(transports::routes)
+                    .configure(producers::routes)
+                    .configure(consumers::routes)
+                    .configure(recordings::routes)
+                    .configure(events::routes)
+                    .configure(demo::routes)
+                    .default_service(web::to(not_a_route)),
+            );
+    }
+}
+
+async fn not_a_route(req: actix_web::HttpRequest) -> ApiResult<actix_web::HttpResponse> {
+    Err(ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.path()
+    )))
+}

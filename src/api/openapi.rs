@@ -1,0 +1,31 @@
+//! The OpenAPI document, assembled from the handlers' annotations and the
+//! request/response types themselves, so it cannot drift from the code.
+
+use utoipa::OpenApi;
+
+use crate::api::{consumers, error, events, producers, recordings, routers, system, transports};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Troupe API", description = "A clustered WebRTC SFU with mediasoup's object model. \
+        Authorization: `Bearer <token>` when the server has an API token."),
+    paths(
+        system::health, system::ready, system::metrics, system::openapi,
+        routers::create_router, routers::get_router, routers::delete_router,
+        routers::create_webrtc_transport, routers::create_plain_transport, routers::create_pipe_transport,
+        transports::get_transport, transports::delete_transport, transports::connect,
+        transports::produce, transports::consume, transports::produce_data, transports::consume_data,
+        transports::delete_data_object, transports::stats, transports::restart_ice,
+        producers::get_producer, producers::delete_producer, producers::pause, producers::resume, producers::stats,
+        consumers::get_consumer, consumers::delete_consumer, consumers::pause, consumers::resume,
+        consumers::request_key_frame, consumers::preferred_layers, consumers::stats,
+        recordings::create_recording, recordings::get_recording,
+        events::events,
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail, troupe_actors::Notification)),
+    tags(
+        (name = "system"), (name = "routers"), (name = "transports"), (name = "producers"),
+        (name = "consumers"), (name = "data"), (name = "recordings"), (name = "events"),
+    )
+)]
+pub struct ApiDoc;

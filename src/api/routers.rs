@@ -1,0 +1,192 @@
+//! Routers (rooms) and the transports created in them.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use troupe_actors::node::RouterCreated;
+use troupe_actors::router::RouterDump;
+use troupe_actors::rtp_parameters::RtpCodecCapability;
+use troupe_actors::ObjectKind;
+use utoipa::ToSchema;
+
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
+use crate::api::json_body::JsonBody;
+use crate::api::State;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/routers", web::post().to(create_router))
+        .route("/v1/routers/{id}", web::get().to(get_router))
+        .route("/v1/routers/{id}", web::delete().to(delete_router))
+        .route(
+            "/v1/routers/{id}/webrtc-transports",
+            web::post().to(create_webrtc_transport),
+        )
+        .route(
+            "/v1/routers/{id}/plain-transports",
+            web::post().to(create_plain_transport),
+        )
+        .route(
+            "/v1/routers/{id}/pipe-transports",
+            web::post().to(create_pipe_transport),
+        );
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateRouterRequest {
+    /// The router's codecs; opus, VP8, VP9 and H264 when absent.
+    #[serde(default)]
+    pub media_codecs: Option<Vec<RtpCodecCapability>>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+/// Creates a router (a room) with the given codecs.
+#[utoipa::path(post, path = "/v1/routers", tag = "routers", request_body = CreateRouterRequest,
+    responses((status = 200, body = RouterCreated), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn create_router(
+    state: State,
+    body: JsonBody<CreateRouterRequest>,
+) -> ApiResult<HttpResponse> {
+    state.accepting()?;
+    let JsonBody(request) = body;
+    let app_data = if request.app_data.is_null() {
+        serde_json::json!({})
+    } else {
+        request.app_data
+    };
+    let created = state
+        .node()
+        .create_router(None, request.media_codecs, app_data)
+        .await?;
+    Ok(HttpResponse::Ok().json(created))
+}
+
+/// The router's transports, producer → consumers map and capabilities.
+#[utoipa::path(get, path = "/v1/routers/{id}", tag = "routers",
+    responses((status = 200, body = RouterDump), (status = 404, body = ErrorBody)))]
+pub async fn get_router(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.node().router_dump(&id).await?))
+}
+
+/// Closes the router and everything in it.
+#[utoipa::path(delete, path = "/v1/routers/{id}", tag = "routers",
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_router(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    state.node().close(ObjectKind::Router, &id)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+// Parsed and checked now so clients get field errors; the rest is read
+// once this object kind is built.
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebRtcTransportOptions {
+    pub enable_udp: Option<bool>,
+    pub enable_tcp: Option<bool>,
+    pub prefer_udp: Option<bool>,
+    pub prefer_tcp: Option<bool>,
+    pub enable_sctp: Option<bool>,
+    pub num_sctp_streams: Option<serde_json::Value>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+// Parsed and checked now so clients get field errors; the rest is read
+// once this object kind is built.
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlainTransportOptions {
+    pub listen_ip: Option<String>,
+    pub rtcp_mux: Option<bool>,
+    pub comedia: Option<bool>,
+    pub enable_srtp: Option<bool>,
+    pub srtp_crypto_suite: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+// Parsed and checked now so clients get field errors; the rest is read
+// once this object kind is built.
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PipeTransportOptions {
+    pub listen_ip: Option<String>,
+    pub enable_srtp: Option<bool>,
+    pub enable_rtx: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+fn check_options(enable_udp: Option<bool>, enable_tcp: Option<bool>) -> ApiResult<()> {
+    if enable_udp == Some(false) && enable_tcp == Some(false) {
+        return Err(ApiError::invalid(
+            "enableUdp",
+            "at least one of enableUdp and enableTcp must be true",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a WebRTC transport (ICE-lite, DTLS, SRTP) on this node.
+#[utoipa::path(post, path = "/v1/routers/{id}/webrtc-transports", tag = "transports",
+    request_body = WebRtcTransportOptions,
+    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+pub async fn create_webrtc_transport(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<WebRtcTransportOptions>,
+) -> ApiResult<HttpResponse> {
+    state.accepting()?;
+    check_options(body.0.enable_udp, body.0.enable_tcp)?;
+    state.node().router_dump(&id).await?;
+    Err(ApiError::not_implemented(
+        "WebRTC transports (ICE-lite, DTLS, SRTP) are not built yet in this version of Troupe",
+    ))
+}
+
+/// Creates a plain RTP transport (ffmpeg, GStreamer) on this node.
+#[utoipa::path(post, path = "/v1/routers/{id}/plain-transports", tag = "transports",
+    request_body = PlainTransportOptions,
+    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+pub async fn create_plain_transport(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<PlainTransportOptions>,
+) -> ApiResult<HttpResponse> {
+    state.accepting()?;
+    if let Some(ip) = &body.0.listen_ip {
+        ip.parse::<std::net::IpAddr>()
+            .map_err(|_| ApiError::invalid("listenIp", format!("{ip:?} is not an IP address")))?;
+    }
+    state.node().router_dump(&id).await?;
+    Err(ApiError::not_implemented(
+        "plain transports are not built yet in this version of Troupe",
+    ))
+}
+
+/// Creates a pipe transport (router to router, across nodes).
+#[utoipa::path(post, path = "/v1/routers/{id}/pipe-transports", tag = "transports",
+    request_body = PipeTransportOptions,
+    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+pub async fn create_pipe_transport(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<PipeTransportOptions>,
+) -> ApiResult<HttpResponse> {
+    state.accepting()?;
+    if let Some(ip) = &body.0.listen_ip {
+        ip.parse::<std::net::IpAddr>()
+            .map_err(|_| ApiError::invalid("listenIp", format!("{ip:?} is not an IP address")))?;
+    }
+    state.node().router_dump(&id).await?;
+    Err(ApiError::not_implemented(
+        "pipe transports are not built yet in this version of Troupe",
+    ))
+}

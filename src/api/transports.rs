@@ -1,0 +1,154 @@
+//! Operations on an existing transport: connect, produce, consume, stats,
+//! ICE restart, close.
+
+use actix_web::{web, HttpResponse};
+use troupe_actors::stats::TransportStats;
+use troupe_actors::transport::{
+    ConsumeRequest, ConsumerCreated, ProduceRequest, ProducerCreated, TransportDump, TransportKind,
+};
+use troupe_actors::ObjectKind;
+
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
+use crate::api::json_body::JsonBody;
+use crate::api::State;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/transports/{id}", web::get().to(get_transport))
+        .route("/v1/transports/{id}", web::delete().to(delete_transport))
+        .route("/v1/transports/{id}/connect", web::post().to(connect))
+        .route("/v1/transports/{id}/producers", web::post().to(produce))
+        .route("/v1/transports/{id}/consumers", web::post().to(consume))
+        .route(
+            "/v1/transports/{id}/data-producers",
+            web::post().to(produce_data),
+        )
+        .route(
+            "/v1/transports/{id}/data-consumers",
+            web::post().to(consume_data),
+        )
+        .route("/v1/transports/{id}/stats", web::get().to(stats))
+        .route(
+            "/v1/transports/{id}/restart-ice",
+            web::post().to(restart_ice),
+        )
+        .route(
+            "/v1/data-producers/{id}",
+            web::delete().to(delete_data_object),
+        )
+        .route(
+            "/v1/data-consumers/{id}",
+            web::delete().to(delete_data_object),
+        );
+}
+
+/// The transport's kind, producers and consumers.
+#[utoipa::path(get, path = "/v1/transports/{id}", tag = "transports",
+    responses((status = 200, body = TransportDump), (status = 404, body = ErrorBody)))]
+pub async fn get_transport(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.node().transport_dump(&id).await?))
+}
+
+/// Closes the transport, its producers and consumers.
+#[utoipa::path(delete, path = "/v1/transports/{id}", tag = "transports",
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_transport(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    state.node().close(ObjectKind::Transport, &id)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Connects the transport: `{dtlsParameters}` for WebRTC, `{ip, port, rtcpPort?, srtpParameters?}` for plain and pipe.
+#[utoipa::path(post, path = "/v1/transports/{id}/connect", tag = "transports",
+    request_body(content = Object),
+    responses((status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+pub async fn connect(
+    state: State,
+    id: web::Path<String>,
+    _body: JsonBody<serde_json::Value>,
+) -> ApiResult<HttpResponse> {
+    let kind = state.node().transport_kind(&id)?;
+    Err(ApiError::not_implemented(format!(
+        "connecting {kind:?} transports is not built yet"
+    )))
+}
+
+/// Creates a producer (an incoming track) on the transport.
+#[utoipa::path(post, path = "/v1/transports/{id}/producers", tag = "producers",
+    request_body = ProduceRequest,
+    responses((status = 200, body = ProducerCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn produce(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<ProduceRequest>,
+) -> ApiResult<HttpResponse> {
+    state.accepting()?;
+    Ok(HttpResponse::Ok().json(state.node().produce(&id, body.0).await?))
+}
+
+/// Creates a consumer of a producer on the transport.
+#[utoipa::path(post, path = "/v1/transports/{id}/consumers", tag = "consumers",
+    request_body = ConsumeRequest,
+    responses((status = 200, body = ConsumerCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn consume(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<ConsumeRequest>,
+) -> ApiResult<HttpResponse> {
+    state.accepting()?;
+    Ok(HttpResponse::Ok().json(state.node().consume(&id, body.0).await?))
+}
+
+/// Creates a data producer (SCTP) on the transport.
+#[utoipa::path(post, path = "/v1/transports/{id}/data-producers", tag = "data",
+    request_body(content = Object),
+    responses((status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+pub async fn produce_data(
+    state: State,
+    id: web::Path<String>,
+    _body: JsonBody<serde_json::Value>,
+) -> ApiResult<HttpResponse> {
+    state.node().transport_kind(&id)?;
+    Err(ApiError::not_implemented(
+        "data producers (SCTP) are not built yet",
+    ))
+}
+
+/// Creates a data consumer (SCTP) on the transport.
+#[utoipa::path(post, path = "/v1/transports/{id}/data-consumers", tag = "data",
+    request_body(content = Object),
+    responses((status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+pub async fn consume_data(
+    state: State,
+    id: web::Path<String>,
+    _body: JsonBody<serde_json::Value>,
+) -> ApiResult<HttpResponse> {
+    state.node().transport_kind(&id)?;
+    Err(ApiError::not_implemented(
+        "data consumers (SCTP) are not built yet",
+    ))
+}
+
+/// Closes a data producer or data consumer.
+#[utoipa::path(delete, path = "/v1/data-producers/{id}", tag = "data", responses((status = 404, body = ErrorBody)))]
+pub async fn delete_data_object(id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Err(ApiError::not_found(format!("data object {id} not found")))
+}
+
+/// The transport's byte counters and bitrates.
+#[utoipa::path(get, path = "/v1/transports/{id}/stats", tag = "transports",
+    responses((status = 200, body = Vec<TransportStats>), (status = 404, body = ErrorBody)))]
+pub async fn stats(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.node().transport_stats(&id).await?))
+}
+
+/// New ICE credentials for a WebRTC transport.
+#[utoipa::path(post, path = "/v1/transports/{id}/restart-ice", tag = "transports",
+    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+pub async fn restart_ice(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    match state.node().transport_kind(&id)? {
+        TransportKind::Webrtc => Err(ApiError::not_implemented("ICE restart is not built yet")),
+        other => Err(ApiError::invalid(
+            "id",
+            format!("a {other:?} transport has no ICE"),
+        )),
+    }
+}

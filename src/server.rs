@@ -1,0 +1,112 @@
+//! Starting and stopping one Troupe node: metrics registry, cluster member,
+//! HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::{web, App, HttpServer};
+use prometheus_client::registry::Registry;
+use thiserror::Error;
+use troupe_actors::ActorMetrics;
+use troupe_cluster::{Cluster, ClusterError};
+use troupe_config::Config;
+
+use crate::api::{self, ApiMetrics, AppState};
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr} (config field `http_listen`): {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("invalid config field `{field}`: {message}")]
+    Config {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StartError {
+    /// Configuration problems exit with 2, everything else with 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Config { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub struct RunningServer {
+    http_addr: SocketAddr,
+    cluster: Cluster,
+    server: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Refuses new work, closes every object, then stops serving.
+    pub async fn stop(self) {
+        self.cluster.shutdown().await;
+        self.server.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    let mut registry = Registry::default();
+    let actor_metrics = ActorMetrics::register(&mut registry);
+    let api_metrics = ApiMetrics::register(&mut registry, &config);
+    let listener =
+        std::net::TcpListener::bind(config.http_listen).map_err(|source| StartError::Bind {
+            addr: config.http_listen,
+            source,
+        })?;
+    let http_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.http_listen,
+        source,
+    })?;
+    let cluster = Cluster::start(&config, format!("http://{http_addr}"), actor_metrics)
+        .await
+        .map_err(|e| match e {
+            ClusterError::Config { field, message } => StartError::Config { field, message },
+            other => StartError::Other(other.to_string()),
+        })?;
+    let state = web::Data::new(AppState {
+        cluster: cluster.clone(),
+        registry: Arc::new(registry),
+        api_metrics,
+        api_token: config.api_token.clone(),
+        started: Instant::now(),
+    });
+    let server = HttpServer::new(move || App::new().configure(api::configure(state.clone())))
+        .workers(2)
+        .disable_signals()
+        .shutdown_timeout(2)
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            addr: http_addr,
+            source,
+        })?
+        .run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tracing::info!(%http_addr, node_id = %config.node_id, region = %config.region, "troupe node serving");
+    Ok(RunningServer {
+        http_addr,
+        cluster,
+        server: handle,
+        task,
+    })
+}
