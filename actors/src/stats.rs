@@ -98,11 +98,9 @@ impl RtpStreamStats {
             fir_count: counters.fir_count.load(Relaxed),
             // mediasoup's score: 10 is perfect; with nothing received yet
             // there is nothing wrong either.
-            score: if expected == 0 {
-                10
-            } else {
-                (10 - (lost * 10 / expected).min(10)) as u8
-            },
+            score: (lost * 10)
+                .checked_div(expected)
+                .map_or(10, |lost_tenths| (10 - lost_tenths.min(10)) as u8),
             byte_count: counters.bytes.load(Relaxed),
             packet_count: packets,
             bitrate: 0,

@@ -74,12 +74,12 @@ pub fn match_codecs(a: CodecView<'_>, b: CodecView<'_>, strict: bool) -> bool {
             (Some(pa), Some(pb)) if pa == pb => {}
             _ => return false,
         }
-    } else if name.eq_ignore_ascii_case("VP9") && strict {
-        if number_param(a.parameters, "profile-id", 0)
+    } else if name.eq_ignore_ascii_case("VP9")
+        && strict
+        && number_param(a.parameters, "profile-id", 0)
             != number_param(b.parameters, "profile-id", 0)
-        {
-            return false;
-        }
+    {
+        return false;
     }
     true
 }
