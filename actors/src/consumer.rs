@@ -93,6 +93,8 @@ pub struct ConsumerArgs {
 pub struct ConsumerState {
     args: ConsumerArgs,
     counters: StreamCounters,
+    /// Open for the consumer's whole life; closed when the state drops.
+    _lifetime: tracing::Span,
 }
 
 impl ConsumerState {
@@ -128,10 +130,17 @@ impl Actor for Consumer {
         _myself: ActorRef<Self::Msg>,
         args: ConsumerArgs,
     ) -> Result<ConsumerState, ActorProcessingErr> {
-        tracing::info!(consumer_id = %args.id, producer_id = %args.producer.id, "consumer started");
+        let lifetime = tracing::info_span!(
+            "consumer",
+            consumer.id = %args.id,
+            producer.id = %args.producer.id,
+            transport.id = %args.transport_id
+        );
+        tracing::info!(parent: &lifetime, "consumer started");
         let state = ConsumerState {
             args,
             counters: StreamCounters::default(),
+            _lifetime: lifetime,
         };
         if state.active() {
             state.request_key_frame();

@@ -151,6 +151,8 @@ pub struct ProducerArgs {
 pub struct ProducerState {
     args: ProducerArgs,
     last_key_frame_request: Option<Instant>,
+    /// Open for the producer's whole life; closed when the state drops.
+    _lifetime: tracing::Span,
 }
 
 /// PLI/FIR toward a sender at most this often, however many consumers ask.
@@ -168,10 +170,17 @@ impl Actor for Producer {
         _myself: ActorRef<Self::Msg>,
         args: ProducerArgs,
     ) -> Result<ProducerState, ActorProcessingErr> {
-        tracing::info!(producer_id = %args.shared.id, kind = args.shared.kind.as_str(), "producer started");
+        let lifetime = tracing::info_span!(
+            "producer",
+            producer.id = %args.shared.id,
+            transport.id = %args.transport_id,
+            kind = args.shared.kind.as_str()
+        );
+        tracing::info!(parent: &lifetime, "producer started");
         Ok(ProducerState {
             args,
             last_key_frame_request: None,
+            _lifetime: lifetime,
         })
     }
 

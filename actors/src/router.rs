@@ -44,28 +44,38 @@ pub struct RouterArgs {
     pub app_data: serde_json::Value,
 }
 
+pub struct RouterState {
+    args: RouterArgs,
+    /// Open for the router's whole life; closed when the state drops.
+    _lifetime: tracing::Span,
+}
+
 pub struct Router;
 
 impl Actor for Router {
     type Msg = RouterMsg;
-    type State = RouterArgs;
+    type State = RouterState;
     type Arguments = RouterArgs;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
         args: RouterArgs,
-    ) -> Result<RouterArgs, ActorProcessingErr> {
-        tracing::info!(router_id = %args.id, "router started");
-        Ok(args)
+    ) -> Result<RouterState, ActorProcessingErr> {
+        let lifetime = tracing::info_span!("router", router.id = %args.id);
+        tracing::info!(parent: &lifetime, "router started");
+        Ok(RouterState {
+            args,
+            _lifetime: lifetime,
+        })
     }
 
     async fn post_stop(
         &self,
         _myself: ActorRef<Self::Msg>,
-        state: &mut RouterArgs,
+        state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
-        tracing::info!(router_id = %state.id, "router stopped");
+        tracing::info!(router_id = %state.args.id, "router stopped");
         Ok(())
     }
 
@@ -73,8 +83,9 @@ impl Actor for Router {
         &self,
         myself: ActorRef<Self::Msg>,
         message: RouterMsg,
-        state: &mut RouterArgs,
+        state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
+        let state = &mut state.args;
         match message {
             RouterMsg::CreateTransport {
                 kind,
@@ -103,9 +114,9 @@ impl Actor for Router {
         &self,
         _myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
-        state: &mut RouterArgs,
+        state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
-        handle_child_event(&state.ctx, &event);
+        handle_child_event(&state.args.ctx, &event);
         Ok(())
     }
 }

@@ -135,6 +135,8 @@ pub struct TransportState {
     mid_owners: HashMap<String, String>,
     rid_owners: HashMap<String, String>,
     next_consumer_mid: u32,
+    /// Open for the transport's whole life; closed when the state drops.
+    _lifetime: tracing::Span,
 }
 
 impl TransportState {
@@ -351,8 +353,10 @@ impl Actor for Transport {
         _myself: ActorRef<Self::Msg>,
         args: TransportArgs,
     ) -> Result<TransportState, ActorProcessingErr> {
-        tracing::info!(transport_id = %args.id, router_id = %args.router_id, kind = ?args.kind, "transport started");
+        let lifetime = tracing::info_span!("transport", transport.id = %args.id, router.id = %args.router_id, kind = args.kind.metric_kind());
+        tracing::info!(parent: &lifetime, "transport started");
         Ok(TransportState {
+            _lifetime: lifetime,
             args,
             counters: TransportCounters::default(),
             ssrc_owners: HashMap::new(),
