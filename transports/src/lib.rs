@@ -2,6 +2,8 @@
 //! task or reads a clock: callers feed bytes (and time) in and take bytes and
 //! events out, so every core is unit-tested, fuzzed and benchmarked alone.
 
+pub mod crypto_provider;
+pub mod ice_lite;
 pub mod packet_kind;
 pub mod tcp_framing;
 
