@@ -2,7 +2,9 @@
 //! task or reads a clock: callers feed bytes (and time) in and take bytes and
 //! events out, so every core is unit-tested, fuzzed and benchmarked alone.
 
+pub mod certificate;
 pub mod crypto_provider;
+pub mod dtls_session;
 pub mod ice_lite;
 pub mod packet_kind;
 pub mod tcp_framing;
