@@ -6,7 +6,11 @@ pub mod certificate;
 pub mod crypto_provider;
 pub mod dtls_session;
 pub mod ice_lite;
+pub mod key_frame;
 pub mod packet_kind;
+pub mod rtcp_feedback;
+pub mod rtp_packet;
+pub mod stream_rewriter;
 pub mod tcp_framing;
 
 pub use packet_kind::{classify, PacketKind};
