@@ -169,10 +169,132 @@ fn router_codecs_are_validated_by_field() {
 }
 
 #[test]
+fn webrtc_transports_answer_in_mediasoup_shape() {
+    let server = TestServer::start(config(&[]));
+    let (id, _) = create_router(&server);
+    let (status, t) = server.call(
+        "POST",
+        &format!("/v1/routers/{id}/webrtc-transports"),
+        Some(json!({})),
+    );
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["iceParameters"]["iceLite"], true);
+    assert!(
+        t["iceParameters"]["usernameFragment"]
+            .as_str()
+            .unwrap()
+            .len()
+            >= 16
+    );
+    assert!(t["iceParameters"]["password"].as_str().unwrap().len() >= 22);
+    let candidates = t["iceCandidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 2);
+    assert_eq!(candidates[0]["protocol"], "udp");
+    assert_eq!(candidates[1]["tcpType"], "passive");
+    assert_eq!(candidates[0]["port"], candidates[1]["port"]);
+    assert_eq!(candidates[0]["address"], "127.0.0.1");
+    assert!(candidates[0]["priority"].as_u64() > candidates[1]["priority"].as_u64());
+    assert_eq!(t["dtlsParameters"]["role"], "auto");
+    let sha256 = t["dtlsParameters"]["fingerprints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["algorithm"] == "sha-256")
+        .unwrap();
+    assert_eq!(sha256["value"].as_str().unwrap().len(), 95);
+
+    // preferTcp puts TCP first; enableUdp false leaves TCP alone.
+    let (_, tcp_first) = server.call(
+        "POST",
+        &format!("/v1/routers/{id}/webrtc-transports"),
+        Some(json!({"preferTcp": true})),
+    );
+    assert_eq!(tcp_first["iceCandidates"][0]["protocol"], "tcp");
+    let (_, tcp_only) = server.call(
+        "POST",
+        &format!("/v1/routers/{id}/webrtc-transports"),
+        Some(json!({"enableUdp": false})),
+    );
+    assert_eq!(tcp_only["iceCandidates"].as_array().unwrap().len(), 1);
+    let bad = server.call(
+        "POST",
+        &format!("/v1/routers/{id}/webrtc-transports"),
+        Some(json!({"enableUdp": false, "enableTcp": false})),
+    );
+    assert_error(&bad, 400, "invalid_parameter");
+    assert_eq!(bad.1["error"]["field"], "enableUdp");
+    assert_error(
+        &server.call(
+            "POST",
+            &format!("/v1/routers/{id}/webrtc-transports"),
+            Some(json!({"enableSctp": true})),
+        ),
+        501,
+        "not_implemented",
+    );
+    assert_error(
+        &server.call(
+            "POST",
+            &format!("/v1/routers/{id}/webrtc-transports"),
+            Some(json!({"bogus": 1})),
+        ),
+        400,
+        "invalid_parameter",
+    );
+    assert_error(
+        &server.call(
+            "POST",
+            "/v1/routers/nope/webrtc-transports",
+            Some(json!({})),
+        ),
+        404,
+        "not_found",
+    );
+
+    let transport = t["id"].as_str().unwrap();
+    let connect = format!("/v1/transports/{transport}/connect");
+    let bad = server.call("POST", &connect, Some(json!({"dtlsParameters": {"role": "boss", "fingerprints": [{"algorithm": "sha-256", "value": "AA"}]}})));
+    assert_eq!(bad.1["error"]["field"], "dtlsParameters.role");
+    let bad = server.call(
+        "POST",
+        &connect,
+        Some(json!({"dtlsParameters": {"role": "client", "fingerprints": []}})),
+    );
+    assert_eq!(bad.1["error"]["field"], "dtlsParameters.fingerprints");
+    let bad = server.call("POST", &connect, Some(json!({"dtlsParameters": {"role": "client", "fingerprints": [{"algorithm": "md5", "value": "AA"}]}})));
+    assert_eq!(bad.1["error"]["field"], "dtlsParameters.fingerprints");
+    let good = json!({"dtlsParameters": {"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": sha256["value"]}]}});
+    assert_eq!(server.call("POST", &connect, Some(good.clone())).0, 204);
+    assert_error(
+        &server.call("POST", &connect, Some(good)),
+        409,
+        "wrong_state",
+    );
+
+    let (status, dump) = server.call("GET", &format!("/v1/transports/{transport}"), None);
+    assert_eq!(status, 200);
+    assert_eq!(dump["iceState"], "new");
+    assert_eq!(dump["dtlsState"], "connecting");
+    let (status, restarted) = server.call(
+        "POST",
+        &format!("/v1/transports/{transport}/restart-ice"),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_ne!(
+        restarted["iceParameters"]["usernameFragment"],
+        t["iceParameters"]["usernameFragment"]
+    );
+    let (status, stats) = server.call("GET", &format!("/v1/transports/{transport}/stats"), None);
+    assert_eq!(status, 200);
+    assert_eq!(stats[0]["type"], "webrtc-transport");
+}
+
+#[test]
 fn transport_kinds_not_built_yet_answer_501_after_validation() {
     let server = TestServer::start(config(&[]));
     let (id, _) = create_router(&server);
-    for kind in ["webrtc-transports", "plain-transports", "pipe-transports"] {
+    for kind in ["plain-transports", "pipe-transports"] {
         let path = format!("/v1/routers/{id}/{kind}");
         assert_error(
             &server.call("POST", &path, Some(json!({}))),
@@ -187,13 +309,6 @@ fn transport_kinds_not_built_yet_answer_501_after_validation() {
         let bad = server.call("POST", &path, Some(json!({"bogusOption": 1})));
         assert_error(&bad, 400, "invalid_parameter");
     }
-    let bad = server.call(
-        "POST",
-        &format!("/v1/routers/{id}/webrtc-transports"),
-        Some(json!({"enableUdp": false, "enableTcp": false})),
-    );
-    assert_error(&bad, 400, "invalid_parameter");
-    assert_eq!(bad.1["error"]["field"], "enableUdp");
     let bad = server.call(
         "POST",
         &format!("/v1/routers/{id}/plain-transports"),

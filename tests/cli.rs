@@ -115,7 +115,7 @@ fn print_config_shows_the_effective_configuration() {
 #[test]
 fn the_node_starts_on_defaults_serves_and_stops_on_sigterm() {
     let mut child = troupe()
-        .args(["--http-listen", "127.0.0.1:0"])
+        .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -15,9 +15,12 @@ pub fn close_object(ctx: &NodeContext, kind: ObjectKind, id: &str, cause: CloseC
     }
     for object in &detached {
         let reason = match &object.cause {
-            CloseCause::Failed(reason) => reason.clone(),
+            CloseCause::Failed(reason) | CloseCause::Error(reason) => reason.clone(),
             other => other.event().to_string(),
         };
+        if let Some(media) = &object.media {
+            media.close();
+        }
         object.cell.stop(Some(reason.clone()));
         ctx.metrics.object_closed(object.metric_kind);
         ctx.events.emit(

@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
+use crate::media::consumer_media::ConsumerMedia;
 use crate::producer::{ProducerMsg, ProducerShared, ProducerType};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
-use crate::stats::{RtpStreamStats, StreamCounters};
+use crate::stats::RtpStreamStats;
 use crate::topology::ObjectKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -82,6 +83,7 @@ pub struct ConsumerArgs {
     pub transport_id: String,
     pub producer: Arc<ProducerShared>,
     pub producer_actor: ActorRef<ProducerMsg>,
+    pub media: Arc<ConsumerMedia>,
     pub consumer_type: ConsumerType,
     pub rtp_parameters: RtpParameters,
     pub paused: bool,
@@ -92,7 +94,6 @@ pub struct ConsumerArgs {
 
 pub struct ConsumerState {
     args: ConsumerArgs,
-    counters: StreamCounters,
     /// Open for the consumer's whole life; closed when the state drops.
     _lifetime: tracing::Span,
 }
@@ -108,6 +109,13 @@ impl ConsumerState {
         if self.args.producer.kind == MediaKind::Video {
             let _ = self.args.producer_actor.cast(ProducerMsg::RequestKeyFrame);
         }
+    }
+
+    fn sync_media(&self) {
+        self.args.media.set_paused(self.args.paused);
+        self.args
+            .media
+            .set_producer_paused(self.args.producer_paused);
     }
 
     fn emit(&self, event: &str, data: serde_json::Value) {
@@ -139,7 +147,6 @@ impl Actor for Consumer {
         tracing::info!(parent: &lifetime, "consumer started");
         let state = ConsumerState {
             args,
-            counters: StreamCounters::default(),
             _lifetime: lifetime,
         };
         if state.active() {
@@ -166,14 +173,13 @@ impl Actor for Consumer {
         match message {
             ConsumerMsg::Pause(reply) => {
                 state.args.paused = true;
+                state.sync_media();
                 let _ = reply.send(());
             }
             ConsumerMsg::Resume(reply) => {
-                let was_active = state.active();
                 state.args.paused = false;
-                if !was_active && state.active() {
-                    state.request_key_frame();
-                }
+                // The media object re-syncs and asks for a key frame.
+                state.sync_media();
                 let _ = reply.send(());
             }
             ConsumerMsg::ProducerPaused(paused) => {
@@ -229,7 +235,7 @@ impl Actor for Consumer {
                         .first()
                         .map(|c| c.mime_type.as_str())
                         .unwrap_or(""),
-                    &state.counters,
+                    &a.media.counters,
                 );
                 let _ = reply.send(vec![stats]);
             }

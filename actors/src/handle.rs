@@ -9,6 +9,8 @@ use crate::consumer::{ConsumerDump, ConsumerMsg, PreferredLayers};
 use crate::context::{Ctx, NodeContext};
 use crate::error::{ActorError, ActorResult};
 use crate::events::EventBus;
+use crate::media::webrtc_server::WebRtcServer;
+use crate::media::MediaConfig;
 use crate::metrics::ActorMetrics;
 use crate::node::{Node, NodeMsg, RouterCreated};
 use crate::producer::{ProducerDump, ProducerMsg};
@@ -17,8 +19,9 @@ use crate::rtp_parameters::RtpCodecCapability;
 use crate::stats::{RtpStreamStats, TransportStats};
 use crate::topology::{CloseCause, ObjectKind, Topology};
 use crate::transport::{
-    ConsumeRequest, ConsumerCreated, ProduceRequest, ProducerCreated, TransportDump, TransportKind,
-    TransportMsg,
+    ConsumeRequest, ConsumerCreated, IceParameters, ProduceRequest, ProducerCreated,
+    TransportCreated, TransportDump, TransportKind, TransportMsg, WebRtcConnectRequest,
+    WebRtcTransportOptions,
 };
 
 use ObjectKind::{Consumer, Producer, Router, Transport};
@@ -30,8 +33,27 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
-    pub async fn start(node_id: &str, region: &str, metrics: ActorMetrics) -> ActorResult<Self> {
-        let ctx = NodeContext::new(node_id, region, metrics);
+    /// Starts a node; with `media` it opens the shared WebRTC port.
+    pub async fn start(
+        node_id: &str,
+        region: &str,
+        metrics: ActorMetrics,
+        media: Option<MediaConfig>,
+    ) -> ActorResult<Self> {
+        let webrtc = match media {
+            Some(config) => Some(
+                WebRtcServer::start(&config, metrics.clone())
+                    .await
+                    .map_err(|e| {
+                        ActorError::Internal(format!(
+                            "cannot open the WebRTC port {} (config field `webrtc_port`): {e}",
+                            config.port
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        let ctx = NodeContext::new(node_id, region, metrics, webrtc);
         let (node, _) = Actor::spawn(None, Node, ctx.clone())
             .await
             .map_err(|e| ActorError::Internal(format!("cannot start node: {e}")))?;
@@ -99,22 +121,38 @@ impl NodeHandle {
         }
     }
 
-    pub async fn create_transport(
+    pub async fn create_webrtc_transport(
         &self,
         router_id: &str,
-        kind: TransportKind,
-        app_data: serde_json::Value,
-    ) -> ActorResult<String> {
+        options: WebRtcTransportOptions,
+    ) -> ActorResult<TransportCreated> {
         let router = self.ctx.topology.router(router_id)?;
-        let (id, _) = ask_result(&router.actor, Router, router_id, |reply| {
-            RouterMsg::CreateTransport {
-                kind,
-                app_data,
-                reply,
-            }
+        ask_result(&router.actor, Router, router_id, |reply| {
+            RouterMsg::CreateWebRtcTransport { options, reply }
         })
-        .await?;
-        Ok(id)
+        .await
+    }
+
+    /// The port WebRTC clients reach this node on.
+    pub fn webrtc_port(&self) -> Option<u16> {
+        self.ctx.webrtc.as_ref().map(|s| s.local_port)
+    }
+
+    pub async fn connect_webrtc_transport(
+        &self,
+        id: &str,
+        request: WebRtcConnectRequest,
+    ) -> ActorResult<()> {
+        let t = self.ctx.topology.transport(id)?;
+        ask_result(&t.actor, Transport, id, |r| {
+            TransportMsg::Connect(request, r)
+        })
+        .await
+    }
+
+    pub async fn restart_ice(&self, id: &str) -> ActorResult<IceParameters> {
+        let t = self.ctx.topology.transport(id)?;
+        ask_result(&t.actor, Transport, id, TransportMsg::RestartIce).await
     }
 
     pub fn transport_kind(&self, id: &str) -> ActorResult<TransportKind> {

@@ -18,15 +18,44 @@ pub struct FailureLabels {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectionLabel {
+    pub direction: String,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ActorMetrics {
     pub objects: Family<KindLabel, Gauge>,
     pub failures: Family<FailureLabels, Counter>,
+    pub dropped: Family<ReasonLabel, Counter>,
+    pub rtp_packets: Family<DirectionLabel, Counter>,
+    pub rtp_bytes: Family<DirectionLabel, Counter>,
+    pub rtcp_feedback: Family<KindLabel, Counter>,
+    /// Handles on the per-packet series, made once so the packet path does
+    /// no label lookup.
+    rtp_in: (Counter, Counter),
+    rtp_out: (Counter, Counter),
 }
 
 impl ActorMetrics {
     pub fn register(registry: &mut Registry) -> Self {
-        let metrics = ActorMetrics::default();
+        let mut metrics = ActorMetrics::default();
+        let series = |m: &ActorMetrics, direction: &str| {
+            let label = DirectionLabel {
+                direction: direction.into(),
+            };
+            (
+                m.rtp_packets.get_or_create(&label).clone(),
+                m.rtp_bytes.get_or_create(&label).clone(),
+            )
+        };
+        metrics.rtp_in = series(&metrics, "in");
+        metrics.rtp_out = series(&metrics, "out");
         registry.register(
             "troupe_objects",
             "Objects alive on this node, by kind",
@@ -37,7 +66,59 @@ impl ActorMetrics {
             "Actor failures contained by a supervisor (the object was closed, its siblings kept running)",
             metrics.failures.clone(),
         );
+        registry.register(
+            "troupe_packets_dropped",
+            "Packets dropped at the media ports, by reason",
+            metrics.dropped.clone(),
+        );
+        registry.register(
+            "troupe_rtp_packets",
+            "RTP packets received (in) and sent (out)",
+            metrics.rtp_packets.clone(),
+        );
+        registry.register(
+            "troupe_rtp_bytes",
+            "RTP bytes received (in) and sent (out)",
+            metrics.rtp_bytes.clone(),
+        );
+        registry.register(
+            "troupe_rtcp_feedback",
+            "RTCP feedback received from receivers (pli, fir, nack) and sent to senders (pli_sent)",
+            metrics.rtcp_feedback.clone(),
+        );
         metrics
+    }
+
+    pub fn drop_packet(&self, reason: &str) {
+        self.dropped
+            .get_or_create(&ReasonLabel {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    pub fn dropped_for(&self, reason: &str) -> u64 {
+        self.dropped
+            .get_or_create(&ReasonLabel {
+                reason: reason.into(),
+            })
+            .get()
+    }
+
+    pub fn rtp_received(&self, bytes: usize) {
+        self.rtp_in.0.inc();
+        self.rtp_in.1.inc_by(bytes as u64);
+    }
+
+    pub fn rtp_sent(&self, bytes: usize) {
+        self.rtp_out.0.inc();
+        self.rtp_out.1.inc_by(bytes as u64);
+    }
+
+    pub fn feedback(&self, kind: &str) {
+        self.rtcp_feedback
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
     }
 
     pub fn object_opened(&self, kind: &str) {

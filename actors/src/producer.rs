@@ -2,7 +2,7 @@
 //! key-frame requests from its consumers, at most one per second.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::consumer::ConsumerMsg;
 use crate::context::Ctx;
+use crate::media::producer_media::ProducerMedia;
 use crate::rtp_parameters::{MediaKind, RtpMapping, RtpParameters};
 use crate::stats::{RtpStreamStats, StreamCounters};
 
@@ -143,6 +144,7 @@ pub enum ProducerMsg {
 pub struct ProducerArgs {
     pub ctx: Ctx,
     pub shared: Arc<ProducerShared>,
+    pub media: Arc<ProducerMedia>,
     pub transport_id: String,
     pub paused: bool,
     pub app_data: serde_json::Value,
@@ -150,7 +152,6 @@ pub struct ProducerArgs {
 
 pub struct ProducerState {
     args: ProducerArgs,
-    last_key_frame_request: Option<Instant>,
     /// Open for the producer's whole life; closed when the state drops.
     _lifetime: tracing::Span,
 }
@@ -179,7 +180,6 @@ impl Actor for Producer {
         tracing::info!(parent: &lifetime, "producer started");
         Ok(ProducerState {
             args,
-            last_key_frame_request: None,
             _lifetime: lifetime,
         })
     }
@@ -205,6 +205,7 @@ impl Actor for Producer {
             ProducerMsg::Pause(reply) => {
                 if !state.args.paused {
                     state.args.paused = true;
+                    state.args.media.set_paused(true);
                     for consumer in ctx.topology.set_producer_paused(&id, true) {
                         let _ = consumer.cast(ConsumerMsg::ProducerPaused(true));
                     }
@@ -214,6 +215,7 @@ impl Actor for Producer {
             ProducerMsg::Resume(reply) => {
                 if state.args.paused {
                     state.args.paused = false;
+                    state.args.media.set_paused(false);
                     for consumer in ctx.topology.set_producer_paused(&id, false) {
                         let _ = consumer.cast(ConsumerMsg::ProducerPaused(false));
                     }
@@ -221,13 +223,9 @@ impl Actor for Producer {
                 let _ = reply.send(());
             }
             ProducerMsg::RequestKeyFrame => {
-                let due = state
-                    .last_key_frame_request
-                    .is_none_or(|t| t.elapsed() >= KEY_FRAME_REQUEST_INTERVAL);
-                if state.args.shared.kind == MediaKind::Video && due {
-                    state.last_key_frame_request = Some(Instant::now());
-                    tracing::debug!(producer_id = %id, "key frame requested");
-                }
+                // Throttled in the media object, which the packet path
+                // also asks directly.
+                state.args.media.request_key_frame();
             }
             ProducerMsg::Dump(reply) => {
                 let shared = &state.args.shared;

@@ -10,10 +10,15 @@ use utoipa::ToSchema;
 
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
+use crate::media::webrtc_endpoint::WebRtcEndpoint;
+use crate::media::webrtc_server::WebRtcServer;
 use crate::rtp_parameters::RtpCapabilities;
 use crate::supervision::handle_child_event;
 use crate::topology::TransportEntry;
-use crate::transport::{Transport, TransportArgs, TransportKind, TransportMsg};
+use crate::transport::{
+    DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, Transport, TransportArgs,
+    TransportCreated, TransportKind, WebRtcTransportOptions,
+};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -27,10 +32,9 @@ pub struct RouterDump {
 }
 
 pub enum RouterMsg {
-    CreateTransport {
-        kind: TransportKind,
-        app_data: serde_json::Value,
-        reply: RpcReplyPort<ActorResult<(String, ActorRef<TransportMsg>)>>,
+    CreateWebRtcTransport {
+        options: WebRtcTransportOptions,
+        reply: RpcReplyPort<ActorResult<TransportCreated>>,
     },
     Dump(RpcReplyPort<RouterDump>),
     #[cfg(test)]
@@ -87,12 +91,8 @@ impl Actor for Router {
     ) -> Result<(), ActorProcessingErr> {
         let state = &mut state.args;
         match message {
-            RouterMsg::CreateTransport {
-                kind,
-                app_data,
-                reply,
-            } => {
-                let _ = reply.send(create_transport(&myself, state, kind, app_data).await);
+            RouterMsg::CreateWebRtcTransport { options, reply } => {
+                let _ = reply.send(create_webrtc_transport(&myself, state, options).await);
             }
             RouterMsg::Dump(reply) => {
                 let (transport_ids, producers) = state.ctx.topology.router_contents(&state.id);
@@ -121,13 +121,71 @@ impl Actor for Router {
     }
 }
 
-async fn create_transport(
+/// mediasoup's candidate priority: host type preference (64), a local
+/// preference per protocol, component 1.
+fn candidate_priority(local_preference: u32) -> u32 {
+    (1 << 24) * 64 + (1 << 8) * local_preference + (256 - 1)
+}
+
+fn candidates(server: &WebRtcServer, options: &WebRtcTransportOptions) -> Vec<IceCandidate> {
+    let enable_udp = options.enable_udp.unwrap_or(true);
+    let enable_tcp = options.enable_tcp.unwrap_or(true);
+    let tcp_first = options.prefer_tcp.unwrap_or(false) && !options.prefer_udp.unwrap_or(false);
+    let (udp_pref, tcp_pref) = if tcp_first {
+        (65534, 65535)
+    } else {
+        (65535, 65534)
+    };
+    let candidate = |protocol: &str, preference: u32| IceCandidate {
+        foundation: format!("{protocol}candidate"),
+        priority: candidate_priority(preference),
+        address: server.announced_address.clone(),
+        ip: server.announced_address.clone(),
+        protocol: protocol.to_string(),
+        port: server.local_port,
+        candidate_type: "host".into(),
+        tcp_type: (protocol == "tcp").then(|| "passive".to_string()),
+    };
+    let mut out = Vec::new();
+    if enable_udp {
+        out.push(candidate("udp", udp_pref));
+    }
+    if enable_tcp {
+        out.push(candidate("tcp", tcp_pref));
+    }
+    out.sort_by_key(|c| std::cmp::Reverse(c.priority));
+    out
+}
+
+async fn create_webrtc_transport(
     myself: &ActorRef<RouterMsg>,
     state: &RouterArgs,
-    kind: TransportKind,
-    app_data: serde_json::Value,
-) -> ActorResult<(String, ActorRef<TransportMsg>)> {
+    options: WebRtcTransportOptions,
+) -> ActorResult<TransportCreated> {
+    if options.enable_udp == Some(false) && options.enable_tcp == Some(false) {
+        return Err(ActorError::invalid(
+            "enableUdp",
+            "at least one of enableUdp and enableTcp must be true",
+        ));
+    }
+    if options.enable_sctp == Some(true) {
+        return Err(ActorError::NotImplemented(
+            "SCTP data channels are not built yet".into(),
+        ));
+    }
+    let server = state
+        .ctx
+        .webrtc
+        .clone()
+        .ok_or_else(|| ActorError::NotImplemented("this node has no WebRTC port".into()))?;
     let id = uuid::Uuid::new_v4().to_string();
+    let endpoint = WebRtcEndpoint::new(state.ctx.clone(), &server, &id, &state.id);
+    let info = endpoint.info();
+    let app_data = if options.app_data.is_null() {
+        serde_json::json!({})
+    } else {
+        options.app_data.clone()
+    };
     let (actor, _) = Actor::spawn_linked(
         None,
         Transport,
@@ -135,9 +193,10 @@ async fn create_transport(
             ctx: state.ctx.clone(),
             id: id.clone(),
             router_id: state.id.clone(),
-            kind,
+            kind: TransportKind::Webrtc,
             router_capabilities: state.rtp_capabilities.clone(),
             app_data,
+            endpoint: Some(endpoint.clone()),
         },
         myself.get_cell(),
     )
@@ -145,13 +204,38 @@ async fn create_transport(
     .map_err(|e| ActorError::Internal(format!("cannot start transport: {e}")))?;
     let entry = TransportEntry {
         router_id: state.id.clone(),
-        kind,
+        kind: TransportKind::Webrtc,
         actor: actor.clone(),
+        endpoint: Some(endpoint.clone()),
     };
     if let Err(e) = state.ctx.topology.insert_transport(&id, entry) {
+        crate::media::MediaHandle::close(endpoint.as_ref());
         actor.stop(None);
         return Err(e);
     }
-    state.ctx.metrics.object_opened(kind.metric_kind());
-    Ok((id, actor))
+    state
+        .ctx
+        .metrics
+        .object_opened(TransportKind::Webrtc.metric_kind());
+    Ok(TransportCreated {
+        id,
+        ice_parameters: IceParameters {
+            username_fragment: info.ice.ufrag,
+            password: info.ice.pwd,
+            ice_lite: true,
+        },
+        ice_candidates: candidates(&server, &options),
+        dtls_parameters: DtlsParameters {
+            role: "auto".into(),
+            fingerprints: server
+                .certificate
+                .fingerprints
+                .iter()
+                .map(|f| DtlsFingerprint {
+                    algorithm: f.algorithm.clone(),
+                    value: f.value.clone(),
+                })
+                .collect(),
+        },
+    })
 }

@@ -9,8 +9,9 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::events::Notification;
+use crate::media::MediaConfig;
 use crate::rtp_parameters::{MediaKind, RtpCapabilities, RtpParameters};
-use crate::transport::{ConsumeRequest, ProduceRequest, TransportKind};
+use crate::transport::{ConsumeRequest, ProduceRequest, WebRtcTransportOptions};
 use crate::{ActorError, ActorMetrics, NodeHandle, ObjectKind};
 
 struct Room {
@@ -21,9 +22,14 @@ struct Room {
 
 async fn room() -> Room {
     let metrics = ActorMetrics::register(&mut Registry::default());
-    let node = NodeHandle::start("node-test", "default", metrics)
-        .await
-        .unwrap();
+    let node = NodeHandle::start(
+        "node-test",
+        "default",
+        metrics,
+        Some(MediaConfig::loopback_any_port()),
+    )
+    .await
+    .unwrap();
     let created = node.create_router(None, None, json!({})).await.unwrap();
     Room {
         node,
@@ -55,9 +61,10 @@ fn vp8(ssrc: u32) -> ProduceRequest {
 impl Room {
     async fn transport(&self) -> String {
         self.node
-            .create_transport(&self.router, TransportKind::Webrtc, json!({}))
+            .create_webrtc_transport(&self.router, WebRtcTransportOptions::default())
             .await
             .unwrap()
+            .id
     }
     async fn produce(&self, transport: &str, ssrc: u32) -> String {
         self.node.produce(transport, vp8(ssrc)).await.unwrap().id

@@ -13,6 +13,10 @@ use utoipa::ToSchema;
 
 use crate::consumer::ConsumerMsg;
 use crate::error::{ActorError, ActorResult};
+use crate::media::consumer_media::ConsumerMedia;
+use crate::media::producer_media::ProducerMedia;
+use crate::media::webrtc_endpoint::WebRtcEndpoint;
+use crate::media::MediaHandle;
 use crate::producer::{ProducerMsg, ProducerShared};
 use crate::router::RouterMsg;
 use crate::transport::{TransportKind, TransportMsg};
@@ -47,6 +51,7 @@ pub struct TransportEntry {
     pub router_id: String,
     pub kind: TransportKind,
     pub actor: ActorRef<TransportMsg>,
+    pub endpoint: Option<Arc<WebRtcEndpoint>>,
 }
 
 #[derive(Clone)]
@@ -55,6 +60,7 @@ pub struct ProducerEntry {
     pub transport_id: String,
     pub actor: ActorRef<ProducerMsg>,
     pub shared: Arc<ProducerShared>,
+    pub media: Arc<ProducerMedia>,
     pub paused: bool,
     pub consumers: BTreeSet<String>,
 }
@@ -65,6 +71,7 @@ pub struct ConsumerEntry {
     pub transport_id: String,
     pub producer_id: String,
     pub actor: ActorRef<ConsumerMsg>,
+    pub media: Arc<ConsumerMedia>,
 }
 
 /// Why an object is being closed; each maps to mediasoup's event name.
@@ -77,6 +84,8 @@ pub enum CloseCause {
     ProducerClosed,
     /// Its actor failed; the text is the failure.
     Failed(String),
+    /// Closed by Troupe because of a protocol error (DTLS failure, ...).
+    Error(String),
 }
 
 impl CloseCause {
@@ -87,6 +96,7 @@ impl CloseCause {
             CloseCause::TransportClosed => "transportclose",
             CloseCause::ProducerClosed => "producerclose",
             CloseCause::Failed(_) => "failed",
+            CloseCause::Error(_) => "close",
         }
     }
 }
@@ -100,6 +110,8 @@ pub struct Detached {
     pub router_id: String,
     pub cell: ActorCell,
     pub cause: CloseCause,
+    /// The packet-path side to shut down with the actor.
+    pub media: Option<Arc<dyn MediaHandle>>,
 }
 
 #[derive(Default)]
@@ -308,6 +320,7 @@ impl Topology {
                         router_id: id.to_string(),
                         cell: router.actor.get_cell(),
                         cause,
+                        media: None,
                     });
                 }
             }
@@ -350,6 +363,7 @@ fn detach_transport(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Ve
             router_id: transport.router_id,
             cell: transport.actor.get_cell(),
             cause,
+            media: transport.endpoint.map(|e| e as Arc<dyn MediaHandle>),
         });
     }
 }
@@ -369,6 +383,7 @@ fn detach_producer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec
         router_id: producer.router_id,
         cell: producer.actor.get_cell(),
         cause,
+        media: Some(producer.media as Arc<dyn MediaHandle>),
     });
 }
 
@@ -387,5 +402,6 @@ fn detach_consumer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec
         router_id: consumer.router_id,
         cell: consumer.actor.get_cell(),
         cause,
+        media: Some(consumer.media as Arc<dyn MediaHandle>),
     });
 }

@@ -12,12 +12,16 @@ use utoipa::ToSchema;
 use crate::consumer::{Consumer, ConsumerArgs, ConsumerType, PreferredLayers};
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
-use crate::ortc;
+use crate::media::consumer_media::ConsumerMedia;
+use crate::media::producer_media::ProducerMedia;
+use crate::media::webrtc_endpoint::{tuple_json, RemoteDtlsRole, WebRtcEndpoint};
+use crate::ortc::{self, MID_URI, RID_URI};
 use crate::producer::{Producer, ProducerArgs, ProducerShared, ProducerType};
 use crate::rtp_parameters::{MediaKind, RtpCapabilities, RtpParameters};
-use crate::stats::{TransportCounters, TransportStats};
+use crate::stats::TransportStats;
 use crate::supervision::handle_child_event;
 use crate::topology::{ConsumerEntry, ProducerEntry};
+use troupe_transports::certificate::Fingerprint;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +46,82 @@ impl TransportKind {
             TransportKind::Pipe => "pipe-transport",
         }
     }
+}
+
+/// `POST /v1/routers/{id}/webrtc-transports` options, as mediasoup's.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebRtcTransportOptions {
+    pub enable_udp: Option<bool>,
+    pub enable_tcp: Option<bool>,
+    pub prefer_udp: Option<bool>,
+    pub prefer_tcp: Option<bool>,
+    pub enable_sctp: Option<bool>,
+    #[schema(value_type = Object)]
+    pub num_sctp_streams: Option<serde_json::Value>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IceParameters {
+    pub username_fragment: String,
+    pub password: String,
+    pub ice_lite: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    pub foundation: String,
+    pub priority: u32,
+    /// The announced address (mediasoup ≥ 3.13 reads `address`, older `ip`).
+    pub address: String,
+    pub ip: String,
+    pub protocol: String,
+    pub port: u16,
+    #[serde(rename = "type")]
+    pub candidate_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DtlsFingerprint {
+    pub algorithm: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DtlsParameters {
+    /// `auto`, `client` or `server`.
+    #[serde(default = "auto_role")]
+    pub role: String,
+    pub fingerprints: Vec<DtlsFingerprint>,
+}
+
+fn auto_role() -> String {
+    "auto".into()
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransportCreated {
+    pub id: String,
+    pub ice_parameters: IceParameters,
+    pub ice_candidates: Vec<IceCandidate>,
+    pub dtls_parameters: DtlsParameters,
+}
+
+/// `POST /v1/transports/{id}/connect` for a WebRTC transport.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebRtcConnectRequest {
+    pub dtls_parameters: DtlsParameters,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -104,11 +184,22 @@ pub struct TransportDump {
     pub kind: TransportKind,
     pub producer_ids: Vec<String>,
     pub consumer_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ice_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtls_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub ice_selected_tuple: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ice_parameters: Option<IceParameters>,
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
 
 pub enum TransportMsg {
+    Connect(WebRtcConnectRequest, RpcReplyPort<ActorResult<()>>),
+    RestartIce(RpcReplyPort<ActorResult<IceParameters>>),
     Produce(ProduceRequest, RpcReplyPort<ActorResult<ProducerCreated>>),
     Consume(ConsumeRequest, RpcReplyPort<ActorResult<ConsumerCreated>>),
     Dump(RpcReplyPort<TransportDump>),
@@ -124,11 +215,11 @@ pub struct TransportArgs {
     pub kind: TransportKind,
     pub router_capabilities: Arc<RtpCapabilities>,
     pub app_data: serde_json::Value,
+    pub endpoint: Option<Arc<WebRtcEndpoint>>,
 }
 
 pub struct TransportState {
     args: TransportArgs,
-    counters: TransportCounters,
     /// RtpListener: which producer each SSRC, MID and RID of this transport
     /// belongs to.
     ssrc_owners: HashMap<u32, String>,
@@ -198,6 +289,42 @@ impl TransportState {
         }
     }
 
+    fn connect(&mut self, request: WebRtcConnectRequest) -> ActorResult<()> {
+        let Some(endpoint) = &self.args.endpoint else {
+            return Err(ActorError::WrongState(
+                "this transport has no DTLS to connect".into(),
+            ));
+        };
+        let dtls = request.dtls_parameters;
+        let role = match dtls.role.as_str() {
+            "auto" => RemoteDtlsRole::Auto,
+            "client" => RemoteDtlsRole::Client,
+            "server" => RemoteDtlsRole::Server,
+            other => {
+                return Err(ActorError::invalid(
+                    "dtlsParameters.role",
+                    format!("{other:?} is not auto, client or server"),
+                ))
+            }
+        };
+        if dtls.fingerprints.is_empty() {
+            return Err(ActorError::invalid(
+                "dtlsParameters.fingerprints",
+                "at least one fingerprint is required",
+            ));
+        }
+        let fingerprints = dtls
+            .fingerprints
+            .into_iter()
+            .map(|f| Fingerprint {
+                algorithm: f.algorithm,
+                value: f.value,
+            })
+            .collect();
+        endpoint.connect(role, fingerprints)?;
+        Ok(())
+    }
+
     async fn produce(
         &mut self,
         myself: &ActorRef<TransportMsg>,
@@ -226,12 +353,21 @@ impl TransportState {
                 .collect(),
         });
         let ctx = self.args.ctx.clone();
+        let extension_ids = ortc::map_header_extension_ids(params, caps, request.kind);
+        let media = ProducerMedia::new(
+            shared.clone(),
+            self.args.endpoint.as_ref().map(Arc::downgrade),
+            &extension_ids,
+            ctx.metrics.clone(),
+            request.paused,
+        );
         let (actor, _) = Actor::spawn_linked(
             None,
             Producer,
             ProducerArgs {
                 ctx: ctx.clone(),
                 shared: shared.clone(),
+                media: media.clone(),
                 transport_id: self.args.id.clone(),
                 paused: request.paused,
                 app_data: request.app_data,
@@ -245,6 +381,7 @@ impl TransportState {
             transport_id: self.args.id.clone(),
             actor: actor.clone(),
             shared,
+            media: media.clone(),
             paused: request.paused,
             consumers: Default::default(),
         };
@@ -252,8 +389,18 @@ impl TransportState {
             actor.stop(None);
             return Err(e);
         }
+        if let Some(endpoint) = &self.args.endpoint {
+            let client_id = |uri: &str| {
+                params
+                    .header_extensions
+                    .iter()
+                    .find(|e| e.uri == uri)
+                    .map(|e| e.id)
+            };
+            endpoint.add_producer(&media, client_id(MID_URI), client_id(RID_URI));
+        }
         ctx.metrics.object_opened("producer");
-        self.record_listener(&request.rtp_parameters, &id);
+        self.record_listener(params, &id);
         Ok(ProducerCreated {
             id,
             kind: request.kind,
@@ -297,6 +444,19 @@ impl TransportState {
             self.next_consumer_mid = self.next_consumer_mid.wrapping_add(1);
         }
         let id = uuid::Uuid::new_v4().to_string();
+        let media = ConsumerMedia::new(
+            &id,
+            &rtp_parameters,
+            producer.shared.kind,
+            &producer.media,
+            self.args
+                .endpoint
+                .as_ref()
+                .map(Arc::downgrade)
+                .unwrap_or_default(),
+            request.paused,
+            producer.paused,
+        );
         let (actor, _) = Actor::spawn_linked(
             None,
             Consumer,
@@ -307,6 +467,7 @@ impl TransportState {
                 transport_id: self.args.id.clone(),
                 producer: producer.shared.clone(),
                 producer_actor: producer.actor.clone(),
+                media: media.clone(),
                 consumer_type,
                 rtp_parameters: rtp_parameters.clone(),
                 paused: request.paused,
@@ -323,10 +484,15 @@ impl TransportState {
             transport_id: self.args.id.clone(),
             producer_id: request.producer_id.clone(),
             actor: actor.clone(),
+            media: media.clone(),
         };
         if let Err(e) = ctx.topology.insert_consumer(&id, entry) {
             actor.stop(None);
             return Err(e);
+        }
+        producer.media.add_consumer(media.clone());
+        if let Some(endpoint) = &self.args.endpoint {
+            endpoint.add_consumer(&media);
         }
         ctx.metrics.object_opened("consumer");
         Ok(ConsumerCreated {
@@ -358,7 +524,6 @@ impl Actor for Transport {
         Ok(TransportState {
             _lifetime: lifetime,
             args,
-            counters: TransportCounters::default(),
             ssrc_owners: HashMap::new(),
             mid_owners: HashMap::new(),
             rid_owners: HashMap::new(),
@@ -382,6 +547,23 @@ impl Actor for Transport {
         state: &mut TransportState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
+            TransportMsg::Connect(request, reply) => {
+                let _ = reply.send(state.connect(request));
+            }
+            TransportMsg::RestartIce(reply) => {
+                let result = match &state.args.endpoint {
+                    Some(endpoint) => {
+                        let credentials = endpoint.restart_ice();
+                        Ok(IceParameters {
+                            username_fragment: credentials.ufrag,
+                            password: credentials.pwd,
+                            ice_lite: true,
+                        })
+                    }
+                    None => Err(ActorError::WrongState("this transport has no ICE".into())),
+                };
+                let _ = reply.send(result);
+            }
             TransportMsg::Produce(request, reply) => {
                 let _ = reply.send(state.produce(&myself, request).await);
             }
@@ -391,21 +573,40 @@ impl Actor for Transport {
             TransportMsg::Dump(reply) => {
                 let a = &state.args;
                 let (producer_ids, consumer_ids) = a.ctx.topology.transport_contents(&a.id);
+                let info = a.endpoint.as_ref().map(|e| e.info());
+                let server = a.ctx.webrtc.as_ref();
                 let _ = reply.send(TransportDump {
                     id: a.id.clone(),
                     router_id: a.router_id.clone(),
                     kind: a.kind,
                     producer_ids,
                     consumer_ids,
+                    ice_state: info.as_ref().map(|i| i.ice_state.as_str().to_string()),
+                    dtls_state: info.as_ref().map(|i| i.dtls_state.as_str().to_string()),
+                    ice_selected_tuple: info.as_ref().and_then(|i| {
+                        let server = server?;
+                        i.selected_tuple
+                            .map(|t| tuple_json(&t, server.local_port, &server.announced_address))
+                    }),
+                    ice_parameters: info.map(|i| IceParameters {
+                        username_fragment: i.ice.ufrag,
+                        password: i.ice.pwd,
+                        ice_lite: true,
+                    }),
                     app_data: a.app_data.clone(),
                 });
             }
             TransportMsg::Stats(reply) => {
                 let a = &state.args;
+                let counters = a
+                    .endpoint
+                    .as_ref()
+                    .map(|e| e.counters.clone())
+                    .unwrap_or_default();
                 let _ = reply.send(vec![TransportStats::from_counters(
                     a.kind.stats_type(),
                     &a.id,
-                    &state.counters,
+                    &counters,
                 )]);
             }
             #[cfg(test)]

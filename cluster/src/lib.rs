@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use thiserror::Error;
+use troupe_actors::media::MediaConfig;
 use troupe_actors::{ActorMetrics, NodeHandle};
 use troupe_config::Config;
 
@@ -55,7 +56,29 @@ impl Cluster {
                     .into(),
             });
         }
-        let node = NodeHandle::start(&config.node_id, &config.region, metrics)
+        let certificate_pem = match (&config.dtls_certificate, &config.dtls_private_key) {
+            (Some(cert), Some(key)) => {
+                let read = |path: &std::path::Path, field: &'static str| {
+                    std::fs::read_to_string(path).map_err(|e| ClusterError::Config {
+                        field,
+                        message: format!("{}: {e}", path.display()),
+                    })
+                };
+                Some((
+                    read(cert, "dtls_certificate")?,
+                    read(key, "dtls_private_key")?,
+                ))
+            }
+            _ => None,
+        };
+        let media = MediaConfig {
+            listen_ip: config.webrtc_listen_ip,
+            port: config.webrtc_port,
+            announced_address: config.announced_address.clone(),
+            ice_consent_timeout: std::time::Duration::from_secs(config.ice_consent_timeout_secs),
+            certificate_pem,
+        };
+        let node = NodeHandle::start(&config.node_id, &config.region, metrics, Some(media))
             .await
             .map_err(|e| ClusterError::Node(e.to_string()))?;
         let membership: Arc<dyn Membership> = Arc::new(LocalMembership::new(NodeRecord {

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use troupe_actors::node::RouterCreated;
 use troupe_actors::router::RouterDump;
 use troupe_actors::rtp_parameters::RtpCodecCapability;
+use troupe_actors::transport::{TransportCreated, WebRtcTransportOptions};
 use troupe_actors::ObjectKind;
 use utoipa::ToSchema;
 
@@ -82,23 +83,6 @@ pub async fn delete_router(state: State, id: web::Path<String>) -> ApiResult<Htt
 // once this object kind is built.
 #[allow(dead_code)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WebRtcTransportOptions {
-    pub enable_udp: Option<bool>,
-    pub enable_tcp: Option<bool>,
-    pub prefer_udp: Option<bool>,
-    pub prefer_tcp: Option<bool>,
-    pub enable_sctp: Option<bool>,
-    pub num_sctp_streams: Option<serde_json::Value>,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub app_data: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-// Parsed and checked now so clients get field errors; the rest is read
-// once this object kind is built.
-#[allow(dead_code)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlainTransportOptions {
     pub listen_ip: Option<String>,
     pub rtcp_mux: Option<bool>,
@@ -124,31 +108,19 @@ pub struct PipeTransportOptions {
     pub app_data: serde_json::Value,
 }
 
-fn check_options(enable_udp: Option<bool>, enable_tcp: Option<bool>) -> ApiResult<()> {
-    if enable_udp == Some(false) && enable_tcp == Some(false) {
-        return Err(ApiError::invalid(
-            "enableUdp",
-            "at least one of enableUdp and enableTcp must be true",
-        ));
-    }
-    Ok(())
-}
-
 /// Creates a WebRTC transport (ICE-lite, DTLS, SRTP) on this node.
 #[utoipa::path(post, path = "/v1/routers/{id}/webrtc-transports", tag = "transports",
     request_body = WebRtcTransportOptions,
-    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+    responses((status = 200, body = TransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 501, body = ErrorBody, description = "enableSctp: SCTP is not built yet")))]
 pub async fn create_webrtc_transport(
     state: State,
     id: web::Path<String>,
     body: JsonBody<WebRtcTransportOptions>,
 ) -> ApiResult<HttpResponse> {
     state.accepting()?;
-    check_options(body.0.enable_udp, body.0.enable_tcp)?;
-    state.node().router_dump(&id).await?;
-    Err(ApiError::not_implemented(
-        "WebRTC transports (ICE-lite, DTLS, SRTP) are not built yet in this version of Troupe",
-    ))
+    let created = state.node().create_webrtc_transport(&id, body.0).await?;
+    Ok(HttpResponse::Ok().json(created))
 }
 
 /// Creates a plain RTP transport (ffmpeg, GStreamer) on this node.

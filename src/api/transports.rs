@@ -4,12 +4,19 @@
 use actix_web::{web, HttpResponse};
 use troupe_actors::stats::TransportStats;
 use troupe_actors::transport::{
-    ConsumeRequest, ConsumerCreated, ProduceRequest, ProducerCreated, TransportDump, TransportKind,
+    ConsumeRequest, ConsumerCreated, IceParameters, ProduceRequest, ProducerCreated, TransportDump,
+    TransportKind, WebRtcConnectRequest,
 };
 use troupe_actors::ObjectKind;
 
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
-use crate::api::json_body::JsonBody;
+use crate::api::json_body::{self, JsonBody};
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestartIceResponse {
+    pub ice_parameters: IceParameters,
+}
 use crate::api::State;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -58,17 +65,24 @@ pub async fn delete_transport(state: State, id: web::Path<String>) -> ApiResult<
 
 /// Connects the transport: `{dtlsParameters}` for WebRTC, `{ip, port, rtcpPort?, srtpParameters?}` for plain and pipe.
 #[utoipa::path(post, path = "/v1/transports/{id}/connect", tag = "transports",
-    request_body(content = Object),
-    responses((status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+    request_body(content = WebRtcConnectRequest),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "already connected")))]
 pub async fn connect(
     state: State,
     id: web::Path<String>,
-    _body: JsonBody<serde_json::Value>,
+    body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let kind = state.node().transport_kind(&id)?;
-    Err(ApiError::not_implemented(format!(
-        "connecting {kind:?} transports is not built yet"
-    )))
+    match state.node().transport_kind(&id)? {
+        TransportKind::Webrtc => {
+            let request: WebRtcConnectRequest = json_body::parse(&body)?;
+            state.node().connect_webrtc_transport(&id, request).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        kind => Err(ApiError::not_implemented(format!(
+            "connecting {kind:?} transports is not built yet"
+        ))),
+    }
 }
 
 /// Creates a producer (an incoming track) on the transport.
@@ -142,10 +156,12 @@ pub async fn stats(state: State, id: web::Path<String>) -> ApiResult<HttpRespons
 
 /// New ICE credentials for a WebRTC transport.
 #[utoipa::path(post, path = "/v1/transports/{id}/restart-ice", tag = "transports",
-    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+    responses((status = 200, body = RestartIceResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn restart_ice(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
     match state.node().transport_kind(&id)? {
-        TransportKind::Webrtc => Err(ApiError::not_implemented("ICE restart is not built yet")),
+        TransportKind::Webrtc => Ok(HttpResponse::Ok().json(RestartIceResponse {
+            ice_parameters: state.node().restart_ice(&id).await?,
+        })),
         other => Err(ApiError::invalid(
             "id",
             format!("a {other:?} transport has no ICE"),

@@ -19,6 +19,7 @@ pub struct TestServer {
 pub fn config(pairs: &[(&str, &str)]) -> Config {
     let mut layer = Layer::default();
     layer.set_text("http_listen", "127.0.0.1:0").unwrap();
+    layer.set_text("webrtc_port", "0").unwrap();
     for (k, v) in pairs {
         layer.set_text(k, *v).unwrap();
     }

@@ -181,7 +181,7 @@ pub fn rebuild(
             }
             out.extend_from_slice(&value[..value.len().min(255)]);
         }
-        while (out.len() - start - 4) % 4 != 0 {
+        while !(out.len() - start - 4).is_multiple_of(4) {
             out.push(0);
         }
         let profile: u16 = if one_byte { 0xbede } else { 0x1000 };

@@ -1,0 +1,43 @@
+//! The media data plane. Actors own objects and their control; packets never
+//! go through a mailbox. Each transport, producer and consumer publishes a
+//! media object here when it is created, and the socket tasks call straight
+//! through them: socket → endpoint (ICE/DTLS/SRTP) → producer → each
+//! consumer (rewrite) → its endpoint (SRTP) → socket.
+
+pub mod consumer_media;
+pub mod producer_media;
+pub mod webrtc_endpoint;
+pub mod webrtc_server;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Something the close cascade must shut down besides its actor.
+pub trait MediaHandle: Send + Sync {
+    fn close(&self);
+}
+
+/// How the node's shared WebRTC port is set up.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    pub listen_ip: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub announced_address: String,
+    pub ice_consent_timeout: Duration,
+    /// PEM certificate and key; generated when absent.
+    pub certificate_pem: Option<(String, String)>,
+}
+
+impl MediaConfig {
+    /// Loopback on a free port, as tests use.
+    pub fn loopback_any_port() -> Self {
+        MediaConfig {
+            listen_ip: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            announced_address: "127.0.0.1".into(),
+            ice_consent_timeout: Duration::from_secs(30),
+            certificate_pem: None,
+        }
+    }
+}
