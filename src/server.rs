@@ -89,6 +89,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         api_metrics,
         api_token: config.api_token.clone(),
         started: Instant::now(),
+        demo_dir: config.demo_dir.clone(),
     });
     let server = HttpServer::new(move || App::new().configure(api::configure(state.clone())))
         .workers(2)

@@ -401,6 +401,13 @@ impl TransportState {
         }
         ctx.metrics.object_opened("producer");
         self.record_listener(params, &id);
+        ctx.events.emit(
+            "newproducer",
+            crate::topology::ObjectKind::Router,
+            &self.args.router_id,
+            Some(&self.args.router_id),
+            serde_json::json!({"producerId": id, "kind": request.kind, "transportId": self.args.id}),
+        );
         Ok(ProducerCreated {
             id,
             kind: request.kind,

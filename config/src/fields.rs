@@ -120,6 +120,11 @@ pub const FIELDS: &[FieldSpec] = &[
         default: "3",
     },
     FieldSpec {
+        key: "demo_dir",
+        help: "directory of the demo page (index.html and dist/app.js)",
+        default: "demo",
+    },
+    FieldSpec {
         key: "log",
         help: "log filter (tracing EnvFilter syntax; RUST_LOG wins)",
         default: "info",

@@ -29,6 +29,7 @@ pub struct Config {
     pub dtls_private_key: Option<PathBuf>,
     pub ice_consent_timeout_secs: u64,
     pub etcd_lease_ttl_secs: u64,
+    pub demo_dir: PathBuf,
     pub log: String,
 }
 
@@ -303,6 +304,10 @@ impl Config {
                 "must be between 1 and 3600",
             ));
         }
+        let demo_dir = PathBuf::from(
+            r.optional_text("demo_dir")?
+                .unwrap_or_else(|| "demo".into()),
+        );
         let log = r.optional_text("log")?.unwrap_or_else(|| "info".into());
         Ok(Config {
             http_listen,
@@ -322,6 +327,7 @@ impl Config {
             dtls_private_key,
             ice_consent_timeout_secs,
             etcd_lease_ttl_secs,
+            demo_dir,
             log,
         })
     }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub api_metrics: ApiMetrics,
     pub api_token: Option<String>,
     pub started: Instant,
+    /// Where the demo page and its bundle are read from.
+    pub demo_dir: std::path::PathBuf,
 }
 
 impl AppState {

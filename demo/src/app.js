@@ -1,0 +1,168 @@
+// Troupe's demo: publish a camera and microphone into a room, or watch a
+// room, with the real mediasoup-client talking to Troupe's HTTP API.
+// Also exposes `window.troupeDemo` for the browser end-to-end tests.
+import { Device } from 'mediasoup-client';
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    throw new Error(`${method} ${path}: ${json?.error?.message ?? response.statusText}`);
+  }
+  return json;
+}
+
+function transportOptions({ tcp }) {
+  return tcp ? { enableUdp: false, enableTcp: true } : {};
+}
+
+// The connect callback every transport needs; `tamper` breaks the
+// fingerprint on purpose (for the DTLS failure test).
+function wireConnect(transport, id, { tamper } = {}) {
+  transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+    if (tamper) {
+      dtlsParameters.fingerprints = dtlsParameters.fingerprints.map((f) => ({
+        ...f,
+        value: f.value.replace(/^../, f.value.startsWith('00') ? '11' : '00'),
+      }));
+    }
+    api('POST', `/v1/transports/${id}/connect`, { dtlsParameters }).then(callback, errback);
+  });
+}
+
+const state = { producers: [], consumers: [], sendTransport: null, recvTransport: null };
+
+export async function publish({ routerId, tcp = false, tamperFingerprint = false } = {}) {
+  const router = routerId
+    ? await api('GET', `/v1/routers/${routerId}`)
+    : await api('POST', '/v1/routers', {});
+  const device = new Device();
+  await device.load({ routerRtpCapabilities: router.rtpCapabilities });
+  const params = await api('POST', `/v1/routers/${router.id}/webrtc-transports`, transportOptions({ tcp }));
+  const transport = device.createSendTransport(params);
+  state.sendTransport = transport;
+  wireConnect(transport, params.id, { tamper: tamperFingerprint });
+  transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+    api('POST', `/v1/transports/${params.id}/producers`, { kind, rtpParameters, appData })
+      .then(({ id }) => callback({ id }), errback);
+  });
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+  const preview = document.getElementById('local');
+  if (preview) preview.srcObject = stream;
+  for (const track of stream.getTracks()) {
+    state.producers.push(await transport.produce({ track }));
+  }
+  return { routerId: router.id, transportId: params.id, producerIds: state.producers.map((p) => p.id) };
+}
+
+async function consumeOne(device, transport, producerId) {
+  const info = await api('POST', `/v1/transports/${transport.id}/consumers`, {
+    producerId,
+    rtpCapabilities: device.recvRtpCapabilities ?? device.rtpCapabilities,
+    paused: true,
+  });
+  const consumer = await transport.consume({
+    id: info.id,
+    producerId: info.producerId,
+    kind: info.kind,
+    rtpParameters: info.rtpParameters,
+  });
+  state.consumers.push(consumer);
+  const element = document.createElement(consumer.kind === 'video' ? 'video' : 'audio');
+  element.autoplay = true;
+  element.playsInline = true;
+  element.muted = consumer.kind === 'audio' ? false : true;
+  element.srcObject = new MediaStream([consumer.track]);
+  document.getElementById('remote')?.appendChild(element);
+  await api('POST', `/v1/consumers/${info.id}/resume`);
+  return consumer;
+}
+
+export async function watch({ routerId, tcp = false } = {}) {
+  const router = await api('GET', `/v1/routers/${routerId}`);
+  const device = new Device();
+  await device.load({ routerRtpCapabilities: router.rtpCapabilities });
+  const params = await api('POST', `/v1/routers/${routerId}/webrtc-transports`, transportOptions({ tcp }));
+  const transport = device.createRecvTransport(params);
+  state.recvTransport = transport;
+  wireConnect(transport, params.id);
+  const consumed = new Set();
+  const consumeNew = async (producerIds) => {
+    for (const producerId of producerIds) {
+      if (consumed.has(producerId)) continue;
+      consumed.add(producerId);
+      await consumeOne(device, transport, producerId);
+    }
+  };
+  await consumeNew(Object.keys(router.mapProducerIdConsumerIds));
+  // Producers that arrive later are announced on the events socket.
+  const events = new WebSocket(`${location.origin.replace('http', 'ws')}/v1/events?routerId=${routerId}`);
+  events.onmessage = (message) => {
+    const n = JSON.parse(message.data);
+    if (n.event === 'newproducer') consumeNew([n.data.producerId]).catch(console.error);
+  };
+  return { transportId: params.id, consumerIds: state.consumers.map((c) => c.id) };
+}
+
+/// What the receivers decoded so far, for tests and the page's status line.
+export async function receiveStats() {
+  const out = { framesDecoded: 0, audioPacketsReceived: 0, consumers: [] };
+  for (const consumer of state.consumers) {
+    const report = await consumer.getStats();
+    for (const s of report.values()) {
+      if (s.type !== 'inbound-rtp') continue;
+      if (s.kind === 'video') out.framesDecoded += s.framesDecoded ?? 0;
+      if (s.kind === 'audio') out.audioPacketsReceived += s.packetsReceived ?? 0;
+      out.consumers.push({ id: consumer.id, kind: s.kind, framesDecoded: s.framesDecoded ?? 0, packetsReceived: s.packetsReceived ?? 0 });
+    }
+  }
+  return out;
+}
+
+export function connectionStates() {
+  return {
+    send: state.sendTransport?.connectionState,
+    recv: state.recvTransport?.connectionState,
+  };
+}
+
+async function start() {
+  const status = document.getElementById('status');
+  const routerId = new URLSearchParams(location.search).get('room');
+  const tcp = new URLSearchParams(location.search).get('tcp') === '1';
+  const say = (text) => { if (status) status.textContent = text; };
+  document.getElementById('publish')?.addEventListener('click', async () => {
+    try {
+      const { routerId: id } = await publish({ routerId, tcp });
+      const link = `${location.origin}/?room=${id}`;
+      say('Publishing. Watch from another tab: ');
+      const a = document.createElement('a');
+      a.href = link;
+      a.textContent = link;
+      status.appendChild(a);
+    } catch (e) {
+      say(`Cannot publish: ${e.message}`);
+    }
+  });
+  if (routerId) {
+    try {
+      await watch({ routerId, tcp });
+      say(`Watching room ${routerId}.`);
+      setInterval(async () => {
+        const s = await receiveStats();
+        say(`Watching room ${routerId}: ${s.framesDecoded} video frames decoded, ${s.audioPacketsReceived} audio packets.`);
+      }, 1000);
+    } catch (e) {
+      say(`Cannot watch: ${e.message}`);
+    }
+  }
+}
+
+if (typeof document !== 'undefined' && document.getElementById('status')) {
+  start();
+}

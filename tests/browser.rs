@@ -1,0 +1,106 @@
+//! End to end with real peers: Debian's Chromium, headless, driven by
+//! playwright-core, running the real mediasoup-client (the demo page's
+//! bundle) against a `troupe` process. `scripts/test.sh` installs Chromium,
+//! the npm packages and builds the bundle; the scenarios themselves are in
+//! `tests/browser/driver.mjs`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct Troupe {
+    child: Child,
+    url: String,
+}
+
+impl Troupe {
+    fn start() -> Troupe {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert!(
+            root.join("demo/dist/app.js").is_file(),
+            "the demo bundle is missing: run scripts/test.sh (it installs Chromium and builds the bundle)"
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
+            .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
+            .arg("--demo-dir")
+            .arg(root.join("demo"))
+            .env_remove("TROUPE_API_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("troupe starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("troupe listening on ")
+            .expect(&line)
+            .to_string();
+        Troupe { child, url }
+    }
+}
+
+impl Drop for Troupe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs one scenario in Chromium and returns its report.
+fn scenario(name: &str) -> serde_json::Value {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Chromium is missing: run scripts/test.sh, which installs it"
+    );
+    let troupe = Troupe::start();
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/driver.mjs");
+    let output = Command::new("node")
+        .arg(driver)
+        .arg(&troupe.url)
+        .arg(name)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let report: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|_| {
+        panic!(
+            "{name}: no report; stdout {stdout}; stderr {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(report["ok"], true, "{name}: {report:#}");
+    report
+}
+
+#[test]
+fn a_browser_publishes_and_two_browsers_watch() {
+    let report = scenario("publish-and-watch");
+    for watcher in report["results"].as_array().unwrap() {
+        assert!(
+            watcher["second"]["framesDecoded"].as_u64().unwrap()
+                > watcher["first"]["framesDecoded"].as_u64().unwrap()
+        );
+        assert!(watcher["second"]["audioPacketsReceived"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn the_same_over_ice_tcp_only() {
+    scenario("publish-and-watch-tcp");
+}
+
+#[test]
+fn a_paused_consumer_gets_no_frames_and_resumes_within_two_seconds() {
+    let report = scenario("pause-resume");
+    assert_eq!(report["stalled"], true);
+    assert!(report["resumedWithinMs"].as_u64().unwrap() <= 2500);
+}
+
+#[test]
+fn a_wrong_fingerprint_fails_dtls_and_closes_the_transport() {
+    let report = scenario("wrong-fingerprint");
+    assert_eq!(report["failed"]["data"]["dtlsState"], "failed");
+}

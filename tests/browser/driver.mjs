@@ -1,0 +1,135 @@
+// Drives headless Chromium (Debian's) with playwright-core through one
+// scenario against a running Troupe, using the demo page's real
+// mediasoup-client. Prints one JSON line: {"ok": bool, ...details}.
+// Usage: node driver.mjs BASE_URL SCENARIO
+import { createRequire } from 'node:module';
+
+const require = createRequire(new URL('../../demo/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const [baseUrl, scenario] = process.argv.slice(2);
+const FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+];
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function api(method, path) {
+  const response = await fetch(`${baseUrl}${path}`, { method });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+}
+
+async function openPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(`${baseUrl}/`);
+  await page.waitForFunction(() => typeof window.troupeDemo !== 'undefined');
+  page.logs = logs;
+  return page;
+}
+
+const stats = (page) => page.evaluate(() => window.troupeDemo.receiveStats());
+
+// Waits until `check(stats)` holds, sampling every 500 ms.
+async function waitFor(page, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await stats(page);
+    if (check(last)) return { ok: true, stats: last };
+    await sleep(500);
+  }
+  return { ok: false, stats: last };
+}
+
+async function publishAndWatch(browser, { tcp }) {
+  const publisher = await openPage(browser);
+  const published = await publisher.evaluate((tcp) => window.troupeDemo.publish({ tcp }), tcp);
+  const watchers = [await openPage(browser), await openPage(browser)];
+  const results = [];
+  for (const watcher of watchers) {
+    await watcher.evaluate(([routerId, tcp]) => window.troupeDemo.watch({ routerId, tcp }), [published.routerId, tcp]);
+  }
+  for (const watcher of watchers) {
+    const first = await waitFor(watcher, (s) => s.framesDecoded > 0 && s.audioPacketsReceived > 0, 15000);
+    await sleep(1000);
+    const second = await stats(watcher);
+    results.push({
+      ok: first.ok && second.framesDecoded > first.stats.framesDecoded,
+      first: first.stats,
+      second,
+      logs: watcher.logs.slice(-10),
+    });
+  }
+  return { ok: results.every((r) => r.ok), published, results, publisherLogs: publisher.logs.slice(-10) };
+}
+
+async function pauseResume(browser) {
+  const publisher = await openPage(browser);
+  const published = await publisher.evaluate(() => window.troupeDemo.publish({}));
+  const watcher = await openPage(browser);
+  await watcher.evaluate((routerId) => window.troupeDemo.watch({ routerId }), published.routerId);
+  const flowing = await waitFor(watcher, (s) => s.framesDecoded > 0, 15000);
+  if (!flowing.ok) return { ok: false, stage: 'flowing', flowing };
+  const video = flowing.stats.consumers.find((c) => c.kind === 'video');
+  await api('POST', `/v1/consumers/${video.id}/pause`);
+  await sleep(1000);
+  const pausedA = await stats(watcher);
+  await sleep(1500);
+  const pausedB = await stats(watcher);
+  const stalled = pausedB.framesDecoded - pausedA.framesDecoded <= 1;
+  const resumedAt = Date.now();
+  await api('POST', `/v1/consumers/${video.id}/resume`);
+  const resumed = await waitFor(watcher, (s) => s.framesDecoded > pausedB.framesDecoded + 2, 2000);
+  return {
+    ok: stalled && resumed.ok,
+    stalled,
+    pausedA: pausedA.framesDecoded,
+    pausedB: pausedB.framesDecoded,
+    resumed: resumed.stats.framesDecoded,
+    resumedWithinMs: Date.now() - resumedAt,
+  };
+}
+
+async function wrongFingerprint(browser) {
+  const page = await openPage(browser);
+  const outcome = await page.evaluate(async () => {
+    const events = [];
+    const socket = new WebSocket(`${location.origin.replace('http', 'ws')}/v1/events`);
+    await new Promise((resolve) => { socket.onopen = resolve; });
+    socket.onmessage = (m) => events.push(JSON.parse(m.data));
+    const attempt = window.troupeDemo.publish({ tamperFingerprint: true }).catch((e) => e.message);
+    const deadline = Date.now() + 10000;
+    while (Date.now() < deadline && !events.some((e) => e.event === 'dtlsstatechange' && e.data.dtlsState === 'failed')) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return { events, states: window.troupeDemo.connectionStates(), attempt: await Promise.race([attempt, new Promise((r) => setTimeout(() => r('pending'), 100))]) };
+  });
+  const failed = outcome.events.find((e) => e.event === 'dtlsstatechange' && e.data.dtlsState === 'failed');
+  const closed = outcome.events.find((e) => e.event === 'close' && e.targetKind === 'transport');
+  return { ok: Boolean(failed && closed), failed, closed, states: outcome.states, events: outcome.events.map((e) => e.event) };
+}
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
+let result;
+try {
+  switch (scenario) {
+    case 'publish-and-watch': result = await publishAndWatch(browser, { tcp: false }); break;
+    case 'publish-and-watch-tcp': result = await publishAndWatch(browser, { tcp: true }); break;
+    case 'pause-resume': result = await pauseResume(browser); break;
+    case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
+    default: result = { ok: false, error: `unknown scenario ${scenario}` };
+  }
+} catch (e) {
+  result = { ok: false, error: String(e?.stack ?? e) };
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
+process.exit(result.ok ? 0 : 1);
