@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod webrtc_client;
+
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread::JoinHandle;

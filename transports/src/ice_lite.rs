@@ -123,12 +123,62 @@ pub struct IceLite {
 
 /// The local ufrag a Binding request is addressed to (the part of USERNAME
 /// before the colon), for routing a request to its transport.
-pub fn local_ufrag_of(datagram: &[u8]) -> Option<String> {
+pub fn local_ufrag_of(datagram: &[u8]) -> Result<String, IceError> {
     let mut message = Message::new();
     message.raw = datagram.to_vec();
-    message.decode().ok()?;
-    let username = TextAttribute::get_from_as(&message, ATTR_USERNAME).ok()?;
-    username.text.split(':').next().map(str::to_string)
+    message
+        .decode()
+        .map_err(|e| IceError::Malformed(e.to_string()))?;
+    let username = TextAttribute::get_from_as(&message, ATTR_USERNAME)
+        .map_err(|_| IceError::MissingUsername)?;
+    Ok(username
+        .text
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// A Binding request as an ICE client sends it (for Troupe's own test and
+/// load clients): USERNAME, PRIORITY, optional USE-CANDIDATE,
+/// MESSAGE-INTEGRITY with `pwd`, FINGERPRINT.
+pub fn binding_request(username: &str, pwd: &str, use_candidate: bool) -> Vec<u8> {
+    use stun::attributes::{RawAttribute, ATTR_ICE_CONTROLLING, ATTR_PRIORITY};
+    use stun::message::TransactionId;
+    let crypto = provider();
+    let mut transaction = [0u8; 12];
+    transaction.iter_mut().for_each(|b| *b = rand::random());
+    let mut setters: Vec<Box<dyn Setter>> = vec![
+        Box::new(BINDING_REQUEST),
+        Box::new(TransactionId(transaction)),
+        Box::new(TextAttribute::new(ATTR_USERNAME, username.to_string())),
+        Box::new(RawAttribute {
+            typ: ATTR_PRIORITY,
+            length: 4,
+            value: 1_853_817_087u32.to_be_bytes().to_vec(),
+        }),
+        Box::new(RawAttribute {
+            typ: ATTR_ICE_CONTROLLING,
+            length: 8,
+            value: rand::random::<u64>().to_be_bytes().to_vec(),
+        }),
+    ];
+    if use_candidate {
+        setters.push(Box::new(RawAttribute {
+            typ: ATTR_USE_CANDIDATE,
+            length: 0,
+            value: vec![],
+        }));
+    }
+    setters.push(Box::new(
+        MessageIntegrity::new_short_term_integrity_with_provider(pwd.to_string(), crypto.crypto()),
+    ));
+    setters.push(Box::new(FINGERPRINT));
+    let mut message = Message::new();
+    match message.build(&setters) {
+        Ok(()) => message.raw,
+        Err(_) => Vec::new(),
+    }
 }
 
 impl IceLite {
@@ -381,8 +431,18 @@ mod tests {
         MessageIntegrity::check(&mut m, b"localpassword0123456789", provider().crypto()).unwrap();
         assert_eq!(
             local_ufrag_of(&request("local:remote", "x", false)).as_deref(),
-            Some("local")
+            Ok("local")
         );
+    }
+
+    #[test]
+    fn the_public_request_builder_is_accepted() {
+        let mut ice = ice();
+        let request = binding_request("local:client", "localpassword0123456789", true);
+        let (_, events) = ice
+            .handle_binding_request(&request, tuple(9), Instant::now())
+            .unwrap();
+        assert!(events.contains(&IceEvent::StateChanged(IceState::Completed)));
     }
 
     #[test]

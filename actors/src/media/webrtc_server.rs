@@ -195,14 +195,13 @@ impl WebRtcServer {
     pub fn handle_datagram(&self, datagram: &[u8], tuple: Tuple) {
         let now = Instant::now();
         match classify(datagram) {
-            PacketKind::Stun => {
-                let endpoint =
-                    local_ufrag_of(datagram).and_then(|ufrag| self.endpoint_for_ufrag(&ufrag));
-                match endpoint {
+            PacketKind::Stun => match local_ufrag_of(datagram) {
+                Ok(ufrag) => match self.endpoint_for_ufrag(&ufrag) {
                     Some(endpoint) => endpoint.handle_stun(datagram, tuple, now),
                     None => self.metrics.drop_packet("stun_unknown_ufrag"),
-                }
-            }
+                },
+                Err(e) => self.metrics.drop_packet(e.reason()),
+            },
             kind @ (PacketKind::Dtls | PacketKind::Rtp) => {
                 let endpoint = self
                     .by_tuple

@@ -1,0 +1,184 @@
+//! A minimal WebRTC client for tests, built on Troupe's own sans-IO cores:
+//! one UDP socket, an ICE Binding request with USE-CANDIDATE, a DTLS client
+//! handshake, SRTP both ways.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use troupe_transports::certificate::{DtlsCertificate, Fingerprint};
+use troupe_transports::dtls_session::{DtlsEvent, DtlsRole, DtlsSession, SrtpContexts};
+use troupe_transports::ice_lite::binding_request;
+use troupe_transports::packet_kind::{classify, is_rtcp, PacketKind};
+
+pub struct WebRtcTestClient {
+    pub socket: UdpSocket,
+    pub server: SocketAddr,
+    certificate: DtlsCertificate,
+    srtp: Option<Box<SrtpContexts>>,
+    ice_username: String,
+    ice_pwd: String,
+}
+
+impl WebRtcTestClient {
+    /// A client for a transport created through the API (`created` is its
+    /// `{iceParameters, iceCandidates, dtlsParameters}`).
+    pub fn new(created: &Value) -> WebRtcTestClient {
+        let candidate = created["iceCandidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["protocol"] == "udp")
+            .expect("a UDP candidate");
+        let server = SocketAddr::new(
+            candidate["address"].as_str().unwrap().parse().unwrap(),
+            candidate["port"].as_u64().unwrap() as u16,
+        );
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        WebRtcTestClient {
+            socket,
+            server,
+            certificate: DtlsCertificate::generate().unwrap(),
+            srtp: None,
+            ice_username: format!(
+                "{}:client",
+                created["iceParameters"]["usernameFragment"]
+                    .as_str()
+                    .unwrap()
+            ),
+            ice_pwd: created["iceParameters"]["password"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        }
+    }
+
+    /// `dtlsParameters` for `connect`: this client is the DTLS client.
+    pub fn dtls_parameters(&self) -> Value {
+        let sha256 = self
+            .certificate
+            .fingerprints
+            .iter()
+            .find(|f| f.algorithm == "sha-256")
+            .unwrap();
+        json!({"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": sha256.value}]})
+    }
+
+    fn receive(&self) -> Option<Vec<u8>> {
+        let mut buffer = vec![0u8; 2048];
+        match self.socket.recv_from(&mut buffer) {
+            Ok((n, _)) => Some(buffer[..n].to_vec()),
+            Err(_) => None,
+        }
+    }
+
+    /// ICE then DTLS, until SRTP keys exist. `server_fingerprints` are the
+    /// transport's `dtlsParameters.fingerprints`.
+    pub fn connect(&mut self, server_fingerprints: &Value) {
+        let request = binding_request(&self.ice_username, &self.ice_pwd, true);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut answered = false;
+        while !answered {
+            assert!(Instant::now() < deadline, "no STUN answer");
+            self.socket.send_to(&request, self.server).unwrap();
+            while let Some(d) = self.receive() {
+                answered |= classify(&d) == PacketKind::Stun;
+            }
+        }
+        let fingerprints = server_fingerprints
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| Fingerprint {
+                algorithm: f["algorithm"].as_str().unwrap().into(),
+                value: f["value"].as_str().unwrap().into(),
+            })
+            .collect();
+        let mut dtls = DtlsSession::new(&self.certificate, DtlsRole::Client, fingerprints).unwrap();
+        dtls.start(Instant::now()).unwrap();
+        while self.srtp.is_none() {
+            assert!(Instant::now() < deadline, "no DTLS handshake");
+            while let Some(d) = dtls.poll_transmit() {
+                self.socket.send_to(&d, self.server).unwrap();
+            }
+            if let Some(d) = self.receive() {
+                if classify(&d) == PacketKind::Dtls {
+                    for event in dtls.handle_datagram(Instant::now(), &d) {
+                        match event {
+                            DtlsEvent::Connected(contexts) => self.srtp = Some(contexts),
+                            DtlsEvent::Failed(reason) => panic!("DTLS failed: {reason}"),
+                            DtlsEvent::Closed => panic!("DTLS closed"),
+                        }
+                    }
+                }
+            } else {
+                let _ = dtls.handle_timeout(Instant::now());
+            }
+        }
+        while let Some(d) = dtls.poll_transmit() {
+            self.socket.send_to(&d, self.server).unwrap();
+        }
+    }
+
+    /// Protects an RTP packet as this client would send it.
+    pub fn protect(&mut self, rtp: &[u8]) -> Vec<u8> {
+        self.srtp
+            .as_mut()
+            .unwrap()
+            .local
+            .encrypt_rtp(rtp)
+            .unwrap()
+            .to_vec()
+    }
+
+    pub fn send_rtp(&mut self, rtp: &[u8]) -> Vec<u8> {
+        let protected = self.protect(rtp);
+        self.socket.send_to(&protected, self.server).unwrap();
+        protected
+    }
+
+    pub fn send_raw(&self, bytes: &[u8]) {
+        self.socket.send_to(bytes, self.server).unwrap();
+    }
+
+    /// RTP packets received (unprotected) within `window`; RTCP is skipped.
+    pub fn receive_rtp(&mut self, window: Duration) -> Vec<Vec<u8>> {
+        let until = Instant::now() + window;
+        let mut out = Vec::new();
+        while Instant::now() < until {
+            if let Some(d) = self.receive() {
+                if classify(&d) == PacketKind::Rtp && !is_rtcp(&d) {
+                    if let Ok(plain) = self.srtp.as_mut().unwrap().remote.decrypt_rtp(&d) {
+                        out.push(plain.to_vec());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// An Opus RTP packet with the router's payload type and the given MID
+/// extension (id 1, as the router numbers it).
+pub fn opus_packet(payload_type: u8, ssrc: u32, sequence: u16, mid: &str) -> Vec<u8> {
+    let mut p = vec![0x90, payload_type];
+    p.extend_from_slice(&sequence.to_be_bytes());
+    p.extend_from_slice(&(u32::from(sequence) * 960).to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    let mid = mid.as_bytes();
+    let mut ext = vec![0x10 | (mid.len() as u8 - 1)];
+    ext.extend_from_slice(mid);
+    while ext.len() % 4 != 0 {
+        ext.push(0);
+    }
+    p.extend_from_slice(&[0xbe, 0xde]);
+    p.extend_from_slice(&((ext.len() / 4) as u16).to_be_bytes());
+    p.extend_from_slice(&ext);
+    p.extend_from_slice(&[0xfc; 80]);
+    p
+}
