@@ -22,6 +22,28 @@ pub struct StreamCounters {
     pub nack_packet_count: AtomicU64,
     pub pli_count: AtomicU64,
     pub fir_count: AtomicU64,
+    /// Bits per second over the last second, sampled by the transport.
+    pub bitrate: AtomicU64,
+    /// Latest round-trip time in microseconds (0: unknown).
+    pub round_trip_time_us: AtomicU64,
+    /// Latest fraction lost, 0-255 as in RTCP (from reports or our own).
+    pub fraction_lost: AtomicU64,
+    /// Bytes at the last bitrate sample.
+    bytes_at_sample: AtomicU64,
+}
+
+impl StreamCounters {
+    /// Updates `bitrate` from the bytes counted since the last sample,
+    /// `elapsed` ago.
+    pub fn sample_bitrate(&self, elapsed: std::time::Duration) {
+        let bytes = self.bytes.load(Relaxed);
+        let before = self.bytes_at_sample.swap(bytes, Relaxed);
+        let micros = elapsed.as_micros().max(1) as u64;
+        self.bitrate.store(
+            bytes.saturating_sub(before) * 8 * 1_000_000 / micros,
+            Relaxed,
+        );
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -74,7 +96,8 @@ impl RtpStreamStats {
     ) -> Self {
         let packets = counters.packets.load(Relaxed);
         let lost = counters.packets_lost.load(Relaxed);
-        let expected = packets + lost;
+        let fraction = counters.fraction_lost.load(Relaxed).min(255);
+        let rtt_us = counters.round_trip_time_us.load(Relaxed);
         RtpStreamStats {
             stats_type: stats_type.into(),
             timestamp: now_ms(),
@@ -84,11 +107,7 @@ impl RtpStreamStats {
             kind,
             mime_type: mime_type.into(),
             packets_lost: lost,
-            fraction_lost: if expected == 0 {
-                0.0
-            } else {
-                lost as f64 / expected as f64
-            },
+            fraction_lost: fraction as f64 / 256.0,
             packets_discarded: counters.packets_discarded.load(Relaxed),
             packets_retransmitted: counters.packets_retransmitted.load(Relaxed),
             packets_repaired: counters.packets_repaired.load(Relaxed),
@@ -96,15 +115,14 @@ impl RtpStreamStats {
             nack_packet_count: counters.nack_packet_count.load(Relaxed),
             pli_count: counters.pli_count.load(Relaxed),
             fir_count: counters.fir_count.load(Relaxed),
-            // mediasoup's score: 10 is perfect; with nothing received yet
-            // there is nothing wrong either.
-            score: (lost * 10)
-                .checked_div(expected)
-                .map_or(10, |lost_tenths| (10 - lost_tenths.min(10)) as u8),
+            // mediasoup's scale: 10 is perfect, each tenth of packets lost
+            // costs a point.
+            score: (10 - (fraction * 10 / 256).min(10)) as u8,
             byte_count: counters.bytes.load(Relaxed),
             packet_count: packets,
-            bitrate: 0,
-            round_trip_time: None,
+            bitrate: counters.bitrate.load(Relaxed),
+            // Milliseconds, as mediasoup reports it.
+            round_trip_time: (rtt_us > 0).then(|| rtt_us as f64 / 1000.0),
         }
     }
 }
@@ -116,6 +134,27 @@ pub struct TransportCounters {
     pub bytes_sent: AtomicU64,
     pub rtp_bytes_received: AtomicU64,
     pub rtp_bytes_sent: AtomicU64,
+    pub recv_bitrate: AtomicU64,
+    pub send_bitrate: AtomicU64,
+    sampled: (AtomicU64, AtomicU64),
+}
+
+impl TransportCounters {
+    /// Updates both bitrates from the bytes counted since the last sample.
+    pub fn sample_bitrates(&self, elapsed: std::time::Duration) {
+        let micros = elapsed.as_micros().max(1) as u64;
+        let rate = |now: u64, before: &AtomicU64| {
+            now.saturating_sub(before.swap(now, Relaxed)) * 8 * 1_000_000 / micros
+        };
+        self.recv_bitrate.store(
+            rate(self.bytes_received.load(Relaxed), &self.sampled.0),
+            Relaxed,
+        );
+        self.send_bitrate.store(
+            rate(self.bytes_sent.load(Relaxed), &self.sampled.1),
+            Relaxed,
+        );
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -140,9 +179,9 @@ impl TransportStats {
             transport_id: transport_id.into(),
             timestamp: now_ms(),
             bytes_received: c.bytes_received.load(Relaxed),
-            recv_bitrate: 0,
+            recv_bitrate: c.recv_bitrate.load(Relaxed),
             bytes_sent: c.bytes_sent.load(Relaxed),
-            send_bitrate: 0,
+            send_bitrate: c.send_bitrate.load(Relaxed),
             rtp_bytes_received: c.rtp_bytes_received.load(Relaxed),
             rtp_bytes_sent: c.rtp_bytes_sent.load(Relaxed),
         }

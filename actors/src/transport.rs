@@ -15,7 +15,7 @@ use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::producer_media::ProducerMedia;
 use crate::media::webrtc_endpoint::{tuple_json, RemoteDtlsRole, WebRtcEndpoint};
-use crate::ortc::{self, MID_URI, RID_URI};
+use crate::ortc::{self, MID_URI, RID_URI, RRID_URI};
 use crate::producer::{Producer, ProducerArgs, ProducerShared, ProducerType};
 use crate::rtp_parameters::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::stats::TransportStats;
@@ -397,7 +397,10 @@ impl TransportState {
                     .find(|e| e.uri == uri)
                     .map(|e| e.id)
             };
-            endpoint.add_producer(&media, client_id(MID_URI), client_id(RID_URI));
+            endpoint.add_producer(
+                &media,
+                [client_id(MID_URI), client_id(RID_URI), client_id(RRID_URI)],
+            );
         }
         ctx.metrics.object_opened("producer");
         self.record_listener(params, &id);

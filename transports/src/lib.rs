@@ -8,6 +8,8 @@ pub mod dtls_session;
 pub mod ice_lite;
 pub mod key_frame;
 pub mod packet_kind;
+pub mod receive_statistics;
+pub mod retransmission_buffer;
 pub mod rtcp_feedback;
 pub mod rtp_packet;
 pub mod stream_rewriter;

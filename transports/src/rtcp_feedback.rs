@@ -4,10 +4,15 @@
 use bytes::Bytes;
 use rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtcp::receiver_report::ReceiverReport;
+use rtcp::reception_report::ReceptionReport;
 use rtcp::sender_report::SenderReport;
+use rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
+use rtcp::transport_feedbacks::transport_layer_nack::nack_pairs_from_sequence_numbers;
 use rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use shared::marshal::Marshal;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -40,6 +45,10 @@ pub enum Feedback {
         ntp_time: u64,
         rtp_time: u32,
     },
+    /// Receiver-estimated maximum bitrate (bits/s).
+    Remb { bitrate: u64 },
+    /// Transport-wide congestion control feedback (parsed, not acted on yet).
+    TransportCc,
 }
 
 /// Reads every packet of an RTCP compound packet this SFU acts on; others
@@ -64,6 +73,12 @@ pub fn parse(compound: &[u8]) -> Result<Vec<Feedback>, RtcpError> {
             });
         } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
             out.extend(rr.reports.iter().map(report));
+        } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+            out.push(Feedback::Remb {
+                bitrate: remb.bitrate as u64,
+            });
+        } else if any.downcast_ref::<TransportLayerCc>().is_some() {
+            out.push(Feedback::TransportCc);
         } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
             out.push(Feedback::SenderReport {
                 ssrc: sr.ssrc,
@@ -87,6 +102,104 @@ fn report(r: &rtcp::reception_report::ReceptionReport) -> Feedback {
     }
 }
 
+/// The current time as a 64-bit NTP timestamp (RFC 3550 §4).
+pub fn ntp_now() -> u64 {
+    let since_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let seconds = since_unix.as_secs() + 2_208_988_800;
+    let fraction = (u64::from(since_unix.subsec_nanos()) << 32) / 1_000_000_000;
+    (seconds << 32) | fraction
+}
+
+/// The middle 32 bits of an NTP timestamp, as LSR and DLSR use.
+pub fn ntp_middle(ntp: u64) -> u32 {
+    (ntp >> 16) as u32
+}
+
+/// Round-trip time from a report block (RFC 3550 §6.4.1): arrival minus
+/// the sender report's time minus the receiver's delay, in 1/65536 s.
+pub fn round_trip_time(arrival_ntp: u64, last_sender_report: u32, delay: u32) -> Option<Duration> {
+    if last_sender_report == 0 {
+        return None;
+    }
+    let rtt = ntp_middle(arrival_ntp)
+        .wrapping_sub(last_sender_report)
+        .wrapping_sub(delay);
+    // A negative or absurd value means clocks or reports are inconsistent.
+    (rtt < 65_536 * 60).then(|| Duration::from_micros(u64::from(rtt) * 1_000_000 / 65_536))
+}
+
+/// A sender report for a stream we send.
+pub fn sender_report(
+    ssrc: u32,
+    ntp_time: u64,
+    rtp_time: u32,
+    packet_count: u32,
+    octet_count: u32,
+) -> Vec<u8> {
+    SenderReport {
+        ssrc,
+        ntp_time,
+        rtp_time,
+        packet_count,
+        octet_count,
+        reports: vec![],
+        profile_extensions: Default::default(),
+    }
+    .marshal()
+    .map(|b| b.to_vec())
+    .unwrap_or_default()
+}
+
+/// One receiver report block.
+#[derive(Debug, Clone, Copy)]
+pub struct Reception {
+    pub ssrc: u32,
+    pub fraction_lost: u8,
+    pub total_lost: u32,
+    pub extended_highest: u32,
+    pub jitter: u32,
+    pub last_sender_report: u32,
+    pub delay_since_last_sender_report: u32,
+}
+
+/// A receiver report for streams we receive.
+pub fn receiver_report(sender_ssrc: u32, blocks: &[Reception]) -> Vec<u8> {
+    let reports = blocks
+        .iter()
+        .map(|b| ReceptionReport {
+            ssrc: b.ssrc,
+            fraction_lost: b.fraction_lost,
+            total_lost: b.total_lost,
+            last_sequence_number: b.extended_highest,
+            jitter: b.jitter,
+            last_sender_report: b.last_sender_report,
+            delay: b.delay_since_last_sender_report,
+        })
+        .collect();
+    ReceiverReport {
+        ssrc: sender_ssrc,
+        reports,
+        profile_extensions: Default::default(),
+    }
+    .marshal()
+    .map(|b| b.to_vec())
+    .unwrap_or_default()
+}
+
+/// A generic NACK for lost packets of `media_ssrc`.
+pub fn nack(sender_ssrc: u32, media_ssrc: u32, sequence_numbers: &[u16]) -> Vec<u8> {
+    TransportLayerNack {
+        sender_ssrc,
+        media_ssrc,
+        nacks: nack_pairs_from_sequence_numbers(sequence_numbers),
+    }
+    .marshal()
+    .map(|b| b.to_vec())
+    .unwrap_or_default()
+}
+
 /// A PLI asking the sender of `media_ssrc` for a key frame.
 pub fn picture_loss_indication(sender_ssrc: u32, media_ssrc: u32) -> Vec<u8> {
     PictureLossIndication {
@@ -101,7 +214,54 @@ pub fn picture_loss_indication(sender_ssrc: u32, media_ssrc: u32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtcp::transport_feedbacks::transport_layer_nack::nack_pairs_from_sequence_numbers;
+
+    #[test]
+    fn reports_and_nacks_round_trip() {
+        let sr = sender_report(5, 0x1234_5678_9abc_def0, 90_000, 10, 1000);
+        assert_eq!(
+            parse(&sr).unwrap(),
+            vec![Feedback::SenderReport {
+                ssrc: 5,
+                ntp_time: 0x1234_5678_9abc_def0,
+                rtp_time: 90_000
+            }]
+        );
+        let block = Reception {
+            ssrc: 7,
+            fraction_lost: 3,
+            total_lost: 4,
+            extended_highest: 100,
+            jitter: 2,
+            last_sender_report: 9,
+            delay_since_last_sender_report: 1,
+        };
+        let rr = receiver_report(1, &[block]);
+        assert!(matches!(
+            parse(&rr).unwrap()[0],
+            Feedback::Report {
+                ssrc: 7,
+                fraction_lost: 3,
+                total_lost: 4,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse(&nack(1, 2, &[5, 6])).unwrap(),
+            vec![Feedback::Nack {
+                media_ssrc: 2,
+                sequence_numbers: vec![5, 6]
+            }]
+        );
+    }
+
+    #[test]
+    fn round_trip_time_from_a_report_block() {
+        let sent = ntp_now();
+        let arrival = sent + (1u64 << 32) / 10; // 100 ms later
+        let rtt = round_trip_time(arrival, ntp_middle(sent), 65_536 / 20).unwrap(); // 50 ms held
+        assert!((45..=55).contains(&rtt.as_millis()), "{rtt:?}");
+        assert_eq!(round_trip_time(arrival, 0, 0), None);
+    }
 
     #[test]
     fn reads_pli_and_nack_from_a_compound_packet() {

@@ -1,38 +1,60 @@
 //! A consumer's side of the packet path: gate on key frames, rewrite SSRC,
-//! sequence number, timestamp and extensions, and send through its
-//! transport.
+//! sequence number, timestamp and extensions, send through its transport;
+//! answer NACKs from a retransmission buffer (as RTX when negotiated), send
+//! sender reports and read the receiver's reports (loss, RTT).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use troupe_transports::rtp_packet::{rebuild, Rewrite};
+use troupe_transports::retransmission_buffer::{rtx_packet, RetransmissionBuffer};
+use troupe_transports::rtcp_feedback;
+use troupe_transports::rtp_packet::{rebuild, Rewrite, RtpHeader};
 use troupe_transports::stream_rewriter::StreamRewriter;
 
-use crate::media::producer_media::{ProducerMedia, RoutedPacket};
+use crate::media::producer_media::{ProducerMedia, RoutedPacket, REPORT_INTERVAL};
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::MediaHandle;
-use crate::ortc::MID_URI;
+use crate::ortc::{MID_URI, TRANSPORT_CC_URI};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
 use crate::stats::StreamCounters;
+
+/// Packets kept for retransmission: about a second of 320p-720p video.
+const RETRANSMISSION_BUFFER: usize = 512;
 
 struct SendState {
     rewriter: StreamRewriter,
     waiting_for_key_frame: bool,
     buffer: Vec<u8>,
+    retransmissions: Option<RetransmissionBuffer>,
+    rtx_sequence: u16,
+    last_out_timestamp: u32,
+    last_out_at: Option<Instant>,
+    last_sender_report: Option<Instant>,
+}
+
+/// The RTX stream negotiated for a consumer.
+#[derive(Debug, Clone, Copy)]
+struct Rtx {
+    payload_type: u8,
+    ssrc: u32,
 }
 
 pub struct ConsumerMedia {
     pub id: String,
     pub ssrc: u32,
     kind: MediaKind,
+    clock_rate: u32,
     mid: Option<String>,
     /// Router payload types this consumer may receive.
     payload_types: Vec<u8>,
-    /// Router extension ids this consumer negotiated; the MID one is rewritten.
+    /// Router extension ids this consumer negotiated; MID and transport-wide
+    /// sequence numbers are rewritten.
     extension_ids: Vec<u8>,
     mid_extension_id: Option<u8>,
+    transport_cc_extension_id: Option<u8>,
+    rtx: Option<Rtx>,
     producer: Weak<ProducerMedia>,
     endpoint: Weak<WebRtcEndpoint>,
     pub counters: Arc<StreamCounters>,
@@ -53,29 +75,44 @@ impl ConsumerMedia {
         paused: bool,
         producer_paused: bool,
     ) -> Arc<Self> {
-        let clock_rate = parameters
-            .codecs
-            .first()
-            .map(|c| c.clock_rate)
-            .unwrap_or(90_000);
+        let media_codec = parameters.codecs.iter().find(|c| !c.is_rtx());
+        let clock_rate = media_codec.map(|c| c.clock_rate).unwrap_or(90_000);
+        let nack = media_codec.is_some_and(|c| {
+            c.rtcp_feedback
+                .iter()
+                .any(|f| f.kind == "nack" && f.parameter.is_empty())
+        });
+        let encoding = parameters.encodings.first();
+        let rtx = match (
+            parameters.codecs.iter().find(|c| c.is_rtx()),
+            encoding.and_then(|e| e.rtx),
+        ) {
+            (Some(codec), Some(rtx)) => Some(Rtx {
+                payload_type: codec.payload_type,
+                ssrc: rtx.ssrc,
+            }),
+            _ => None,
+        };
+        let id_of = |uri: &str| {
+            parameters
+                .header_extensions
+                .iter()
+                .find(|e| e.uri == uri)
+                .map(|e| e.id)
+        };
         let initial_seq: u16 = rand::random();
         let initial_ts: u32 = rand::random();
         Arc::new(ConsumerMedia {
             id: id.to_string(),
-            ssrc: parameters
-                .encodings
-                .first()
-                .and_then(|e| e.ssrc)
-                .unwrap_or_default(),
+            ssrc: encoding.and_then(|e| e.ssrc).unwrap_or_default(),
             kind,
+            clock_rate,
             mid: parameters.mid.clone(),
             payload_types: parameters.codecs.iter().map(|c| c.payload_type).collect(),
             extension_ids: parameters.header_extensions.iter().map(|e| e.id).collect(),
-            mid_extension_id: parameters
-                .header_extensions
-                .iter()
-                .find(|e| e.uri == MID_URI)
-                .map(|e| e.id),
+            mid_extension_id: id_of(MID_URI),
+            transport_cc_extension_id: id_of(TRANSPORT_CC_URI),
+            rtx,
             producer: Arc::downgrade(producer),
             endpoint,
             counters: Arc::new(StreamCounters::default()),
@@ -86,9 +123,21 @@ impl ConsumerMedia {
                 rewriter: StreamRewriter::new(clock_rate, initial_seq, initial_ts),
                 waiting_for_key_frame: kind == MediaKind::Video,
                 buffer: Vec::with_capacity(1500),
+                retransmissions: nack.then(|| RetransmissionBuffer::new(RETRANSMISSION_BUFFER)),
+                rtx_sequence: rand::random(),
+                last_out_timestamp: initial_ts,
+                last_out_at: None,
+                last_sender_report: None,
             }),
             key_frame_requests: AtomicU64::new(0),
         })
+    }
+
+    /// The SSRCs this consumer sends with (media, and RTX if any).
+    pub fn ssrcs(&self) -> Vec<u32> {
+        std::iter::once(self.ssrc)
+            .chain(self.rtx.map(|r| r.ssrc))
+            .collect()
     }
 
     fn active(&self) -> bool {
@@ -154,6 +203,7 @@ impl ConsumerMedia {
         else {
             return;
         };
+        let transport_sequence = endpoint.next_transport_sequence().to_be_bytes();
         let mut extensions: Vec<(u8, &[u8])> = Vec::with_capacity(routed.extensions.len());
         for (id, value) in &routed.extensions {
             if Some(*id) == self.mid_extension_id {
@@ -161,6 +211,9 @@ impl ConsumerMedia {
                 if let Some(mid) = &self.mid {
                     extensions.push((*id, mid.as_bytes()));
                 }
+            } else if Some(*id) == self.transport_cc_extension_id {
+                // Transport-wide numbers belong to the transport they are sent on.
+                extensions.push((*id, &transport_sequence));
             } else if self.extension_ids.contains(id) {
                 extensions.push((*id, value));
             }
@@ -172,12 +225,127 @@ impl ConsumerMedia {
             ssrc: self.ssrc,
             marker: routed.header.marker,
         };
-        let SendState { buffer, .. } = &mut *state;
+        let SendState {
+            buffer,
+            retransmissions,
+            last_out_timestamp,
+            last_out_at,
+            ..
+        } = &mut *state;
         rebuild(routed.packet, &routed.header, &rewrite, &extensions, buffer);
+        *last_out_timestamp = timestamp;
+        *last_out_at = Some(now);
+        if let Some(retransmissions) = retransmissions {
+            retransmissions.store(sequence_number, buffer);
+        }
         if endpoint.send_rtp(buffer) {
             self.counters.packets.fetch_add(1, Relaxed);
             self.counters.bytes.fetch_add(buffer.len() as u64, Relaxed);
         }
+    }
+
+    /// The receiver lost these packets: send them again, as RTX if
+    /// negotiated.
+    pub fn on_nack(&self, sequence_numbers: &[u16]) {
+        self.counters.nack_count.fetch_add(1, Relaxed);
+        self.counters
+            .nack_packet_count
+            .fetch_add(sequence_numbers.len() as u64, Relaxed);
+        let Some(endpoint) = self.endpoint.upgrade() else {
+            return;
+        };
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let SendState {
+            retransmissions,
+            rtx_sequence,
+            buffer,
+            ..
+        } = &mut *state;
+        let Some(retransmissions) = retransmissions else {
+            return;
+        };
+        for &sequence in sequence_numbers {
+            let Some(original) = retransmissions.get(sequence) else {
+                continue;
+            };
+            let sent = match self.rtx {
+                Some(rtx) => {
+                    let Ok(header) = RtpHeader::parse(original) else {
+                        continue;
+                    };
+                    *rtx_sequence = rtx_sequence.wrapping_add(1);
+                    rtx_packet(
+                        original,
+                        header.payload_offset,
+                        rtx.payload_type,
+                        rtx.ssrc,
+                        *rtx_sequence,
+                        buffer,
+                    );
+                    endpoint.send_rtp(buffer)
+                }
+                None => endpoint.send_rtp(original),
+            };
+            if sent {
+                self.counters.packets_retransmitted.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// A report block about our stream: loss and round-trip time.
+    pub fn on_report(
+        &self,
+        fraction_lost: u8,
+        total_lost: u32,
+        last_sender_report: u32,
+        delay: u32,
+    ) {
+        self.counters
+            .fraction_lost
+            .store(u64::from(fraction_lost), Relaxed);
+        self.counters
+            .packets_lost
+            .store(u64::from(total_lost), Relaxed);
+        if let Some(rtt) =
+            rtcp_feedback::round_trip_time(rtcp_feedback::ntp_now(), last_sender_report, delay)
+        {
+            self.counters
+                .round_trip_time_us
+                .store(rtt.as_micros() as u64, Relaxed);
+        }
+    }
+
+    /// A sender report every second while sending, for the receiver's
+    /// lip sync and our RTT.
+    pub fn poll_rtcp(&self, now: Instant) -> Option<Vec<u8>> {
+        if !self.active() {
+            return None;
+        }
+        let mut state = self.state.lock().ok()?;
+        let last_out_at = state.last_out_at?;
+        if state
+            .last_sender_report
+            .is_some_and(|t| now.duration_since(t) < REPORT_INTERVAL)
+        {
+            return None;
+        }
+        if let Some(previous) = state.last_sender_report {
+            self.counters.sample_bitrate(now.duration_since(previous));
+        }
+        state.last_sender_report = Some(now);
+        let elapsed = now.duration_since(last_out_at);
+        let rtp_time = state.last_out_timestamp.wrapping_add(
+            (elapsed.as_micros() as u64 * u64::from(self.clock_rate) / 1_000_000) as u32,
+        );
+        Some(rtcp_feedback::sender_report(
+            self.ssrc,
+            rtcp_feedback::ntp_now(),
+            rtp_time,
+            self.counters.packets.load(Relaxed) as u32,
+            self.counters.bytes.load(Relaxed) as u32,
+        ))
     }
 }
 
@@ -188,7 +356,7 @@ impl MediaHandle for ConsumerMedia {
             producer.remove_consumer(self);
         }
         if let Some(endpoint) = self.endpoint.upgrade() {
-            endpoint.remove_consumer(self.ssrc);
+            endpoint.remove_consumer(self);
         }
     }
 }

@@ -1,11 +1,17 @@
 //! A producer's side of the packet path: incoming RTP mapped to the router's
-//! payload types and extension ids, then handed to each consumer.
+//! payload types and extension ids, then handed to each consumer. It also
+//! keeps reception statistics per encoding, asks the sender for lost
+//! packets (NACK), unwraps its retransmissions (RTX) and reports reception
+//! (RR).
 
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use troupe_transports::key_frame::VideoCodec;
+use troupe_transports::receive_statistics::ReceiveStatistics;
+use troupe_transports::rtcp_feedback::{self, Reception as ReportBlockValues};
 use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::media::consumer_media::ConsumerMedia;
@@ -26,6 +32,16 @@ pub struct RoutedPacket<'a> {
     pub is_key_frame: bool,
 }
 
+/// Reception state of one encoding.
+struct Reception {
+    statistics: ReceiveStatistics,
+    /// Middle 32 bits of the sender's last SR and when it arrived.
+    last_sender_report: Option<(u32, Instant)>,
+}
+
+/// How often receiver reports go to the sender.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
 pub struct ProducerMedia {
     pub shared: Arc<ProducerShared>,
     endpoint: Option<Weak<WebRtcEndpoint>>,
@@ -34,9 +50,11 @@ pub struct ProducerMedia {
     extension_map: [u8; 256],
     video_codec: Option<VideoCodec>,
     consumers: RwLock<Vec<Arc<ConsumerMedia>>>,
+    receptions: Mutex<Vec<Reception>>,
+    last_report: Mutex<Option<Instant>>,
     last_key_frame_request: Mutex<Option<Instant>>,
-    paused: std::sync::atomic::AtomicBool,
-    closed: std::sync::atomic::AtomicBool,
+    paused: AtomicBool,
+    closed: AtomicBool,
 }
 
 impl ProducerMedia {
@@ -51,14 +69,29 @@ impl ProducerMedia {
         for (from, to) in extension_ids {
             extension_map[usize::from(*from)] = *to;
         }
+        let media_codec = shared.rtp_parameters.codecs.iter().find(|c| !c.is_rtx());
         let video_codec = match shared.kind {
-            MediaKind::Video => shared
-                .rtp_parameters
-                .codecs
-                .first()
-                .and_then(|c| VideoCodec::from_mime(&c.mime_type)),
+            MediaKind::Video => media_codec.and_then(|c| VideoCodec::from_mime(&c.mime_type)),
             MediaKind::Audio => None,
         };
+        let clock_rate = media_codec.map(|c| c.clock_rate).unwrap_or(90_000);
+        // Video repairs losses with NACK when the sender can retransmit
+        // (it offered nack feedback); audio plays through loss instead.
+        let nack = shared.kind == MediaKind::Video
+            && media_codec.is_some_and(|c| {
+                c.rtcp_feedback
+                    .iter()
+                    .any(|f| f.kind == "nack" && f.parameter.is_empty())
+            });
+        let receptions = shared
+            .rtp_parameters
+            .encodings
+            .iter()
+            .map(|_| Reception {
+                statistics: ReceiveStatistics::new(clock_rate, nack),
+                last_sender_report: None,
+            })
+            .collect();
         Arc::new(ProducerMedia {
             shared,
             endpoint,
@@ -66,6 +99,8 @@ impl ProducerMedia {
             extension_map,
             video_codec,
             consumers: RwLock::new(Vec::new()),
+            receptions: Mutex::new(receptions),
+            last_report: Mutex::new(None),
             last_key_frame_request: Mutex::new(None),
             paused: paused.into(),
             closed: false.into(),
@@ -88,23 +123,48 @@ impl ProducerMedia {
         self.paused.store(paused, Relaxed);
     }
 
-    /// Which encoding a packet with this SSRC belongs to.
-    pub fn encoding_of(&self, ssrc: u32) -> Option<usize> {
+    /// The payload types the sender uses for RTX.
+    fn is_rtx_payload_type(&self, payload_type: u8) -> Option<u8> {
         self.shared
             .rtp_parameters
-            .encodings
+            .codecs
             .iter()
-            .position(|e| e.ssrc == Some(ssrc))
+            .find(|c| c.is_rtx() && c.payload_type == payload_type)
+            .and_then(|c| c.apt())
     }
 
-    /// The original SSRCs of the producer's media streams (for PLI).
-    fn media_ssrcs(&self) -> Vec<u32> {
-        self.shared
-            .rtp_parameters
-            .encodings
-            .iter()
-            .filter_map(|e| e.ssrc)
-            .collect()
+    /// An RTX packet from the sender (RFC 4588): restore the original and
+    /// process it as a repaired packet.
+    pub fn receive_rtx(&self, packet: &[u8], header: RtpHeader, encoding: usize, now: Instant) {
+        let Some(apt) = self.is_rtx_payload_type(header.payload_type) else {
+            return self.metrics.drop_packet("rtx_unknown_payload_type");
+        };
+        let payload = header.payload(packet);
+        let (Some(media_ssrc), true) = (
+            self.shared
+                .rtp_parameters
+                .encodings
+                .get(encoding)
+                .and_then(|e| e.ssrc),
+            payload.len() > 2,
+        ) else {
+            // Empty RTX packets are bandwidth probes.
+            return;
+        };
+        let mut original = Vec::with_capacity(packet.len());
+        original.extend_from_slice(&packet[..header.payload_offset]);
+        original[0] &= !0x20;
+        original[1] = (original[1] & 0x80) | apt;
+        original[2..4].copy_from_slice(&payload[..2]);
+        original[8..12].copy_from_slice(&media_ssrc.to_be_bytes());
+        original.extend_from_slice(&payload[2..]);
+        let Ok(restored) = RtpHeader::parse(&original) else {
+            return;
+        };
+        if let Some(c) = self.shared.counters.get(encoding) {
+            c.packets_repaired.fetch_add(1, Relaxed);
+        }
+        self.receive(&original, restored, encoding, now);
     }
 
     /// One RTP packet from the producer's transport, already unprotected.
@@ -112,10 +172,22 @@ impl ProducerMedia {
         if self.closed.load(Relaxed) {
             return;
         }
-        if let Some(counters) = self.shared.counters.get(encoding) {
-            counters.packets.fetch_add(1, Relaxed);
-            counters.bytes.fetch_add(packet.len() as u64, Relaxed);
+        let fresh = match self.receptions.lock() {
+            Ok(mut receptions) => receptions.get_mut(encoding).is_some_and(|r| {
+                r.statistics
+                    .on_packet(header.sequence_number, header.timestamp, now)
+            }),
+            Err(_) => false,
+        };
+        let Some(counters) = self.shared.counters.get(encoding) else {
+            return;
+        };
+        if !fresh {
+            counters.packets_discarded.fetch_add(1, Relaxed);
+            return;
         }
+        counters.packets.fetch_add(1, Relaxed);
+        counters.bytes.fetch_add(packet.len() as u64, Relaxed);
         if self.paused.load(Relaxed) {
             return;
         }
@@ -158,6 +230,96 @@ impl ProducerMedia {
         }
     }
 
+    pub fn on_sender_report(&self, ssrc: u32, ntp_time: u64, now: Instant) {
+        let Some(encoding) = self
+            .shared
+            .rtp_parameters
+            .encodings
+            .iter()
+            .position(|e| e.ssrc == Some(ssrc))
+        else {
+            return;
+        };
+        if let Ok(mut receptions) = self.receptions.lock() {
+            if let Some(r) = receptions.get_mut(encoding) {
+                r.last_sender_report = Some((rtcp_feedback::ntp_middle(ntp_time), now));
+            }
+        }
+    }
+
+    /// RTCP this producer owes its sender now: NACKs for missing packets,
+    /// and a receiver report every second.
+    pub fn poll_rtcp(&self, now: Instant, sender_ssrc: u32) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let report_due = match self.last_report.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|t| now.duration_since(t) >= REPORT_INTERVAL);
+                if due {
+                    if let Some(t) = *last {
+                        for c in &self.shared.counters {
+                            c.sample_bitrate(now.duration_since(t));
+                        }
+                    }
+                    *last = Some(now);
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        let Ok(mut receptions) = self.receptions.lock() else {
+            return out;
+        };
+        let mut blocks = Vec::new();
+        for (i, reception) in receptions.iter_mut().enumerate() {
+            let Some(ssrc) = self
+                .shared
+                .rtp_parameters
+                .encodings
+                .get(i)
+                .and_then(|e| e.ssrc)
+            else {
+                continue;
+            };
+            let nacks = reception.statistics.nacks_due(now);
+            if !nacks.is_empty() {
+                if let Some(c) = self.shared.counters.get(i) {
+                    c.nack_count.fetch_add(1, Relaxed);
+                    c.nack_packet_count.fetch_add(nacks.len() as u64, Relaxed);
+                }
+                self.metrics.feedback("nack_sent");
+                out.push(rtcp_feedback::nack(sender_ssrc, ssrc, &nacks));
+            }
+            if report_due && reception.statistics.received() > 0 {
+                let block = reception.statistics.report();
+                if let Some(c) = self.shared.counters.get(i) {
+                    c.packets_lost.store(reception.statistics.lost(), Relaxed);
+                    c.fraction_lost
+                        .store(u64::from(block.fraction_lost), Relaxed);
+                }
+                let (last_sender_report, delay) = match reception.last_sender_report {
+                    Some((lsr, at)) => (
+                        lsr,
+                        (now.duration_since(at).as_micros() as u64 * 65_536 / 1_000_000) as u32,
+                    ),
+                    None => (0, 0),
+                };
+                blocks.push(ReportBlockValues {
+                    ssrc,
+                    fraction_lost: block.fraction_lost,
+                    total_lost: block.total_lost,
+                    extended_highest: block.extended_highest,
+                    jitter: block.jitter,
+                    last_sender_report,
+                    delay_since_last_sender_report: delay,
+                });
+            }
+        }
+        if !blocks.is_empty() {
+            out.push(rtcp_feedback::receiver_report(sender_ssrc, &blocks));
+        }
+        out
+    }
+
     /// Asks the sender for a key frame with a PLI, at most once a second.
     pub fn request_key_frame(&self) {
         if self.shared.kind != MediaKind::Video || self.closed.load(Relaxed) {
@@ -175,7 +337,14 @@ impl ProducerMedia {
         let Some(endpoint) = self.endpoint.as_ref().and_then(Weak::upgrade) else {
             return;
         };
-        for (i, ssrc) in self.media_ssrcs().into_iter().enumerate() {
+        let ssrcs: Vec<u32> = self
+            .shared
+            .rtp_parameters
+            .encodings
+            .iter()
+            .filter_map(|e| e.ssrc)
+            .collect();
+        for (i, ssrc) in ssrcs.into_iter().enumerate() {
             if endpoint.send_picture_loss_indication(ssrc) {
                 self.metrics.feedback("pli_sent");
                 if let Some(c) = self.shared.counters.get(i) {

@@ -3,8 +3,8 @@
 //! RtpListener). Called from the socket tasks; the transport actor owns it.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU16};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -29,14 +29,24 @@ use crate::topology::{CloseCause, ObjectKind};
 /// The SSRC Troupe signs its RTCP feedback with.
 const FEEDBACK_SSRC: u32 = 0x7472_6f75; // "trou"
 
+/// Where an incoming SSRC goes: a producer's encoding, media or RTX.
+#[derive(Clone)]
+struct Route {
+    producer: Arc<ProducerMedia>,
+    encoding: usize,
+    rtx: bool,
+}
+
 #[derive(Default)]
 struct Listener {
-    by_ssrc: HashMap<u32, (Arc<ProducerMedia>, usize)>,
+    producers: Vec<Arc<ProducerMedia>>,
+    by_ssrc: HashMap<u32, Route>,
     by_mid: HashMap<String, Arc<ProducerMedia>>,
     by_rid: HashMap<String, (Arc<ProducerMedia>, usize)>,
-    /// The client's ids for the MID and RID extensions.
+    /// The client's ids for the MID, RID and repaired-RID extensions.
     mid_extension_id: Option<u8>,
     rid_extension_id: Option<u8>,
+    rrid_extension_id: Option<u8>,
 }
 
 struct EndpointState {
@@ -57,6 +67,8 @@ pub struct WebRtcEndpoint {
     consumers: RwLock<HashMap<u32, Arc<ConsumerMedia>>>,
     pub counters: Arc<TransportCounters>,
     closed: AtomicBool,
+    transport_sequence: AtomicU16,
+    last_sample: Mutex<Option<Instant>>,
 }
 
 /// The DTLS role the peer announced in `connect`.
@@ -110,6 +122,8 @@ impl WebRtcEndpoint {
             consumers: RwLock::new(HashMap::new()),
             counters: Arc::new(TransportCounters::default()),
             closed: AtomicBool::new(false),
+            transport_sequence: AtomicU16::new(rand::random()),
+            last_sample: Mutex::new(None),
         });
         server.register_ufrag(&ufrag, &endpoint);
         let weak = Arc::downgrade(&endpoint);
@@ -209,28 +223,45 @@ impl WebRtcEndpoint {
         credentials
     }
 
-    pub fn add_producer(
-        &self,
-        producer: &Arc<ProducerMedia>,
-        mid_extension_id: Option<u8>,
-        rid_extension_id: Option<u8>,
-    ) {
+    /// The next transport-wide sequence number for packets sent here.
+    pub fn next_transport_sequence(&self) -> u16 {
+        self.transport_sequence.fetch_add(1, Relaxed)
+    }
+
+    /// Registers a producer with the client's ids for MID, RID and RRID.
+    pub fn add_producer(&self, producer: &Arc<ProducerMedia>, extension_ids: [Option<u8>; 3]) {
         let Ok(mut listener) = self.listener.write() else {
             return;
         };
-        if mid_extension_id.is_some() {
-            listener.mid_extension_id = mid_extension_id;
-        }
-        if rid_extension_id.is_some() {
-            listener.rid_extension_id = rid_extension_id;
-        }
+        let [mid, rid, rrid] = extension_ids;
+        listener.mid_extension_id = mid.or(listener.mid_extension_id);
+        listener.rid_extension_id = rid.or(listener.rid_extension_id);
+        listener.rrid_extension_id = rrid.or(listener.rrid_extension_id);
+        listener.producers.push(producer.clone());
         let params = &producer.shared.rtp_parameters;
         if let Some(mid) = &params.mid {
             listener.by_mid.insert(mid.clone(), producer.clone());
         }
         for (i, encoding) in params.encodings.iter().enumerate() {
             if let Some(ssrc) = encoding.ssrc {
-                listener.by_ssrc.insert(ssrc, (producer.clone(), i));
+                listener.by_ssrc.insert(
+                    ssrc,
+                    Route {
+                        producer: producer.clone(),
+                        encoding: i,
+                        rtx: false,
+                    },
+                );
+            }
+            if let Some(rtx) = encoding.rtx {
+                listener.by_ssrc.insert(
+                    rtx.ssrc,
+                    Route {
+                        producer: producer.clone(),
+                        encoding: i,
+                        rtx: true,
+                    },
+                );
             }
             if let Some(rid) = &encoding.rid {
                 listener.by_rid.insert(rid.clone(), (producer.clone(), i));
@@ -242,9 +273,10 @@ impl WebRtcEndpoint {
         let Ok(mut listener) = self.listener.write() else {
             return;
         };
+        listener.producers.retain(|p| p.shared.id != producer_id);
         listener
             .by_ssrc
-            .retain(|_, (p, _)| p.shared.id != producer_id);
+            .retain(|_, route| route.producer.shared.id != producer_id);
         listener.by_mid.retain(|_, p| p.shared.id != producer_id);
         listener
             .by_rid
@@ -253,13 +285,17 @@ impl WebRtcEndpoint {
 
     pub fn add_consumer(&self, consumer: &Arc<ConsumerMedia>) {
         if let Ok(mut consumers) = self.consumers.write() {
-            consumers.insert(consumer.ssrc, consumer.clone());
+            for ssrc in consumer.ssrcs() {
+                consumers.insert(ssrc, consumer.clone());
+            }
         }
     }
 
-    pub fn remove_consumer(&self, ssrc: u32) {
+    pub fn remove_consumer(&self, consumer: &ConsumerMedia) {
         if let Ok(mut consumers) = self.consumers.write() {
-            consumers.remove(&ssrc);
+            for ssrc in consumer.ssrcs() {
+                consumers.remove(&ssrc);
+            }
         }
     }
 
@@ -452,19 +488,25 @@ impl WebRtcEndpoint {
             };
             listener.by_ssrc.get(&header.ssrc).cloned()
         };
-        let (producer, encoding) = match found {
+        let route = match found {
             Some(found) => found,
             None => match self.learn_ssrc(packet, &header) {
                 Some(found) => found,
                 None => return self.ctx.metrics.drop_packet("unknown_ssrc"),
             },
         };
-        producer.receive(packet, header, encoding, now);
+        if route.rtx {
+            route
+                .producer
+                .receive_rtx(packet, header, route.encoding, now);
+        } else {
+            route.producer.receive(packet, header, route.encoding, now);
+        }
     }
 
     /// mediasoup's RtpListener: a stream first seen by MID or RID is bound to
     /// its producer by SSRC from then on.
-    fn learn_ssrc(&self, packet: &[u8], header: &RtpHeader) -> Option<(Arc<ProducerMedia>, usize)> {
+    fn learn_ssrc(&self, packet: &[u8], header: &RtpHeader) -> Option<Route> {
         let mut listener = self.listener.write().ok()?;
         let value_of = |id: Option<u8>| {
             let id = id?;
@@ -474,12 +516,32 @@ impl WebRtcEndpoint {
                 .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
         };
         let found = if let Some(rid) = value_of(listener.rid_extension_id) {
-            listener.by_rid.get(&rid).cloned()
+            listener.by_rid.get(&rid).map(|(p, i)| Route {
+                producer: p.clone(),
+                encoding: *i,
+                rtx: false,
+            })
+        } else if let Some(rrid) = value_of(listener.rrid_extension_id) {
+            listener.by_rid.get(&rrid).map(|(p, i)| Route {
+                producer: p.clone(),
+                encoding: *i,
+                rtx: true,
+            })
         } else if let Some(mid) = value_of(listener.mid_extension_id) {
             listener.by_mid.get(&mid).and_then(|p| {
                 // A MID alone names the producer; only a single-encoding one
-                // can be bound without a RID.
-                (p.shared.rtp_parameters.encodings.len() == 1).then(|| (p.clone(), 0))
+                // can be bound without a RID. Its RTX is told by payload type.
+                let rtx = p
+                    .shared
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .any(|c| c.is_rtx() && c.payload_type == header.payload_type);
+                (p.shared.rtp_parameters.encodings.len() == 1).then(|| Route {
+                    producer: p.clone(),
+                    encoding: 0,
+                    rtx,
+                })
             })
         } else {
             None
@@ -528,14 +590,40 @@ impl WebRtcEndpoint {
                         .ok()
                         .and_then(|c| c.get(&media_ssrc).cloned());
                     if let Some(consumer) = consumer {
-                        consumer.counters.nack_count.fetch_add(1, Relaxed);
-                        consumer
-                            .counters
-                            .nack_packet_count
-                            .fetch_add(sequence_numbers.len() as u64, Relaxed);
+                        consumer.on_nack(&sequence_numbers);
                     }
                 }
-                Feedback::Report { .. } | Feedback::SenderReport { .. } => {}
+                Feedback::Report {
+                    ssrc,
+                    fraction_lost,
+                    total_lost,
+                    last_sender_report,
+                    delay,
+                    ..
+                } => {
+                    let consumer = self
+                        .consumers
+                        .read()
+                        .ok()
+                        .and_then(|c| c.get(&ssrc).cloned());
+                    if let Some(consumer) = consumer.filter(|c| c.ssrc == ssrc) {
+                        consumer.on_report(fraction_lost, total_lost, last_sender_report, delay);
+                    }
+                }
+                Feedback::SenderReport { ssrc, ntp_time, .. } => {
+                    let route = self
+                        .listener
+                        .read()
+                        .ok()
+                        .and_then(|l| l.by_ssrc.get(&ssrc).cloned());
+                    if let Some(route) = route {
+                        route
+                            .producer
+                            .on_sender_report(ssrc, ntp_time, Instant::now());
+                    }
+                }
+                Feedback::Remb { .. } => self.ctx.metrics.feedback("remb"),
+                Feedback::TransportCc => self.ctx.metrics.feedback("transport_cc"),
             }
         }
     }
@@ -622,6 +710,47 @@ impl WebRtcEndpoint {
         }
         if let Some(reason) = failure {
             self.dtls_failed(&reason);
+            return;
+        }
+        self.send_reports(now);
+    }
+
+    /// NACKs and receiver reports for what we receive, sender reports for
+    /// what we send, and the transport's bitrates.
+    fn send_reports(&self, now: Instant) {
+        let producers = self
+            .listener
+            .read()
+            .map(|l| l.producers.clone())
+            .unwrap_or_default();
+        for producer in producers {
+            for packet in producer.poll_rtcp(now, FEEDBACK_SSRC) {
+                self.send_protected(&packet, true);
+            }
+        }
+        let consumers: Vec<Arc<ConsumerMedia>> = match self.consumers.read() {
+            Ok(c) => c
+                .iter()
+                .filter(|(ssrc, c)| c.ssrc == **ssrc)
+                .map(|(_, c)| c.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for consumer in consumers {
+            if let Some(report) = consumer.poll_rtcp(now) {
+                self.send_protected(&report, true);
+            }
+        }
+        if let Ok(mut last) = self.last_sample.lock() {
+            match *last {
+                Some(t)
+                    if now.duration_since(t) < crate::media::producer_media::REPORT_INTERVAL => {}
+                Some(t) => {
+                    self.counters.sample_bitrates(now.duration_since(t));
+                    *last = Some(now);
+                }
+                None => *last = Some(now),
+            }
         }
     }
 }
