@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
-use common::webrtc_client::{opus_packet, WebRtcTestClient};
+use common::webrtc_client::{connected_client, opus_packet, payload_type, post, WebRtcTestClient};
 use common::{config, TestServer};
 use serde_json::{json, Value};
 use troupe_transports::ice_lite::binding_request;
@@ -21,45 +21,11 @@ struct Call {
     sequence: u16,
 }
 
-fn post(server: &TestServer, path: &str, body: Value) -> Value {
-    let (status, value) = server.call("POST", path, Some(body));
-    assert!(status == 200 || status == 204, "{path}: {status} {value}");
-    value
-}
-
-fn connected_client(server: &TestServer, router: &str) -> (WebRtcTestClient, String, String) {
-    let created = post(
-        server,
-        &format!("/v1/routers/{router}/webrtc-transports"),
-        json!({}),
-    );
-    let id = created["id"].as_str().unwrap().to_string();
-    let mut client = WebRtcTestClient::new(&created);
-    post(
-        server,
-        &format!("/v1/transports/{id}/connect"),
-        json!({"dtlsParameters": client.dtls_parameters()}),
-    );
-    client.connect(&created["dtlsParameters"]["fingerprints"]);
-    let ufrag = created["iceParameters"]["usernameFragment"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (client, id, ufrag)
-}
-
 fn call(server: &TestServer) -> Call {
     let router = post(server, "/v1/routers", json!({}));
     let router_id = router["id"].as_str().unwrap();
     let caps = &router["rtpCapabilities"];
-    let payload_type = caps["codecs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["mimeType"] == "audio/opus")
-        .unwrap()["preferredPayloadType"]
-        .as_u64()
-        .unwrap() as u8;
+    let payload_type = payload_type(caps, "audio/opus");
     let (sender, sending, sender_ufrag) = connected_client(server, router_id);
     let producer = post(
         server,

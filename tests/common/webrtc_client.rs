@@ -8,6 +8,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use super::TestServer;
 use troupe_transports::certificate::{DtlsCertificate, Fingerprint};
 use troupe_transports::dtls_session::{DtlsEvent, DtlsRole, DtlsSession, SrtpContexts};
 use troupe_transports::ice_lite::binding_request;
@@ -148,19 +150,67 @@ impl WebRtcTestClient {
 
     /// RTP packets received (unprotected) within `window`; RTCP is skipped.
     pub fn receive_rtp(&mut self, window: Duration) -> Vec<Vec<u8>> {
+        self.receive_all(window).0
+    }
+
+    /// RTP and RTCP packets received (unprotected) within `window`.
+    pub fn receive_all(&mut self, window: Duration) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         let until = Instant::now() + window;
-        let mut out = Vec::new();
+        let (mut rtp, mut rtcp) = (Vec::new(), Vec::new());
         while Instant::now() < until {
             if let Some(d) = self.receive() {
-                if classify(&d) == PacketKind::Rtp && !is_rtcp(&d) {
-                    if let Ok(plain) = self.srtp.as_mut().unwrap().remote.decrypt_rtp(&d) {
-                        out.push(plain.to_vec());
+                if classify(&d) != PacketKind::Rtp {
+                    continue;
+                }
+                let srtp = self.srtp.as_mut().unwrap();
+                if is_rtcp(&d) {
+                    if let Ok(plain) = srtp.remote.decrypt_rtcp(&d) {
+                        rtcp.push(plain.to_vec());
                     }
+                } else if let Ok(plain) = srtp.remote.decrypt_rtp(&d) {
+                    rtp.push(plain.to_vec());
                 }
             }
         }
-        out
+        (rtp, rtcp)
     }
+
+    pub fn send_rtcp(&mut self, rtcp: &[u8]) {
+        let protected = self
+            .srtp
+            .as_mut()
+            .unwrap()
+            .local
+            .encrypt_rtcp(rtcp)
+            .unwrap()
+            .to_vec();
+        self.socket.send_to(&protected, self.server).unwrap();
+    }
+}
+
+/// A VP8 RTP packet whose payload starts a key frame (descriptor S=1,
+/// partition 0, frame tag P=0) or an inter frame.
+pub fn vp8_packet(payload_type: u8, ssrc: u32, sequence: u16, key_frame: bool) -> Vec<u8> {
+    let mut p = vec![0x80, 0x80 | payload_type];
+    p.extend_from_slice(&sequence.to_be_bytes());
+    p.extend_from_slice(&(u32::from(sequence) * 3000).to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.push(0x10);
+    p.push(if key_frame { 0x00 } else { 0x01 });
+    p.extend_from_slice(&sequence.to_be_bytes());
+    p.extend_from_slice(&[0x42; 100]);
+    p
+}
+
+/// An RTX packet for `original` (RFC 4588).
+pub fn rtx_of(original: &[u8], payload_type: u8, ssrc: u32, sequence: u16) -> Vec<u8> {
+    let mut p = original[..12].to_vec();
+    p[1] = (p[1] & 0x80) | payload_type;
+    p[2..4].copy_from_slice(&sequence.to_be_bytes());
+    p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&original[2..4]);
+    p.extend_from_slice(&original[12..]);
+    p
 }
 
 /// An Opus RTP packet with the router's payload type and the given MID
@@ -181,4 +231,46 @@ pub fn opus_packet(payload_type: u8, ssrc: u32, sequence: u16, mid: &str) -> Vec
     p.extend_from_slice(&ext);
     p.extend_from_slice(&[0xfc; 80]);
     p
+}
+
+/// POSTs and expects success.
+pub fn post(server: &TestServer, path: &str, body: Value) -> Value {
+    let (status, value) = server.call("POST", path, Some(body));
+    assert!(status == 200 || status == 204, "{path}: {status} {value}");
+    value
+}
+
+/// A WebRTC transport on `router`, with a client connected to it.
+/// Returns the client, the transport id and its ICE ufrag.
+pub fn connected_client(server: &TestServer, router: &str) -> (WebRtcTestClient, String, String) {
+    let created = post(
+        server,
+        &format!("/v1/routers/{router}/webrtc-transports"),
+        json!({}),
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+    let mut client = WebRtcTestClient::new(&created);
+    post(
+        server,
+        &format!("/v1/transports/{id}/connect"),
+        json!({"dtlsParameters": client.dtls_parameters()}),
+    );
+    client.connect(&created["dtlsParameters"]["fingerprints"]);
+    let ufrag = created["iceParameters"]["usernameFragment"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (client, id, ufrag)
+}
+
+/// The router's payload type for a MIME type (the first match).
+pub fn payload_type(capabilities: &Value, mime_type: &str) -> u8 {
+    capabilities["codecs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["mimeType"] == mime_type)
+        .unwrap()["preferredPayloadType"]
+        .as_u64()
+        .unwrap() as u8
 }
