@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::webrtc_client::{connected_client, opus_packet, payload_type, post, WebRtcTestClient};
 use common::{config, TestServer};
-use serde_json::{json, Value};
+use serde_json::json;
 use troupe_transports::ice_lite::binding_request;
 
 struct Call {
