@@ -149,6 +149,14 @@ impl Actor for Consumer {
             args,
             _lifetime: lifetime,
         };
+        if let (Some(layers), ConsumerType::Simulcast) =
+            (state.args.preferred_layers, state.args.consumer_type)
+        {
+            state
+                .args
+                .media
+                .set_target_encoding(usize::from(layers.spatial_layer));
+        }
         if state.active() {
             state.request_key_frame();
         }
@@ -284,6 +292,12 @@ fn set_preferred_layers(
         temporal_layer: Some(temporal),
     };
     state.args.preferred_layers = Some(layers);
+    if state.args.consumer_type == ConsumerType::Simulcast {
+        state
+            .args
+            .media
+            .set_target_encoding(usize::from(layers.spatial_layer));
+    }
     Ok(Some(layers))
 }
 

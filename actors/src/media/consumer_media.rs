@@ -4,7 +4,7 @@
 //! sender reports and read the receiver's reports (loss, RTT).
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -63,6 +63,10 @@ pub struct ConsumerMedia {
     closed: AtomicBool,
     state: Mutex<SendState>,
     pub key_frame_requests: AtomicU64,
+    /// The producer encoding (simulcast spatial layer) forwarded now, and
+    /// the one wanted; a switch happens on the wanted one's key frame.
+    current_encoding: AtomicUsize,
+    target_encoding: AtomicUsize,
 }
 
 impl ConsumerMedia {
@@ -130,6 +134,15 @@ impl ConsumerMedia {
                 last_sender_report: None,
             }),
             key_frame_requests: AtomicU64::new(0),
+            current_encoding: AtomicUsize::new(usize::MAX),
+            target_encoding: AtomicUsize::new(
+                producer
+                    .shared
+                    .rtp_parameters
+                    .encodings
+                    .len()
+                    .saturating_sub(1),
+            ),
         })
     }
 
@@ -177,8 +190,24 @@ impl ConsumerMedia {
         }
     }
 
+    /// Prefers a simulcast stream (spatial layer); the switch happens on
+    /// that stream's next key frame, which is requested now.
+    pub fn set_target_encoding(&self, encoding: usize) {
+        if self.target_encoding.swap(encoding, Relaxed) != encoding {
+            self.request_key_frame();
+        }
+    }
+
     pub fn forward(&self, routed: &RoutedPacket<'_>, now: Instant) {
         if !self.active() || !self.payload_types.contains(&routed.payload_type) {
+            return;
+        }
+        let target = self.target_encoding.load(Relaxed);
+        let current = self.current_encoding.load(Relaxed);
+        // One simulcast stream at a time: the current one, or the target
+        // from its first key frame on.
+        let switching = routed.encoding == target && current != target;
+        if routed.encoding != current && !switching {
             return;
         }
         let Some(endpoint) = self.endpoint.upgrade() else {
@@ -187,8 +216,12 @@ impl ConsumerMedia {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if state.waiting_for_key_frame {
-            if !routed.is_key_frame {
+        if switching && routed.is_key_frame {
+            self.current_encoding.store(target, Relaxed);
+            state.waiting_for_key_frame = false;
+            state.rewriter.resync();
+        } else if switching || state.waiting_for_key_frame {
+            if !routed.is_key_frame || switching {
                 drop(state);
                 self.request_key_frame();
                 return;

@@ -30,6 +30,8 @@ pub struct RoutedPacket<'a> {
     /// Extensions under the router's ids.
     pub extensions: Vec<(u8, &'a [u8])>,
     pub is_key_frame: bool,
+    /// Which of the producer's encodings (simulcast streams) it belongs to.
+    pub encoding: usize,
 }
 
 /// Reception state of one encoding.
@@ -219,6 +221,7 @@ impl ProducerMedia {
             payload_type,
             extensions,
             is_key_frame,
+            encoding,
         };
         // Forwarding happens under the read lock: consumers are added and
         // removed rarely, and nothing in `forward` takes this lock.

@@ -1,0 +1,115 @@
+//! A simulcast producer (three encodings) reaches a consumer as one stream:
+//! the highest by default, another after preferred-layers, switching on a
+//! key frame with continuous sequence numbers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::webrtc_client::{connected_client, payload_type, post, vp8_packet};
+use common::{config, TestServer};
+use serde_json::json;
+use troupe_transports::rtp_packet::RtpHeader;
+
+/// Encodings are told apart by the sequence numbers the test gives them.
+fn encoding_of(packet: &[u8]) -> u16 {
+    let h = RtpHeader::parse(packet).unwrap();
+    let p = h.payload(packet);
+    u16::from_be_bytes([p[2], p[3]]) / 1000
+}
+
+#[test]
+fn one_simulcast_stream_at_a_time_switching_on_key_frames() {
+    let server = TestServer::start(config(&[]));
+    let router = post(&server, "/v1/routers", json!({}));
+    let router_id = router["id"].as_str().unwrap();
+    let caps = &router["rtpCapabilities"];
+    let vp8 = payload_type(caps, "video/VP8");
+    let (mut sender, sending, _) = connected_client(&server, router_id);
+    let producer = post(
+        &server,
+        &format!("/v1/transports/{sending}/producers"),
+        json!({"kind": "video", "rtpParameters": {
+            "mid": "0",
+            "codecs": [{"mimeType": "video/VP8", "payloadType": vp8, "clockRate": 90000}],
+            "encodings": [
+                {"ssrc": 3000, "rid": "r0", "scalabilityMode": "L1T3"},
+                {"ssrc": 3001, "rid": "r1", "scalabilityMode": "L1T3"},
+                {"ssrc": 3002, "rid": "r2", "scalabilityMode": "L1T3"}
+            ],
+            "rtcp": {"cname": "simulcast"}
+        }}),
+    );
+    assert_eq!(producer["type"], "simulcast");
+    let (mut receiver, receiving, _) = connected_client(&server, router_id);
+    let consumer = post(
+        &server,
+        &format!("/v1/transports/{receiving}/consumers"),
+        json!({"producerId": producer["id"], "rtpCapabilities": caps}),
+    );
+    assert_eq!(consumer["type"], "simulcast");
+    assert_eq!(
+        consumer["rtpParameters"]["encodings"][0]["scalabilityMode"],
+        "L3T3"
+    );
+
+    // Each encoding i sends sequence numbers i*1000+n; the first is a key frame.
+    let mut send_round = |first: u16, count: u16, key_first: bool| {
+        for n in first..first + count {
+            for encoding in 0..3u16 {
+                let seq = encoding * 1000 + n;
+                sender.send_rtp(&vp8_packet(
+                    vp8,
+                    3000 + u32::from(encoding),
+                    seq,
+                    key_first && n == first,
+                ));
+            }
+        }
+    };
+    send_round(1, 5, true);
+    let received = receiver.receive_rtp(Duration::from_millis(300));
+    assert_eq!(received.len(), 5, "one stream, not three");
+    assert!(
+        received.iter().all(|p| encoding_of(p) == 2),
+        "the highest stream by default"
+    );
+
+    let id = consumer["id"].as_str().unwrap();
+    let (status, layers) = server.call(
+        "POST",
+        &format!("/v1/consumers/{id}/preferred-layers"),
+        Some(json!({"spatialLayer": 0})),
+    );
+    assert_eq!(status, 200, "{layers}");
+    assert_eq!(layers, json!({"spatialLayer": 0, "temporalLayer": 2}));
+    // Without a key frame the consumer stays on stream 2.
+    send_round(6, 3, false);
+    let received_before_key = receiver.receive_rtp(Duration::from_millis(300));
+    assert!(received_before_key.iter().all(|p| encoding_of(p) == 2));
+    send_round(9, 3, true);
+    let after = receiver.receive_rtp(Duration::from_millis(300));
+    assert!(
+        after.iter().all(|p| encoding_of(p) == 0),
+        "switched to stream 0 at its key frame"
+    );
+    assert_eq!(after.len(), 3);
+    // Sequence numbers continue across the switch.
+    let mut all: Vec<u16> = received
+        .iter()
+        .chain(&received_before_key)
+        .chain(&after)
+        .map(|p| RtpHeader::parse(p).unwrap().sequence_number)
+        .collect();
+    let first = all[0];
+    all.iter_mut().for_each(|s| *s = s.wrapping_sub(first));
+    assert_eq!(all, (0..all.len() as u16).collect::<Vec<_>>());
+
+    let bad = server.call(
+        "POST",
+        &format!("/v1/consumers/{id}/preferred-layers"),
+        Some(json!({"spatialLayer": 3})),
+    );
+    assert_eq!(bad.0, 400);
+    assert_eq!(bad.1["error"]["field"], "spatialLayer");
+}
