@@ -196,7 +196,8 @@ async fn create_webrtc_transport(
             kind: TransportKind::Webrtc,
             router_capabilities: state.rtp_capabilities.clone(),
             app_data,
-            endpoint: Some(endpoint.clone()),
+            media: endpoint.clone(),
+            webrtc: Some(endpoint.clone()),
         },
         myself.get_cell(),
     )

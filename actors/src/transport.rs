@@ -14,6 +14,7 @@ use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::producer_media::ProducerMedia;
+use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::{tuple_json, RemoteDtlsRole, WebRtcEndpoint};
 use crate::ortc::{self, MID_URI, RID_URI, RRID_URI};
 use crate::producer::{Producer, ProducerArgs, ProducerShared, ProducerType};
@@ -215,7 +216,10 @@ pub struct TransportArgs {
     pub kind: TransportKind,
     pub router_capabilities: Arc<RtpCapabilities>,
     pub app_data: serde_json::Value,
-    pub endpoint: Option<Arc<WebRtcEndpoint>>,
+    /// How this transport's packets travel.
+    pub media: Arc<dyn MediaTransport>,
+    /// The WebRTC specifics (ICE, DTLS), for WebRTC transports.
+    pub webrtc: Option<Arc<WebRtcEndpoint>>,
 }
 
 pub struct TransportState {
@@ -290,7 +294,7 @@ impl TransportState {
     }
 
     fn connect(&mut self, request: WebRtcConnectRequest) -> ActorResult<()> {
-        let Some(endpoint) = &self.args.endpoint else {
+        let Some(endpoint) = &self.args.webrtc else {
             return Err(ActorError::WrongState(
                 "this transport has no DTLS to connect".into(),
             ));
@@ -356,7 +360,7 @@ impl TransportState {
         let extension_ids = ortc::map_header_extension_ids(params, caps, request.kind);
         let media = ProducerMedia::new(
             shared.clone(),
-            self.args.endpoint.as_ref().map(Arc::downgrade),
+            Some(Arc::downgrade(&self.args.media)),
             &extension_ids,
             ctx.metrics.clone(),
             request.paused,
@@ -389,19 +393,17 @@ impl TransportState {
             actor.stop(None);
             return Err(e);
         }
-        if let Some(endpoint) = &self.args.endpoint {
-            let client_id = |uri: &str| {
-                params
-                    .header_extensions
-                    .iter()
-                    .find(|e| e.uri == uri)
-                    .map(|e| e.id)
-            };
-            endpoint.add_producer(
-                &media,
-                [client_id(MID_URI), client_id(RID_URI), client_id(RRID_URI)],
-            );
-        }
+        let client_id = |uri: &str| {
+            params
+                .header_extensions
+                .iter()
+                .find(|e| e.uri == uri)
+                .map(|e| e.id)
+        };
+        self.args.media.core().add_producer(
+            &media,
+            [client_id(MID_URI), client_id(RID_URI), client_id(RRID_URI)],
+        );
         ctx.metrics.object_opened("producer");
         self.record_listener(params, &id);
         ctx.events.emit(
@@ -459,11 +461,7 @@ impl TransportState {
             &rtp_parameters,
             producer.shared.kind,
             &producer.media,
-            self.args
-                .endpoint
-                .as_ref()
-                .map(Arc::downgrade)
-                .unwrap_or_default(),
+            Arc::downgrade(&self.args.media),
             request.paused,
             producer.paused,
         );
@@ -501,9 +499,7 @@ impl TransportState {
             return Err(e);
         }
         producer.media.add_consumer(media.clone());
-        if let Some(endpoint) = &self.args.endpoint {
-            endpoint.add_consumer(&media);
-        }
+        self.args.media.core().add_consumer(&media);
         ctx.metrics.object_opened("consumer");
         Ok(ConsumerCreated {
             id,
@@ -561,7 +557,7 @@ impl Actor for Transport {
                 let _ = reply.send(state.connect(request));
             }
             TransportMsg::RestartIce(reply) => {
-                let result = match &state.args.endpoint {
+                let result = match &state.args.webrtc {
                     Some(endpoint) => {
                         let credentials = endpoint.restart_ice();
                         Ok(IceParameters {
@@ -583,7 +579,7 @@ impl Actor for Transport {
             TransportMsg::Dump(reply) => {
                 let a = &state.args;
                 let (producer_ids, consumer_ids) = a.ctx.topology.transport_contents(&a.id);
-                let info = a.endpoint.as_ref().map(|e| e.info());
+                let info = a.webrtc.as_ref().map(|e| e.info());
                 let server = a.ctx.webrtc.as_ref();
                 let _ = reply.send(TransportDump {
                     id: a.id.clone(),
@@ -608,11 +604,7 @@ impl Actor for Transport {
             }
             TransportMsg::Stats(reply) => {
                 let a = &state.args;
-                let counters = a
-                    .endpoint
-                    .as_ref()
-                    .map(|e| e.counters.clone())
-                    .unwrap_or_default();
+                let counters = a.media.core().counters.clone();
                 let _ = reply.send(vec![TransportStats::from_counters(
                     a.kind.stats_type(),
                     &a.id,

@@ -14,7 +14,7 @@ use troupe_transports::rtp_packet::{rebuild, Rewrite, RtpHeader};
 use troupe_transports::stream_rewriter::StreamRewriter;
 
 use crate::media::producer_media::{ProducerMedia, RoutedPacket, REPORT_INTERVAL};
-use crate::media::webrtc_endpoint::WebRtcEndpoint;
+use crate::media::transport_core::MediaTransport;
 use crate::media::MediaHandle;
 use crate::ortc::{MID_URI, TRANSPORT_CC_URI};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
@@ -56,7 +56,7 @@ pub struct ConsumerMedia {
     transport_cc_extension_id: Option<u8>,
     rtx: Option<Rtx>,
     producer: Weak<ProducerMedia>,
-    endpoint: Weak<WebRtcEndpoint>,
+    endpoint: Weak<dyn MediaTransport>,
     pub counters: Arc<StreamCounters>,
     paused: AtomicBool,
     producer_paused: AtomicBool,
@@ -75,7 +75,7 @@ impl ConsumerMedia {
         parameters: &RtpParameters,
         kind: MediaKind,
         producer: &Arc<ProducerMedia>,
-        endpoint: Weak<WebRtcEndpoint>,
+        endpoint: Weak<dyn MediaTransport>,
         paused: bool,
         producer_paused: bool,
     ) -> Arc<Self> {
@@ -236,7 +236,7 @@ impl ConsumerMedia {
         else {
             return;
         };
-        let transport_sequence = endpoint.next_transport_sequence().to_be_bytes();
+        let transport_sequence = endpoint.core().next_transport_sequence().to_be_bytes();
         let mut extensions: Vec<(u8, &[u8])> = Vec::with_capacity(routed.extensions.len());
         for (id, value) in &routed.extensions {
             if Some(*id) == self.mid_extension_id {
@@ -389,7 +389,7 @@ impl MediaHandle for ConsumerMedia {
             producer.remove_consumer(self);
         }
         if let Some(endpoint) = self.endpoint.upgrade() {
-            endpoint.remove_consumer(self);
+            endpoint.core().remove_consumer(self);
         }
     }
 }

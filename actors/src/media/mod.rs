@@ -6,6 +6,7 @@
 
 pub mod consumer_media;
 pub mod producer_media;
+pub mod transport_core;
 pub mod webrtc_endpoint;
 pub mod webrtc_server;
 

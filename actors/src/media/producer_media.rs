@@ -15,7 +15,7 @@ use troupe_transports::rtcp_feedback::{self, Reception as ReportBlockValues};
 use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::media::consumer_media::ConsumerMedia;
-use crate::media::webrtc_endpoint::WebRtcEndpoint;
+use crate::media::transport_core::{MediaTransport, FEEDBACK_SSRC};
 use crate::media::MediaHandle;
 use crate::metrics::ActorMetrics;
 use crate::producer::{ProducerShared, KEY_FRAME_REQUEST_INTERVAL};
@@ -46,7 +46,7 @@ pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct ProducerMedia {
     pub shared: Arc<ProducerShared>,
-    endpoint: Option<Weak<WebRtcEndpoint>>,
+    endpoint: Option<Weak<dyn MediaTransport>>,
     metrics: ActorMetrics,
     /// Client extension id → router extension id (0: drop).
     extension_map: [u8; 256],
@@ -62,7 +62,7 @@ pub struct ProducerMedia {
 impl ProducerMedia {
     pub fn new(
         shared: Arc<ProducerShared>,
-        endpoint: Option<Weak<WebRtcEndpoint>>,
+        endpoint: Option<Weak<dyn MediaTransport>>,
         extension_ids: &[(u8, u8)],
         metrics: ActorMetrics,
         paused: bool,
@@ -348,7 +348,7 @@ impl ProducerMedia {
             .filter_map(|e| e.ssrc)
             .collect();
         for (i, ssrc) in ssrcs.into_iter().enumerate() {
-            if endpoint.send_picture_loss_indication(ssrc) {
+            if endpoint.send_rtcp(&rtcp_feedback::picture_loss_indication(FEEDBACK_SSRC, ssrc)) {
                 self.metrics.feedback("pli_sent");
                 if let Some(c) = self.shared.counters.get(i) {
                     c.pli_count.fetch_add(1, Relaxed);
@@ -365,7 +365,7 @@ impl MediaHandle for ProducerMedia {
             consumers.clear();
         }
         if let Some(endpoint) = self.endpoint.as_ref().and_then(Weak::upgrade) {
-            endpoint.remove_producer(&self.shared.id);
+            endpoint.core().remove_producer(&self.shared.id);
         }
     }
 }

@@ -2,10 +2,9 @@
 //! SRTP, and which producer each incoming stream belongs to (mediasoup's
 //! RtpListener). Called from the socket tasks; the transport actor owns it.
 
-use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU16};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -13,41 +12,14 @@ use troupe_transports::certificate::Fingerprint;
 use troupe_transports::dtls_session::{DtlsEvent, DtlsRole, DtlsSession, DtlsState, SrtpContexts};
 use troupe_transports::ice_lite::{IceCredentials, IceEvent, IceLite, IceState, Protocol, Tuple};
 use troupe_transports::packet_kind::is_rtcp;
-use troupe_transports::rtcp_feedback::{self, Feedback};
-use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::close::close_object;
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
-use crate::media::consumer_media::ConsumerMedia;
-use crate::media::producer_media::ProducerMedia;
+use crate::media::transport_core::{MediaTransport, TransportCore};
 use crate::media::webrtc_server::WebRtcServer;
 use crate::media::MediaHandle;
-use crate::stats::TransportCounters;
 use crate::topology::{CloseCause, ObjectKind};
-
-/// The SSRC Troupe signs its RTCP feedback with.
-const FEEDBACK_SSRC: u32 = 0x7472_6f75; // "trou"
-
-/// Where an incoming SSRC goes: a producer's encoding, media or RTX.
-#[derive(Clone)]
-struct Route {
-    producer: Arc<ProducerMedia>,
-    encoding: usize,
-    rtx: bool,
-}
-
-#[derive(Default)]
-struct Listener {
-    producers: Vec<Arc<ProducerMedia>>,
-    by_ssrc: HashMap<u32, Route>,
-    by_mid: HashMap<String, Arc<ProducerMedia>>,
-    by_rid: HashMap<String, (Arc<ProducerMedia>, usize)>,
-    /// The client's ids for the MID, RID and repaired-RID extensions.
-    mid_extension_id: Option<u8>,
-    rid_extension_id: Option<u8>,
-    rrid_extension_id: Option<u8>,
-}
 
 struct EndpointState {
     ice: IceLite,
@@ -58,17 +30,10 @@ struct EndpointState {
 }
 
 pub struct WebRtcEndpoint {
-    pub transport_id: String,
-    pub router_id: String,
-    ctx: Ctx,
+    core: TransportCore,
     server: Weak<WebRtcServer>,
     state: Mutex<EndpointState>,
-    listener: RwLock<Listener>,
-    consumers: RwLock<HashMap<u32, Arc<ConsumerMedia>>>,
-    pub counters: Arc<TransportCounters>,
     closed: AtomicBool,
-    transport_sequence: AtomicU16,
-    last_sample: Mutex<Option<Instant>>,
 }
 
 /// The DTLS role the peer announced in `connect`.
@@ -107,9 +72,7 @@ impl WebRtcEndpoint {
         let credentials = IceCredentials::random();
         let ufrag = credentials.ufrag.clone();
         let endpoint = Arc::new(WebRtcEndpoint {
-            transport_id: transport_id.to_string(),
-            router_id: router_id.to_string(),
-            ctx,
+            core: TransportCore::new(ctx, transport_id, router_id),
             server: Arc::downgrade(server),
             state: Mutex::new(EndpointState {
                 ice: IceLite::new(credentials, server.consent_timeout),
@@ -118,12 +81,7 @@ impl WebRtcEndpoint {
                 ufrags: vec![ufrag.clone()],
                 tuples: Vec::new(),
             }),
-            listener: RwLock::new(Listener::default()),
-            consumers: RwLock::new(HashMap::new()),
-            counters: Arc::new(TransportCounters::default()),
             closed: AtomicBool::new(false),
-            transport_sequence: AtomicU16::new(rand::random()),
-            last_sample: Mutex::new(None),
         });
         server.register_ufrag(&ufrag, &endpoint);
         let weak = Arc::downgrade(&endpoint);
@@ -148,13 +106,7 @@ impl WebRtcEndpoint {
     }
 
     fn emit(&self, event: &str, data: serde_json::Value) {
-        self.ctx.events.emit(
-            event,
-            ObjectKind::Transport,
-            &self.transport_id,
-            Some(&self.router_id),
-            data,
-        );
+        self.core.emit(event, data);
     }
 
     pub fn info(&self) -> ConnectionInfo {
@@ -223,82 +175,6 @@ impl WebRtcEndpoint {
         credentials
     }
 
-    /// The next transport-wide sequence number for packets sent here.
-    pub fn next_transport_sequence(&self) -> u16 {
-        self.transport_sequence.fetch_add(1, Relaxed)
-    }
-
-    /// Registers a producer with the client's ids for MID, RID and RRID.
-    pub fn add_producer(&self, producer: &Arc<ProducerMedia>, extension_ids: [Option<u8>; 3]) {
-        let Ok(mut listener) = self.listener.write() else {
-            return;
-        };
-        let [mid, rid, rrid] = extension_ids;
-        listener.mid_extension_id = mid.or(listener.mid_extension_id);
-        listener.rid_extension_id = rid.or(listener.rid_extension_id);
-        listener.rrid_extension_id = rrid.or(listener.rrid_extension_id);
-        listener.producers.push(producer.clone());
-        let params = &producer.shared.rtp_parameters;
-        if let Some(mid) = &params.mid {
-            listener.by_mid.insert(mid.clone(), producer.clone());
-        }
-        for (i, encoding) in params.encodings.iter().enumerate() {
-            if let Some(ssrc) = encoding.ssrc {
-                listener.by_ssrc.insert(
-                    ssrc,
-                    Route {
-                        producer: producer.clone(),
-                        encoding: i,
-                        rtx: false,
-                    },
-                );
-            }
-            if let Some(rtx) = encoding.rtx {
-                listener.by_ssrc.insert(
-                    rtx.ssrc,
-                    Route {
-                        producer: producer.clone(),
-                        encoding: i,
-                        rtx: true,
-                    },
-                );
-            }
-            if let Some(rid) = &encoding.rid {
-                listener.by_rid.insert(rid.clone(), (producer.clone(), i));
-            }
-        }
-    }
-
-    pub fn remove_producer(&self, producer_id: &str) {
-        let Ok(mut listener) = self.listener.write() else {
-            return;
-        };
-        listener.producers.retain(|p| p.shared.id != producer_id);
-        listener
-            .by_ssrc
-            .retain(|_, route| route.producer.shared.id != producer_id);
-        listener.by_mid.retain(|_, p| p.shared.id != producer_id);
-        listener
-            .by_rid
-            .retain(|_, (p, _)| p.shared.id != producer_id);
-    }
-
-    pub fn add_consumer(&self, consumer: &Arc<ConsumerMedia>) {
-        if let Ok(mut consumers) = self.consumers.write() {
-            for ssrc in consumer.ssrcs() {
-                consumers.insert(ssrc, consumer.clone());
-            }
-        }
-    }
-
-    pub fn remove_consumer(&self, consumer: &ConsumerMedia) {
-        if let Ok(mut consumers) = self.consumers.write() {
-            for ssrc in consumer.ssrcs() {
-                consumers.remove(&ssrc);
-            }
-        }
-    }
-
     /// A STUN message routed here by its ufrag.
     pub fn handle_stun(self: &Arc<Self>, datagram: &[u8], tuple: Tuple, now: Instant) {
         let mut state = self.lock();
@@ -306,7 +182,7 @@ impl WebRtcEndpoint {
             Ok(result) => result,
             Err(e) => {
                 drop(state);
-                self.ctx.metrics.drop_packet(e.reason());
+                self.core.ctx.metrics.drop_packet(e.reason());
                 return;
             }
         };
@@ -384,14 +260,14 @@ impl WebRtcEndpoint {
         let mut state = self.lock();
         if !Self::is_valid_tuple(&state, &tuple) {
             drop(state);
-            self.ctx.metrics.drop_packet("unknown_tuple");
+            self.core.ctx.metrics.drop_packet("unknown_tuple");
             return;
         }
         let Some(dtls) = state.dtls.as_mut() else {
             drop(state);
             // The client can be quicker than its app's `connect` call; its
             // DTLS retransmission covers this.
-            self.ctx.metrics.drop_packet("dtls_before_connect");
+            self.core.ctx.metrics.drop_packet("dtls_before_connect");
             return;
         };
         let events = dtls.handle_datagram(now, datagram);
@@ -409,7 +285,7 @@ impl WebRtcEndpoint {
         self.flush_dtls(state);
         match outcome {
             Some(Ok(())) => {
-                tracing::info!(transport_id = %self.transport_id, "DTLS connected");
+                tracing::info!(transport_id = %self.core.transport_id, "DTLS connected");
                 self.emit("dtlsstatechange", json!({"dtlsState": "connected"}));
             }
             Some(Err(reason)) => self.dtls_failed(&reason),
@@ -418,16 +294,16 @@ impl WebRtcEndpoint {
     }
 
     fn dtls_failed(&self, reason: &str) {
-        tracing::warn!(transport_id = %self.transport_id, %reason, "DTLS failed");
-        self.ctx.metrics.failure("transport", "dtls_failed");
+        tracing::warn!(transport_id = %self.core.transport_id, %reason, "DTLS failed");
+        self.core.ctx.metrics.failure("transport", "dtls_failed");
         self.emit(
             "dtlsstatechange",
             json!({"dtlsState": "failed", "reason": reason}),
         );
         close_object(
-            &self.ctx,
+            &self.core.ctx,
             ObjectKind::Transport,
-            &self.transport_id,
+            &self.core.transport_id,
             CloseCause::Error(format!("DTLS failed: {reason}")),
         );
     }
@@ -439,12 +315,12 @@ impl WebRtcEndpoint {
             let mut state = self.lock();
             if !Self::is_valid_tuple(&state, &tuple) {
                 drop(state);
-                self.ctx.metrics.drop_packet("unknown_tuple");
+                self.core.ctx.metrics.drop_packet("unknown_tuple");
                 return;
             }
             let Some(srtp) = state.srtp.as_mut() else {
                 drop(state);
-                self.ctx.metrics.drop_packet("srtp_before_dtls");
+                self.core.ctx.metrics.drop_packet("srtp_before_dtls");
                 return;
             };
             let result = if rtcp {
@@ -456,188 +332,28 @@ impl WebRtcEndpoint {
                 Ok(plain) => plain,
                 Err(e) => {
                     drop(state);
-                    self.ctx
+                    self.core
+                        .ctx
                         .metrics
                         .drop_packet(drop_reason_for_srtp(&e.to_string()));
                     return;
                 }
             }
         };
-        self.counters
+        self.core
+            .counters
             .bytes_received
             .fetch_add(datagram.len() as u64, Relaxed);
         if rtcp {
-            self.handle_rtcp(&plain);
+            self.core.handle_rtcp(&plain);
         } else {
-            self.counters
+            self.core
+                .counters
                 .rtp_bytes_received
                 .fetch_add(datagram.len() as u64, Relaxed);
-            self.ctx.metrics.rtp_received(datagram.len());
-            self.handle_rtp(&plain, now);
+            self.core.ctx.metrics.rtp_received(datagram.len());
+            self.core.handle_rtp(&plain, now);
         }
-    }
-
-    fn handle_rtp(&self, packet: &[u8], now: Instant) {
-        let header = match RtpHeader::parse(packet) {
-            Ok(h) => h,
-            Err(_) => return self.ctx.metrics.drop_packet("rtp_malformed"),
-        };
-        let found = {
-            let Ok(listener) = self.listener.read() else {
-                return;
-            };
-            listener.by_ssrc.get(&header.ssrc).cloned()
-        };
-        let route = match found {
-            Some(found) => found,
-            None => match self.learn_ssrc(packet, &header) {
-                Some(found) => found,
-                None => return self.ctx.metrics.drop_packet("unknown_ssrc"),
-            },
-        };
-        if route.rtx {
-            route
-                .producer
-                .receive_rtx(packet, header, route.encoding, now);
-        } else {
-            route.producer.receive(packet, header, route.encoding, now);
-        }
-    }
-
-    /// mediasoup's RtpListener: a stream first seen by MID or RID is bound to
-    /// its producer by SSRC from then on.
-    fn learn_ssrc(&self, packet: &[u8], header: &RtpHeader) -> Option<Route> {
-        let mut listener = self.listener.write().ok()?;
-        let value_of = |id: Option<u8>| {
-            let id = id?;
-            header
-                .extensions(packet)
-                .find(|(i, _)| *i == id)
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        };
-        let found = if let Some(rid) = value_of(listener.rid_extension_id) {
-            listener.by_rid.get(&rid).map(|(p, i)| Route {
-                producer: p.clone(),
-                encoding: *i,
-                rtx: false,
-            })
-        } else if let Some(rrid) = value_of(listener.rrid_extension_id) {
-            listener.by_rid.get(&rrid).map(|(p, i)| Route {
-                producer: p.clone(),
-                encoding: *i,
-                rtx: true,
-            })
-        } else if let Some(mid) = value_of(listener.mid_extension_id) {
-            listener.by_mid.get(&mid).and_then(|p| {
-                // A MID alone names the producer; only a single-encoding one
-                // can be bound without a RID. Its RTX is told by payload type.
-                let rtx = p
-                    .shared
-                    .rtp_parameters
-                    .codecs
-                    .iter()
-                    .any(|c| c.is_rtx() && c.payload_type == header.payload_type);
-                (p.shared.rtp_parameters.encodings.len() == 1).then(|| Route {
-                    producer: p.clone(),
-                    encoding: 0,
-                    rtx,
-                })
-            })
-        } else {
-            None
-        }?;
-        listener.by_ssrc.insert(header.ssrc, found.clone());
-        Some(found)
-    }
-
-    fn handle_rtcp(&self, packet: &[u8]) {
-        let feedback = match rtcp_feedback::parse(packet) {
-            Ok(f) => f,
-            Err(_) => return self.ctx.metrics.drop_packet("rtcp_malformed"),
-        };
-        for item in feedback {
-            match item {
-                Feedback::Pli { media_ssrc } | Feedback::Fir { media_ssrc } => {
-                    let kind = if matches!(item, Feedback::Pli { .. }) {
-                        "pli"
-                    } else {
-                        "fir"
-                    };
-                    self.ctx.metrics.feedback(kind);
-                    let consumer = self
-                        .consumers
-                        .read()
-                        .ok()
-                        .and_then(|c| c.get(&media_ssrc).cloned());
-                    if let Some(consumer) = consumer {
-                        let counter = if kind == "pli" {
-                            &consumer.counters.pli_count
-                        } else {
-                            &consumer.counters.fir_count
-                        };
-                        counter.fetch_add(1, Relaxed);
-                        consumer.request_key_frame();
-                    }
-                }
-                Feedback::Nack {
-                    media_ssrc,
-                    sequence_numbers,
-                } => {
-                    self.ctx.metrics.feedback("nack");
-                    let consumer = self
-                        .consumers
-                        .read()
-                        .ok()
-                        .and_then(|c| c.get(&media_ssrc).cloned());
-                    if let Some(consumer) = consumer {
-                        consumer.on_nack(&sequence_numbers);
-                    }
-                }
-                Feedback::Report {
-                    ssrc,
-                    fraction_lost,
-                    total_lost,
-                    last_sender_report,
-                    delay,
-                    ..
-                } => {
-                    let consumer = self
-                        .consumers
-                        .read()
-                        .ok()
-                        .and_then(|c| c.get(&ssrc).cloned());
-                    if let Some(consumer) = consumer.filter(|c| c.ssrc == ssrc) {
-                        consumer.on_report(fraction_lost, total_lost, last_sender_report, delay);
-                    }
-                }
-                Feedback::SenderReport { ssrc, ntp_time, .. } => {
-                    let route = self
-                        .listener
-                        .read()
-                        .ok()
-                        .and_then(|l| l.by_ssrc.get(&ssrc).cloned());
-                    if let Some(route) = route {
-                        route
-                            .producer
-                            .on_sender_report(ssrc, ntp_time, Instant::now());
-                    }
-                }
-                Feedback::Remb { .. } => self.ctx.metrics.feedback("remb"),
-                Feedback::TransportCc => self.ctx.metrics.feedback("transport_cc"),
-            }
-        }
-    }
-
-    /// Protects and sends one RTP packet to the peer; false if it could not.
-    pub fn send_rtp(&self, packet: &[u8]) -> bool {
-        self.send_protected(packet, false)
-    }
-
-    pub fn send_picture_loss_indication(&self, media_ssrc: u32) -> bool {
-        self.send_protected(
-            &rtcp_feedback::picture_loss_indication(FEEDBACK_SSRC, media_ssrc),
-            true,
-        )
     }
 
     fn send_protected(&self, packet: &[u8], rtcp: bool) -> bool {
@@ -661,7 +377,7 @@ impl WebRtcEndpoint {
                 Ok(p) => (tuple, p),
                 Err(_) => {
                     drop(state);
-                    self.ctx.metrics.drop_packet("srtp_protect");
+                    self.core.ctx.metrics.drop_packet("srtp_protect");
                     return false;
                 }
             }
@@ -671,14 +387,16 @@ impl WebRtcEndpoint {
         };
         let sent = server.send(tuple, &protected);
         if sent {
-            self.counters
+            self.core
+                .counters
                 .bytes_sent
                 .fetch_add(protected.len() as u64, Relaxed);
             if !rtcp {
-                self.counters
+                self.core
+                    .counters
                     .rtp_bytes_sent
                     .fetch_add(protected.len() as u64, Relaxed);
-                self.ctx.metrics.rtp_sent(protected.len());
+                self.core.ctx.metrics.rtp_sent(protected.len());
             }
         }
         sent
@@ -712,46 +430,23 @@ impl WebRtcEndpoint {
             self.dtls_failed(&reason);
             return;
         }
-        self.send_reports(now);
+        for report in self.core.poll_reports(now) {
+            self.send_protected(&report, true);
+        }
+    }
+}
+
+impl MediaTransport for WebRtcEndpoint {
+    fn core(&self) -> &TransportCore {
+        &self.core
     }
 
-    /// NACKs and receiver reports for what we receive, sender reports for
-    /// what we send, and the transport's bitrates.
-    fn send_reports(&self, now: Instant) {
-        let producers = self
-            .listener
-            .read()
-            .map(|l| l.producers.clone())
-            .unwrap_or_default();
-        for producer in producers {
-            for packet in producer.poll_rtcp(now, FEEDBACK_SSRC) {
-                self.send_protected(&packet, true);
-            }
-        }
-        let consumers: Vec<Arc<ConsumerMedia>> = match self.consumers.read() {
-            Ok(c) => c
-                .iter()
-                .filter(|(ssrc, c)| c.ssrc == **ssrc)
-                .map(|(_, c)| c.clone())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        for consumer in consumers {
-            if let Some(report) = consumer.poll_rtcp(now) {
-                self.send_protected(&report, true);
-            }
-        }
-        if let Ok(mut last) = self.last_sample.lock() {
-            match *last {
-                Some(t)
-                    if now.duration_since(t) < crate::media::producer_media::REPORT_INTERVAL => {}
-                Some(t) => {
-                    self.counters.sample_bitrates(now.duration_since(t));
-                    *last = Some(now);
-                }
-                None => *last = Some(now),
-            }
-        }
+    fn send_rtp(&self, packet: &[u8]) -> bool {
+        self.send_protected(packet, false)
+    }
+
+    fn send_rtcp(&self, packet: &[u8]) -> bool {
+        self.send_protected(packet, true)
     }
 }
 
@@ -785,12 +480,7 @@ impl MediaHandle for WebRtcEndpoint {
             }
             server.unregister(&ufrags, &tuples);
         }
-        if let Ok(mut listener) = self.listener.write() {
-            *listener = Listener::default();
-        }
-        if let Ok(mut consumers) = self.consumers.write() {
-            consumers.clear();
-        }
+        self.core.clear();
     }
 }
 

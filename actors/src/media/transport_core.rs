@@ -1,0 +1,368 @@
+//! What every media transport shares, whatever carries its packets
+//! (ICE+DTLS+SRTP, or plain RTP): mediasoup's RtpListener that maps incoming
+//! streams to producers, the consumers sending on it, RTCP handling, the
+//! periodic reports, and the transport's counters.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU16;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use troupe_transports::rtcp_feedback::{self, Feedback};
+use troupe_transports::rtp_packet::RtpHeader;
+
+use crate::context::Ctx;
+use crate::media::consumer_media::ConsumerMedia;
+use crate::media::producer_media::ProducerMedia;
+use crate::stats::TransportCounters;
+use crate::topology::ObjectKind;
+
+/// The SSRC Troupe signs its RTCP feedback with.
+pub const FEEDBACK_SSRC: u32 = 0x7472_6f75; // "trou"
+
+/// How a transport puts packets on the wire. Producers and consumers hold
+/// their transport as this, so the packet path is the same for every kind.
+pub trait MediaTransport: Send + Sync {
+    fn core(&self) -> &TransportCore;
+    /// Sends one RTP packet (protecting it if the transport does); false if
+    /// it could not be sent.
+    fn send_rtp(&self, packet: &[u8]) -> bool;
+    fn send_rtcp(&self, packet: &[u8]) -> bool;
+}
+
+/// Where an incoming SSRC goes: a producer's encoding, media or RTX.
+#[derive(Clone)]
+struct Route {
+    producer: Arc<ProducerMedia>,
+    encoding: usize,
+    rtx: bool,
+}
+
+#[derive(Default)]
+struct Listener {
+    producers: Vec<Arc<ProducerMedia>>,
+    by_ssrc: HashMap<u32, Route>,
+    by_mid: HashMap<String, Arc<ProducerMedia>>,
+    by_rid: HashMap<String, (Arc<ProducerMedia>, usize)>,
+    /// The client's ids for the MID, RID and repaired-RID extensions.
+    mid_extension_id: Option<u8>,
+    rid_extension_id: Option<u8>,
+    rrid_extension_id: Option<u8>,
+}
+
+pub struct TransportCore {
+    pub ctx: Ctx,
+    pub transport_id: String,
+    pub router_id: String,
+    listener: RwLock<Listener>,
+    consumers: RwLock<HashMap<u32, Arc<ConsumerMedia>>>,
+    pub counters: Arc<TransportCounters>,
+    transport_sequence: AtomicU16,
+    last_sample: Mutex<Option<Instant>>,
+}
+
+impl TransportCore {
+    pub fn new(ctx: Ctx, transport_id: &str, router_id: &str) -> Self {
+        TransportCore {
+            ctx,
+            transport_id: transport_id.to_string(),
+            router_id: router_id.to_string(),
+            listener: RwLock::new(Listener::default()),
+            consumers: RwLock::new(HashMap::new()),
+            counters: Arc::new(TransportCounters::default()),
+            transport_sequence: AtomicU16::new(rand::random()),
+            last_sample: Mutex::new(None),
+        }
+    }
+
+    pub fn emit(&self, event: &str, data: serde_json::Value) {
+        self.ctx.events.emit(
+            event,
+            ObjectKind::Transport,
+            &self.transport_id,
+            Some(&self.router_id),
+            data,
+        );
+    }
+
+    /// Forgets every producer and consumer (the transport closes).
+    pub fn clear(&self) {
+        if let Ok(mut listener) = self.listener.write() {
+            *listener = Listener::default();
+        }
+        if let Ok(mut consumers) = self.consumers.write() {
+            consumers.clear();
+        }
+    }
+
+    /// The next transport-wide sequence number for packets sent here.
+    pub fn next_transport_sequence(&self) -> u16 {
+        self.transport_sequence.fetch_add(1, Relaxed)
+    }
+
+    /// Registers a producer with the client's ids for MID, RID and RRID.
+    pub fn add_producer(&self, producer: &Arc<ProducerMedia>, extension_ids: [Option<u8>; 3]) {
+        let Ok(mut listener) = self.listener.write() else {
+            return;
+        };
+        let [mid, rid, rrid] = extension_ids;
+        listener.mid_extension_id = mid.or(listener.mid_extension_id);
+        listener.rid_extension_id = rid.or(listener.rid_extension_id);
+        listener.rrid_extension_id = rrid.or(listener.rrid_extension_id);
+        listener.producers.push(producer.clone());
+        let params = &producer.shared.rtp_parameters;
+        if let Some(mid) = &params.mid {
+            listener.by_mid.insert(mid.clone(), producer.clone());
+        }
+        for (i, encoding) in params.encodings.iter().enumerate() {
+            if let Some(ssrc) = encoding.ssrc {
+                listener.by_ssrc.insert(
+                    ssrc,
+                    Route {
+                        producer: producer.clone(),
+                        encoding: i,
+                        rtx: false,
+                    },
+                );
+            }
+            if let Some(rtx) = encoding.rtx {
+                listener.by_ssrc.insert(
+                    rtx.ssrc,
+                    Route {
+                        producer: producer.clone(),
+                        encoding: i,
+                        rtx: true,
+                    },
+                );
+            }
+            if let Some(rid) = &encoding.rid {
+                listener.by_rid.insert(rid.clone(), (producer.clone(), i));
+            }
+        }
+    }
+
+    pub fn remove_producer(&self, producer_id: &str) {
+        let Ok(mut listener) = self.listener.write() else {
+            return;
+        };
+        listener.producers.retain(|p| p.shared.id != producer_id);
+        listener
+            .by_ssrc
+            .retain(|_, route| route.producer.shared.id != producer_id);
+        listener.by_mid.retain(|_, p| p.shared.id != producer_id);
+        listener
+            .by_rid
+            .retain(|_, (p, _)| p.shared.id != producer_id);
+    }
+
+    pub fn add_consumer(&self, consumer: &Arc<ConsumerMedia>) {
+        if let Ok(mut consumers) = self.consumers.write() {
+            for ssrc in consumer.ssrcs() {
+                consumers.insert(ssrc, consumer.clone());
+            }
+        }
+    }
+
+    pub fn remove_consumer(&self, consumer: &ConsumerMedia) {
+        if let Ok(mut consumers) = self.consumers.write() {
+            for ssrc in consumer.ssrcs() {
+                consumers.remove(&ssrc);
+            }
+        }
+    }
+
+    /// An unprotected RTP packet from the peer.
+    pub fn handle_rtp(&self, packet: &[u8], now: Instant) {
+        let header = match RtpHeader::parse(packet) {
+            Ok(h) => h,
+            Err(_) => return self.ctx.metrics.drop_packet("rtp_malformed"),
+        };
+        let found = {
+            let Ok(listener) = self.listener.read() else {
+                return;
+            };
+            listener.by_ssrc.get(&header.ssrc).cloned()
+        };
+        let route = match found {
+            Some(found) => found,
+            None => match self.learn_ssrc(packet, &header) {
+                Some(found) => found,
+                None => return self.ctx.metrics.drop_packet("unknown_ssrc"),
+            },
+        };
+        if route.rtx {
+            route
+                .producer
+                .receive_rtx(packet, header, route.encoding, now);
+        } else {
+            route.producer.receive(packet, header, route.encoding, now);
+        }
+    }
+
+    /// mediasoup's RtpListener: a stream first seen by MID or RID is bound to
+    /// its producer by SSRC from then on.
+    fn learn_ssrc(&self, packet: &[u8], header: &RtpHeader) -> Option<Route> {
+        let mut listener = self.listener.write().ok()?;
+        let value_of = |id: Option<u8>| {
+            let id = id?;
+            header
+                .extensions(packet)
+                .find(|(i, _)| *i == id)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        let found = if let Some(rid) = value_of(listener.rid_extension_id) {
+            listener.by_rid.get(&rid).map(|(p, i)| Route {
+                producer: p.clone(),
+                encoding: *i,
+                rtx: false,
+            })
+        } else if let Some(rrid) = value_of(listener.rrid_extension_id) {
+            listener.by_rid.get(&rrid).map(|(p, i)| Route {
+                producer: p.clone(),
+                encoding: *i,
+                rtx: true,
+            })
+        } else if let Some(mid) = value_of(listener.mid_extension_id) {
+            listener.by_mid.get(&mid).and_then(|p| {
+                // A MID alone names the producer; only a single-encoding one
+                // can be bound without a RID. Its RTX is told by payload type.
+                let rtx = p
+                    .shared
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .any(|c| c.is_rtx() && c.payload_type == header.payload_type);
+                (p.shared.rtp_parameters.encodings.len() == 1).then(|| Route {
+                    producer: p.clone(),
+                    encoding: 0,
+                    rtx,
+                })
+            })
+        } else {
+            None
+        }?;
+        listener.by_ssrc.insert(header.ssrc, found.clone());
+        Some(found)
+    }
+
+    /// An unprotected RTCP compound packet from the peer.
+    pub fn handle_rtcp(&self, packet: &[u8]) {
+        let feedback = match rtcp_feedback::parse(packet) {
+            Ok(f) => f,
+            Err(_) => return self.ctx.metrics.drop_packet("rtcp_malformed"),
+        };
+        for item in feedback {
+            match item {
+                Feedback::Pli { media_ssrc } | Feedback::Fir { media_ssrc } => {
+                    let kind = if matches!(item, Feedback::Pli { .. }) {
+                        "pli"
+                    } else {
+                        "fir"
+                    };
+                    self.ctx.metrics.feedback(kind);
+                    let consumer = self
+                        .consumers
+                        .read()
+                        .ok()
+                        .and_then(|c| c.get(&media_ssrc).cloned());
+                    if let Some(consumer) = consumer {
+                        let counter = if kind == "pli" {
+                            &consumer.counters.pli_count
+                        } else {
+                            &consumer.counters.fir_count
+                        };
+                        counter.fetch_add(1, Relaxed);
+                        consumer.request_key_frame();
+                    }
+                }
+                Feedback::Nack {
+                    media_ssrc,
+                    sequence_numbers,
+                } => {
+                    self.ctx.metrics.feedback("nack");
+                    let consumer = self
+                        .consumers
+                        .read()
+                        .ok()
+                        .and_then(|c| c.get(&media_ssrc).cloned());
+                    if let Some(consumer) = consumer {
+                        consumer.on_nack(&sequence_numbers);
+                    }
+                }
+                Feedback::Report {
+                    ssrc,
+                    fraction_lost,
+                    total_lost,
+                    last_sender_report,
+                    delay,
+                    ..
+                } => {
+                    let consumer = self
+                        .consumers
+                        .read()
+                        .ok()
+                        .and_then(|c| c.get(&ssrc).cloned());
+                    if let Some(consumer) = consumer.filter(|c| c.ssrc == ssrc) {
+                        consumer.on_report(fraction_lost, total_lost, last_sender_report, delay);
+                    }
+                }
+                Feedback::SenderReport { ssrc, ntp_time, .. } => {
+                    let route = self
+                        .listener
+                        .read()
+                        .ok()
+                        .and_then(|l| l.by_ssrc.get(&ssrc).cloned());
+                    if let Some(route) = route {
+                        route
+                            .producer
+                            .on_sender_report(ssrc, ntp_time, Instant::now());
+                    }
+                }
+                Feedback::Remb { .. } => self.ctx.metrics.feedback("remb"),
+                Feedback::TransportCc => self.ctx.metrics.feedback("transport_cc"),
+            }
+        }
+    }
+
+    /// NACKs and receiver reports for what we receive, sender reports for
+    /// what we send, and the transport's bitrates.
+    pub fn poll_reports(&self, now: Instant) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let producers = self
+            .listener
+            .read()
+            .map(|l| l.producers.clone())
+            .unwrap_or_default();
+        for producer in producers {
+            for packet in producer.poll_rtcp(now, FEEDBACK_SSRC) {
+                out.push(packet);
+            }
+        }
+        let consumers: Vec<Arc<ConsumerMedia>> = match self.consumers.read() {
+            Ok(c) => c
+                .iter()
+                .filter(|(ssrc, c)| c.ssrc == **ssrc)
+                .map(|(_, c)| c.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for consumer in consumers {
+            if let Some(report) = consumer.poll_rtcp(now) {
+                out.push(report);
+            }
+        }
+        if let Ok(mut last) = self.last_sample.lock() {
+            match *last {
+                Some(t)
+                    if now.duration_since(t) < crate::media::producer_media::REPORT_INTERVAL => {}
+                Some(t) => {
+                    self.counters.sample_bitrates(now.duration_since(t));
+                    *last = Some(now);
+                }
+                None => *last = Some(now),
+            }
+        }
+        out
+    }
+}
