@@ -294,7 +294,7 @@ fn webrtc_transports_answer_in_mediasoup_shape() {
 fn transport_kinds_not_built_yet_answer_501_after_validation() {
     let server = TestServer::start(config(&[]));
     let (id, _) = create_router(&server);
-    for kind in ["plain-transports", "pipe-transports"] {
+    for kind in ["pipe-transports"] {
         let path = format!("/v1/routers/{id}/{kind}");
         assert_error(
             &server.call("POST", &path, Some(json!({}))),
@@ -311,7 +311,7 @@ fn transport_kinds_not_built_yet_answer_501_after_validation() {
     }
     let bad = server.call(
         "POST",
-        &format!("/v1/routers/{id}/plain-transports"),
+        &format!("/v1/routers/{id}/pipe-transports"),
         Some(json!({"listenIp": "here"})),
     );
     assert_eq!(bad.1["error"]["field"], "listenIp");

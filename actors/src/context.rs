@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use crate::events::EventBus;
+use crate::media::port_allocator::PortAllocator;
 use crate::media::webrtc_server::WebRtcServer;
+use crate::media::MediaConfig;
 use crate::metrics::ActorMetrics;
 use crate::topology::Topology;
 
@@ -14,6 +16,8 @@ pub struct NodeContext {
     pub metrics: ActorMetrics,
     /// The shared WebRTC port; absent only in tests of the tree alone.
     pub webrtc: Option<Arc<WebRtcServer>>,
+    /// Ports and addresses for plain and pipe transports.
+    pub media: Option<(MediaConfig, Arc<PortAllocator>)>,
 }
 
 pub type Ctx = Arc<NodeContext>;
@@ -24,7 +28,12 @@ impl NodeContext {
         region: &str,
         metrics: ActorMetrics,
         webrtc: Option<Arc<WebRtcServer>>,
+        media: Option<MediaConfig>,
     ) -> Ctx {
+        let media = media.map(|m| {
+            let ports = PortAllocator::new(m.rtp_port_range.0, m.rtp_port_range.1);
+            (m, ports)
+        });
         Arc::new(NodeContext {
             node_id: node_id.to_string(),
             region: region.to_string(),
@@ -32,6 +41,7 @@ impl NodeContext {
             events: EventBus::new(node_id),
             metrics,
             webrtc,
+            media,
         })
     }
 }

@@ -19,9 +19,9 @@ use crate::rtp_parameters::RtpCodecCapability;
 use crate::stats::{RtpStreamStats, TransportStats};
 use crate::topology::{CloseCause, ObjectKind, Topology};
 use crate::transport::{
-    ConsumeRequest, ConsumerCreated, IceParameters, ProduceRequest, ProducerCreated,
-    TransportCreated, TransportDump, TransportKind, TransportMsg, WebRtcConnectRequest,
-    WebRtcTransportOptions,
+    ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PlainTransportCreated,
+    PlainTransportOptions, ProduceRequest, ProducerCreated, TransportCreated, TransportDump,
+    TransportKind, TransportMsg, WebRtcTransportOptions,
 };
 
 use ObjectKind::{Consumer, Producer, Router, Transport};
@@ -40,20 +40,18 @@ impl NodeHandle {
         metrics: ActorMetrics,
         media: Option<MediaConfig>,
     ) -> ActorResult<Self> {
-        let webrtc = match media {
-            Some(config) => Some(
-                WebRtcServer::start(&config, metrics.clone())
-                    .await
-                    .map_err(|e| {
-                        ActorError::Internal(format!(
-                            "cannot open the WebRTC port {} (config field `webrtc_port`): {e}",
-                            config.port
-                        ))
-                    })?,
-            ),
+        let webrtc = match &media {
+            Some(config) => Some(WebRtcServer::start(config, metrics.clone()).await.map_err(
+                |e| {
+                    ActorError::Internal(format!(
+                        "cannot open the WebRTC port {} (config field `webrtc_port`): {e}",
+                        config.port
+                    ))
+                },
+            )?),
             None => None,
         };
-        let ctx = NodeContext::new(node_id, region, metrics, webrtc);
+        let ctx = NodeContext::new(node_id, region, metrics, webrtc, media);
         let (node, _) = Actor::spawn(None, Node, ctx.clone())
             .await
             .map_err(|e| ActorError::Internal(format!("cannot start node: {e}")))?;
@@ -138,11 +136,19 @@ impl NodeHandle {
         self.ctx.webrtc.as_ref().map(|s| s.local_port)
     }
 
-    pub async fn connect_webrtc_transport(
+    pub async fn create_plain_transport(
         &self,
-        id: &str,
-        request: WebRtcConnectRequest,
-    ) -> ActorResult<()> {
+        router_id: &str,
+        options: PlainTransportOptions,
+    ) -> ActorResult<PlainTransportCreated> {
+        let router = self.ctx.topology.router(router_id)?;
+        ask_result(&router.actor, Router, router_id, |reply| {
+            RouterMsg::CreatePlainTransport { options, reply }
+        })
+        .await
+    }
+
+    pub async fn connect_transport(&self, id: &str, request: ConnectRequest) -> ActorResult<()> {
         let t = self.ctx.topology.transport(id)?;
         ask_result(&t.actor, Transport, id, |r| {
             TransportMsg::Connect(request, r)

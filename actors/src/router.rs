@@ -10,14 +10,17 @@ use utoipa::ToSchema;
 
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
+use crate::media::plain_endpoint::{PlainEndpoint, PlainOptions};
+use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::webrtc_server::WebRtcServer;
 use crate::rtp_parameters::RtpCapabilities;
 use crate::supervision::handle_child_event;
 use crate::topology::TransportEntry;
 use crate::transport::{
-    DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, Transport, TransportArgs,
-    TransportCreated, TransportKind, WebRtcTransportOptions,
+    DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, PlainTransportCreated,
+    PlainTransportOptions, SrtpParameters, Transport, TransportArgs, TransportCreated,
+    TransportKind, WebRtcTransportOptions,
 };
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -35,6 +38,10 @@ pub enum RouterMsg {
     CreateWebRtcTransport {
         options: WebRtcTransportOptions,
         reply: RpcReplyPort<ActorResult<TransportCreated>>,
+    },
+    CreatePlainTransport {
+        options: PlainTransportOptions,
+        reply: RpcReplyPort<ActorResult<PlainTransportCreated>>,
     },
     Dump(RpcReplyPort<RouterDump>),
     #[cfg(test)]
@@ -93,6 +100,9 @@ impl Actor for Router {
         match message {
             RouterMsg::CreateWebRtcTransport { options, reply } => {
                 let _ = reply.send(create_webrtc_transport(&myself, state, options).await);
+            }
+            RouterMsg::CreatePlainTransport { options, reply } => {
+                let _ = reply.send(create_plain_transport(&myself, state, options).await);
             }
             RouterMsg::Dump(reply) => {
                 let (transport_ids, producers) = state.ctx.topology.router_contents(&state.id);
@@ -198,6 +208,7 @@ async fn create_webrtc_transport(
             app_data,
             media: endpoint.clone(),
             webrtc: Some(endpoint.clone()),
+            plain: None,
         },
         myself.get_cell(),
     )
@@ -208,6 +219,7 @@ async fn create_webrtc_transport(
         kind: TransportKind::Webrtc,
         actor: actor.clone(),
         endpoint: Some(endpoint.clone()),
+        media: None,
     };
     if let Err(e) = state.ctx.topology.insert_transport(&id, entry) {
         crate::media::MediaHandle::close(endpoint.as_ref());
@@ -238,5 +250,119 @@ async fn create_webrtc_transport(
                 })
                 .collect(),
         },
+    })
+}
+
+async fn create_plain_transport(
+    myself: &ActorRef<RouterMsg>,
+    state: &RouterArgs,
+    options: PlainTransportOptions,
+) -> ActorResult<PlainTransportCreated> {
+    let (media, ports) = state
+        .ctx
+        .media
+        .clone()
+        .ok_or_else(|| ActorError::NotImplemented("this node has no media ports".into()))?;
+    let listen_ip: std::net::IpAddr = match &options.listen_ip {
+        Some(ip) => ip
+            .parse()
+            .map_err(|_| ActorError::invalid("listenIp", format!("{ip:?} is not an IP address")))?,
+        None => media.listen_ip,
+    };
+    // The configured announced address stands for the configured listen IP
+    // (and for "any"); another listen IP announces itself.
+    let announced_address = if listen_ip == media.listen_ip || listen_ip.is_unspecified() {
+        media.announced_address.clone()
+    } else {
+        listen_ip.to_string()
+    };
+    let srtp = match (
+        options.enable_srtp.unwrap_or(false),
+        &options.srtp_crypto_suite,
+    ) {
+        (true, Some(name)) => Some(
+            name.parse::<troupe_transports::srtp_keys::SrtpCryptoSuite>()
+                .map_err(|e| ActorError::invalid("srtpCryptoSuite", e.to_string()))?,
+        ),
+        (true, None) => Some(troupe_transports::srtp_keys::SrtpCryptoSuite::AesCm128HmacSha1_80),
+        (false, Some(_)) => {
+            return Err(ActorError::invalid(
+                "srtpCryptoSuite",
+                "needs enableSrtp: true",
+            ))
+        }
+        (false, None) => None,
+    };
+    let rtcp_mux = options.rtcp_mux.unwrap_or(true);
+    let port_error = |e: std::io::Error| ActorError::Internal(format!("cannot open a port: {e}"));
+    let rtp_port = ports.allocate(listen_ip).map_err(port_error)?;
+    let rtcp_port = if rtcp_mux {
+        None
+    } else {
+        Some(ports.allocate(listen_ip).map_err(port_error)?)
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let endpoint = PlainEndpoint::new(
+        state.ctx.clone(),
+        &id,
+        &state.id,
+        PlainOptions {
+            listen_ip,
+            announced_address,
+            rtcp_mux,
+            comedia: options.comedia.unwrap_or(false),
+            srtp,
+        },
+        rtp_port,
+        rtcp_port,
+    )
+    .map_err(|e| ActorError::Internal(format!("cannot start the plain transport: {e}")))?;
+    let app_data = if options.app_data.is_null() {
+        serde_json::json!({})
+    } else {
+        options.app_data.clone()
+    };
+    let (actor, _) = Actor::spawn_linked(
+        None,
+        Transport,
+        TransportArgs {
+            ctx: state.ctx.clone(),
+            id: id.clone(),
+            router_id: state.id.clone(),
+            kind: TransportKind::Plain,
+            router_capabilities: state.rtp_capabilities.clone(),
+            app_data,
+            media: endpoint.clone() as std::sync::Arc<dyn MediaTransport>,
+            webrtc: None,
+            plain: Some(endpoint.clone()),
+        },
+        myself.get_cell(),
+    )
+    .await
+    .map_err(|e| ActorError::Internal(format!("cannot start transport: {e}")))?;
+    let entry = TransportEntry {
+        router_id: state.id.clone(),
+        kind: TransportKind::Plain,
+        actor: actor.clone(),
+        endpoint: None,
+        media: Some(endpoint.clone()),
+    };
+    if let Err(e) = state.ctx.topology.insert_transport(&id, entry) {
+        crate::media::MediaHandle::close(endpoint.as_ref());
+        actor.stop(None);
+        return Err(e);
+    }
+    state
+        .ctx
+        .metrics
+        .object_opened(TransportKind::Plain.metric_kind());
+    Ok(PlainTransportCreated {
+        id,
+        tuple: endpoint.tuple_json(None, false),
+        rtcp_tuple: (!rtcp_mux).then(|| endpoint.tuple_json(None, true)),
+        srtp_parameters: endpoint.local_key.as_ref().map(|k| SrtpParameters {
+            crypto_suite: k.suite.name().to_string(),
+            key_base64: k.to_base64(),
+        }),
     })
 }

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use crate::consumer::ConsumerMsg;
 use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
+use crate::media::plain_endpoint::PlainEndpoint;
 use crate::media::producer_media::ProducerMedia;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::MediaHandle;
@@ -52,6 +53,8 @@ pub struct TransportEntry {
     pub kind: TransportKind,
     pub actor: ActorRef<TransportMsg>,
     pub endpoint: Option<Arc<WebRtcEndpoint>>,
+    /// A plain transport's packet side (closed with it).
+    pub media: Option<Arc<PlainEndpoint>>,
 }
 
 #[derive(Clone)]
@@ -363,7 +366,11 @@ fn detach_transport(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Ve
             router_id: transport.router_id,
             cell: transport.actor.get_cell(),
             cause,
-            media: transport.endpoint.map(|e| e as Arc<dyn MediaHandle>),
+            media: match (transport.endpoint, transport.media) {
+                (Some(e), _) => Some(e as Arc<dyn MediaHandle>),
+                (None, Some(p)) => Some(p as Arc<dyn MediaHandle>),
+                (None, None) => None,
+            },
         });
     }
 }

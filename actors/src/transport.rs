@@ -13,6 +13,7 @@ use crate::consumer::{Consumer, ConsumerArgs, ConsumerType, PreferredLayers};
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
+use crate::media::plain_endpoint::{PlainConnect, PlainEndpoint};
 use crate::media::producer_media::ProducerMedia;
 use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::{tuple_json, RemoteDtlsRole, WebRtcEndpoint};
@@ -23,6 +24,7 @@ use crate::stats::TransportStats;
 use crate::supervision::handle_child_event;
 use crate::topology::{ConsumerEntry, ProducerEntry};
 use troupe_transports::certificate::Fingerprint;
+use troupe_transports::srtp_keys::{SrtpCryptoSuite, SrtpKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -118,6 +120,61 @@ pub struct TransportCreated {
     pub dtls_parameters: DtlsParameters,
 }
 
+/// `POST /v1/routers/{id}/plain-transports` options, as mediasoup's.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlainTransportOptions {
+    /// An IP of this node; the WebRTC listen IP by default.
+    pub listen_ip: Option<String>,
+    /// RTP and RTCP on one port (default true).
+    pub rtcp_mux: Option<bool>,
+    /// Learn the peer's address from its first packet (default false).
+    pub comedia: Option<bool>,
+    pub enable_srtp: Option<bool>,
+    /// Default AES_CM_128_HMAC_SHA1_80.
+    pub srtp_crypto_suite: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SrtpParameters {
+    pub crypto_suite: String,
+    pub key_base64: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlainTransportCreated {
+    pub id: String,
+    #[schema(value_type = Object)]
+    pub tuple: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub rtcp_tuple: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srtp_parameters: Option<SrtpParameters>,
+}
+
+/// `POST /v1/transports/{id}/connect` for a plain transport.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlainConnectRequest {
+    pub ip: Option<String>,
+    pub port: Option<u16>,
+    pub rtcp_port: Option<u16>,
+    pub srtp_parameters: Option<SrtpParameters>,
+}
+
+/// What `connect` carries, by transport kind.
+#[derive(Debug, Clone)]
+pub enum ConnectRequest {
+    WebRtc(WebRtcConnectRequest),
+    Plain(PlainConnectRequest),
+}
+
 /// `POST /v1/transports/{id}/connect` for a WebRTC transport.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -194,12 +251,22 @@ pub struct TransportDump {
     pub ice_selected_tuple: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ice_parameters: Option<IceParameters>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub tuple: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub rtcp_tuple: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comedia: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtcp_mux: Option<bool>,
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
 
 pub enum TransportMsg {
-    Connect(WebRtcConnectRequest, RpcReplyPort<ActorResult<()>>),
+    Connect(ConnectRequest, RpcReplyPort<ActorResult<()>>),
     RestartIce(RpcReplyPort<ActorResult<IceParameters>>),
     Produce(ProduceRequest, RpcReplyPort<ActorResult<ProducerCreated>>),
     Consume(ConsumeRequest, RpcReplyPort<ActorResult<ConsumerCreated>>),
@@ -220,6 +287,8 @@ pub struct TransportArgs {
     pub media: Arc<dyn MediaTransport>,
     /// The WebRTC specifics (ICE, DTLS), for WebRTC transports.
     pub webrtc: Option<Arc<WebRtcEndpoint>>,
+    /// The plain RTP specifics (ports, comedia, SRTP keys).
+    pub plain: Option<Arc<PlainEndpoint>>,
 }
 
 pub struct TransportState {
@@ -293,10 +362,74 @@ impl TransportState {
         }
     }
 
-    fn connect(&mut self, request: WebRtcConnectRequest) -> ActorResult<()> {
+    fn connect(&mut self, request: ConnectRequest) -> ActorResult<()> {
+        match request {
+            ConnectRequest::WebRtc(r) => self.connect_webrtc(r),
+            ConnectRequest::Plain(r) => self.connect_plain(r),
+        }
+    }
+
+    fn connect_plain(&mut self, request: PlainConnectRequest) -> ActorResult<()> {
+        let Some(endpoint) = &self.args.plain else {
+            return Err(ActorError::invalid(
+                "dtlsParameters",
+                "this is a WebRTC transport: connect it with dtlsParameters",
+            ));
+        };
+        let ip =
+            match &request.ip {
+                Some(ip) => Some(ip.parse().map_err(|_| {
+                    ActorError::invalid("ip", format!("{ip:?} is not an IP address"))
+                })?),
+                None => None,
+            };
+        let srtp =
+            match request.srtp_parameters {
+                Some(p) => {
+                    let suite: SrtpCryptoSuite = p.crypto_suite.parse().map_err(
+                        |e: troupe_transports::srtp_keys::SrtpKeyError| {
+                            ActorError::invalid("srtpParameters.cryptoSuite", e.to_string())
+                        },
+                    )?;
+                    Some(SrtpKey::from_base64(suite, &p.key_base64).map_err(|e| {
+                        ActorError::invalid("srtpParameters.keyBase64", e.to_string())
+                    })?)
+                }
+                None => None,
+            };
+        endpoint.connect(PlainConnect {
+            ip,
+            port: request.port,
+            rtcp_port: request.rtcp_port,
+            srtp,
+        })?;
+        let (rtp, rtcp) = endpoint.remote();
+        if !endpoint.comedia {
+            self.args.ctx.events.emit(
+                "tuple",
+                crate::topology::ObjectKind::Transport,
+                &self.args.id,
+                Some(&self.args.router_id),
+                serde_json::json!({"tuple": endpoint.tuple_json(rtp, false)}),
+            );
+            if !endpoint.rtcp_mux {
+                self.args.ctx.events.emit(
+                    "rtcptuple",
+                    crate::topology::ObjectKind::Transport,
+                    &self.args.id,
+                    Some(&self.args.router_id),
+                    serde_json::json!({"rtcpTuple": endpoint.tuple_json(rtcp, true)}),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn connect_webrtc(&mut self, request: WebRtcConnectRequest) -> ActorResult<()> {
         let Some(endpoint) = &self.args.webrtc else {
-            return Err(ActorError::WrongState(
-                "this transport has no DTLS to connect".into(),
+            return Err(ActorError::invalid(
+                "ip",
+                "this is a plain transport: connect it with ip and port",
             ));
         };
         let dtls = request.dtls_parameters;
@@ -599,6 +732,14 @@ impl Actor for Transport {
                         password: i.ice.pwd,
                         ice_lite: true,
                     }),
+                    tuple: a.plain.as_ref().map(|p| p.tuple_json(p.remote().0, false)),
+                    rtcp_tuple: a
+                        .plain
+                        .as_ref()
+                        .filter(|p| !p.rtcp_mux)
+                        .map(|p| p.tuple_json(p.remote().1, true)),
+                    comedia: a.plain.as_ref().map(|p| p.comedia),
+                    rtcp_mux: a.plain.as_ref().map(|p| p.rtcp_mux),
                     app_data: a.app_data.clone(),
                 });
             }

@@ -77,6 +77,7 @@ impl Cluster {
             announced_address: config.announced_address.clone(),
             ice_consent_timeout: std::time::Duration::from_secs(config.ice_consent_timeout_secs),
             certificate_pem,
+            rtp_port_range: (config.rtp_port_range.low, config.rtp_port_range.high),
         };
         let node = NodeHandle::start(&config.node_id, &config.region, metrics, Some(media))
             .await

@@ -5,7 +5,9 @@ use serde::Deserialize;
 use troupe_actors::node::RouterCreated;
 use troupe_actors::router::RouterDump;
 use troupe_actors::rtp_parameters::RtpCodecCapability;
-use troupe_actors::transport::{TransportCreated, WebRtcTransportOptions};
+use troupe_actors::transport::{
+    PlainTransportCreated, PlainTransportOptions, TransportCreated, WebRtcTransportOptions,
+};
 use troupe_actors::ObjectKind;
 use utoipa::ToSchema;
 
@@ -83,22 +85,6 @@ pub async fn delete_router(state: State, id: web::Path<String>) -> ApiResult<Htt
 // once this object kind is built.
 #[allow(dead_code)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PlainTransportOptions {
-    pub listen_ip: Option<String>,
-    pub rtcp_mux: Option<bool>,
-    pub comedia: Option<bool>,
-    pub enable_srtp: Option<bool>,
-    pub srtp_crypto_suite: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub app_data: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-// Parsed and checked now so clients get field errors; the rest is read
-// once this object kind is built.
-#[allow(dead_code)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PipeTransportOptions {
     pub listen_ip: Option<String>,
     pub enable_srtp: Option<bool>,
@@ -125,22 +111,16 @@ pub async fn create_webrtc_transport(
 
 /// Creates a plain RTP transport (ffmpeg, GStreamer) on this node.
 #[utoipa::path(post, path = "/v1/routers/{id}/plain-transports", tag = "transports",
-    request_body = PlainTransportOptions,
-    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+        request_body = PlainTransportOptions,
+    responses((status = 200, body = PlainTransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create_plain_transport(
     state: State,
     id: web::Path<String>,
     body: JsonBody<PlainTransportOptions>,
 ) -> ApiResult<HttpResponse> {
     state.accepting()?;
-    if let Some(ip) = &body.0.listen_ip {
-        ip.parse::<std::net::IpAddr>()
-            .map_err(|_| ApiError::invalid("listenIp", format!("{ip:?} is not an IP address")))?;
-    }
-    state.node().router_dump(&id).await?;
-    Err(ApiError::not_implemented(
-        "plain transports are not built yet in this version of Troupe",
-    ))
+    let created = state.node().create_plain_transport(&id, body.0).await?;
+    Ok(HttpResponse::Ok().json(created))
 }
 
 /// Creates a pipe transport (router to router, across nodes).

@@ -4,8 +4,8 @@
 use actix_web::{web, HttpResponse};
 use troupe_actors::stats::TransportStats;
 use troupe_actors::transport::{
-    ConsumeRequest, ConsumerCreated, IceParameters, ProduceRequest, ProducerCreated, TransportDump,
-    TransportKind, WebRtcConnectRequest,
+    ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PlainConnectRequest,
+    ProduceRequest, ProducerCreated, TransportDump, TransportKind, WebRtcConnectRequest,
 };
 use troupe_actors::ObjectKind;
 
@@ -65,7 +65,7 @@ pub async fn delete_transport(state: State, id: web::Path<String>) -> ApiResult<
 
 /// Connects the transport: `{dtlsParameters}` for WebRTC, `{ip, port, rtcpPort?, srtpParameters?}` for plain and pipe.
 #[utoipa::path(post, path = "/v1/transports/{id}/connect", tag = "transports",
-    request_body(content = WebRtcConnectRequest),
+        request_body(content = Object, description = "WebRTC: WebRtcConnectRequest {dtlsParameters}; plain: PlainConnectRequest {ip, port, rtcpPort?, srtpParameters?}"),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "already connected")))]
 pub async fn connect(
@@ -76,7 +76,18 @@ pub async fn connect(
     match state.node().transport_kind(&id)? {
         TransportKind::Webrtc => {
             let request: WebRtcConnectRequest = json_body::parse(&body)?;
-            state.node().connect_webrtc_transport(&id, request).await?;
+            state
+                .node()
+                .connect_transport(&id, ConnectRequest::WebRtc(request))
+                .await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        TransportKind::Plain => {
+            let request: PlainConnectRequest = json_body::parse(&body)?;
+            state
+                .node()
+                .connect_transport(&id, ConnectRequest::Plain(request))
+                .await?;
             Ok(HttpResponse::NoContent().finish())
         }
         kind => Err(ApiError::not_implemented(format!(

@@ -5,6 +5,8 @@
 //! consumer (rewrite) → its endpoint (SRTP) → socket.
 
 pub mod consumer_media;
+pub mod plain_endpoint;
+pub mod port_allocator;
 pub mod producer_media;
 pub mod transport_core;
 pub mod webrtc_endpoint;
@@ -28,6 +30,8 @@ pub struct MediaConfig {
     pub ice_consent_timeout: Duration,
     /// PEM certificate and key; generated when absent.
     pub certificate_pem: Option<(String, String)>,
+    /// Ports for plain and pipe transports, inclusive.
+    pub rtp_port_range: (u16, u16),
 }
 
 impl MediaConfig {
@@ -39,6 +43,8 @@ impl MediaConfig {
             announced_address: "127.0.0.1".into(),
             ice_consent_timeout: Duration::from_secs(30),
             certificate_pem: None,
+            // Tests take ports from the OS's ephemeral range instead.
+            rtp_port_range: (0, 0),
         }
     }
 }

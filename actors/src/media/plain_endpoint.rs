@@ -1,0 +1,445 @@
+//! A plain RTP transport (mediasoup's PlainTransport) for ffmpeg, GStreamer
+//! and other tools: its own UDP port (and an RTCP port without rtcp-mux),
+//! the remote address given by `connect` or learned from the first packet
+//! (comedia), optional SRTP keyed through the API.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::net::UdpSocket;
+use troupe_transports::packet_kind::{classify, is_rtcp, PacketKind};
+use troupe_transports::srtp_keys::Context;
+use troupe_transports::srtp_keys::{SrtpCryptoSuite, SrtpKey};
+
+use crate::context::Ctx;
+use crate::error::{ActorError, ActorResult};
+use crate::media::port_allocator::AllocatedPort;
+use crate::media::transport_core::{MediaTransport, TransportCore};
+use crate::media::MediaHandle;
+
+const MAX_DATAGRAM: usize = 2048;
+
+pub struct PlainOptions {
+    pub listen_ip: IpAddr,
+    pub announced_address: String,
+    pub rtcp_mux: bool,
+    pub comedia: bool,
+    pub srtp: Option<SrtpCryptoSuite>,
+}
+
+struct PlainState {
+    remote_rtp: Option<SocketAddr>,
+    remote_rtcp: Option<SocketAddr>,
+    /// Unprotects what the peer sends, once its key is known.
+    srtp_in: Option<Context>,
+    srtp_out: Option<Context>,
+}
+
+pub struct PlainEndpoint {
+    core: TransportCore,
+    rtp_socket: Arc<UdpSocket>,
+    rtcp_socket: Option<Arc<UdpSocket>>,
+    pub rtp_port: u16,
+    pub rtcp_port: Option<u16>,
+    pub listen_ip: IpAddr,
+    pub announced_address: String,
+    pub comedia: bool,
+    pub rtcp_mux: bool,
+    /// Our key, given to the peer in `srtpParameters`.
+    pub local_key: Option<SrtpKey>,
+    state: Mutex<PlainState>,
+    closed: AtomicBool,
+    /// The receive loops, stopped on close so the ports are freed at once.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    _ports: Vec<AllocatedPort>,
+}
+
+/// What `connect` gives a plain transport.
+pub struct PlainConnect {
+    pub ip: Option<IpAddr>,
+    pub port: Option<u16>,
+    pub rtcp_port: Option<u16>,
+    pub srtp: Option<SrtpKey>,
+}
+
+impl PlainEndpoint {
+    pub fn new(
+        ctx: Ctx,
+        transport_id: &str,
+        router_id: &str,
+        options: PlainOptions,
+        rtp_port: AllocatedPort,
+        rtcp_port: Option<AllocatedPort>,
+    ) -> std::io::Result<Arc<Self>> {
+        let to_tokio = |port: &AllocatedPort| -> std::io::Result<Arc<UdpSocket>> {
+            let socket = port.socket.try_clone()?;
+            socket.set_nonblocking(true)?;
+            Ok(Arc::new(UdpSocket::from_std(socket)?))
+        };
+        let rtp_socket = to_tokio(&rtp_port)?;
+        let rtcp_socket = rtcp_port.as_ref().map(to_tokio).transpose()?;
+        let local_key = options.srtp.map(SrtpKey::generate);
+        let srtp_out = match &local_key {
+            Some(key) => Some(
+                key.context(false)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let endpoint = Arc::new(PlainEndpoint {
+            core: TransportCore::new(ctx, transport_id, router_id),
+            rtp_socket: rtp_socket.clone(),
+            rtcp_socket: rtcp_socket.clone(),
+            rtp_port: rtp_port.port,
+            rtcp_port: rtcp_port.as_ref().map(|p| p.port),
+            listen_ip: options.listen_ip,
+            announced_address: options.announced_address,
+            comedia: options.comedia,
+            rtcp_mux: options.rtcp_mux,
+            local_key,
+            state: Mutex::new(PlainState {
+                remote_rtp: None,
+                remote_rtcp: None,
+                srtp_in: None,
+                srtp_out,
+            }),
+            closed: AtomicBool::new(false),
+            tasks: Mutex::new(Vec::new()),
+            _ports: std::iter::once(rtp_port).chain(rtcp_port).collect(),
+        });
+        let mut tasks =
+            vec![
+                tokio::spawn(Self::receive(Arc::downgrade(&endpoint), rtp_socket, false))
+                    .abort_handle(),
+            ];
+        if let Some(socket) = rtcp_socket {
+            tasks.push(
+                tokio::spawn(Self::receive(Arc::downgrade(&endpoint), socket, true)).abort_handle(),
+            );
+        }
+        if let Ok(mut slot) = endpoint.tasks.lock() {
+            *slot = tasks;
+        }
+        let weak = Arc::downgrade(&endpoint);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                ticker.tick().await;
+                let Some(endpoint) = weak.upgrade() else {
+                    break;
+                };
+                if endpoint.closed.load(Relaxed) {
+                    break;
+                }
+                for report in endpoint.core.poll_reports(Instant::now()) {
+                    endpoint.send_rtcp(&report);
+                }
+            }
+        });
+        Ok(endpoint)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PlainState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn receive(endpoint: Weak<PlainEndpoint>, socket: Arc<UdpSocket>, rtcp_port: bool) {
+        let mut buffer = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let (length, from) = match socket.recv_from(&mut buffer).await {
+                Ok(r) => r,
+                Err(_) => {
+                    if endpoint.upgrade().is_none_or(|e| e.closed.load(Relaxed)) {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let Some(endpoint) = endpoint.upgrade() else {
+                break;
+            };
+            if endpoint.closed.load(Relaxed) {
+                break;
+            }
+            endpoint.handle_datagram(&buffer[..length], from, rtcp_port);
+        }
+    }
+
+    fn handle_datagram(&self, datagram: &[u8], from: SocketAddr, on_rtcp_port: bool) {
+        let metrics = &self.core.ctx.metrics;
+        if classify(datagram) != PacketKind::Rtp {
+            return metrics.drop_packet("junk");
+        }
+        let rtcp = on_rtcp_port || is_rtcp(datagram);
+        let mut events = Vec::new();
+        let plain = {
+            let mut state = self.lock();
+            // comedia learns where the peer is from what it sends: the RTP
+            // address from RTP only, since tools like ffmpeg send RTCP from
+            // another port first.
+            if rtcp {
+                match state.remote_rtcp {
+                    None if self.comedia => {
+                        state.remote_rtcp = Some(from);
+                        events.push(("rtcptuple", from));
+                    }
+                    Some(known) if known != from && state.remote_rtp != Some(from) => {
+                        drop(state);
+                        return metrics.drop_packet("unknown_tuple");
+                    }
+                    None if state.remote_rtp != Some(from) && !self.comedia => {
+                        drop(state);
+                        return metrics.drop_packet("unknown_tuple");
+                    }
+                    _ => {}
+                }
+            } else {
+                match state.remote_rtp {
+                    None if self.comedia => {
+                        state.remote_rtp = Some(from);
+                        events.push(("tuple", from));
+                    }
+                    Some(known) if known == from => {}
+                    _ => {
+                        drop(state);
+                        return metrics.drop_packet("unknown_tuple");
+                    }
+                }
+            }
+            match (&mut state.srtp_in, self.local_key.is_some()) {
+                (Some(srtp), _) => {
+                    let result = if rtcp {
+                        srtp.decrypt_rtcp(datagram)
+                    } else {
+                        srtp.decrypt_rtp(datagram)
+                    };
+                    match result {
+                        Ok(p) => p.to_vec(),
+                        Err(e) => {
+                            drop(state);
+                            let text = e.to_string();
+                            return metrics.drop_packet(if text.contains("duplicat") {
+                                "srtp_replay"
+                            } else {
+                                "srtp_auth"
+                            });
+                        }
+                    }
+                }
+                // SRTP enabled but the peer's key not given yet.
+                (None, true) => {
+                    drop(state);
+                    return metrics.drop_packet("srtp_before_connect");
+                }
+                (None, false) => datagram.to_vec(),
+            }
+        };
+        for (event, address) in events {
+            self.core.emit(
+                event,
+                json!({ event_field(event): self.tuple_json(Some(address), event == "rtcptuple") }),
+            );
+        }
+        self.core
+            .counters
+            .bytes_received
+            .fetch_add(datagram.len() as u64, Relaxed);
+        if rtcp {
+            self.core.handle_rtcp(&plain);
+        } else {
+            self.core
+                .counters
+                .rtp_bytes_received
+                .fetch_add(datagram.len() as u64, Relaxed);
+            metrics.rtp_received(datagram.len());
+            self.core.handle_rtp(&plain, Instant::now());
+        }
+    }
+
+    /// `connect`: the peer's address (not with comedia) and its SRTP key.
+    pub fn connect(&self, request: PlainConnect) -> ActorResult<()> {
+        // Everything is checked before anything changes, so a refused
+        // connect leaves the transport as it was.
+        let srtp_in =
+            match (request.srtp, self.local_key.as_ref()) {
+                (Some(key), Some(local)) => {
+                    if key.suite != local.suite {
+                        return Err(ActorError::invalid(
+                            "srtpParameters.cryptoSuite",
+                            format!("must be {}, as the transport was created with", local.suite),
+                        ));
+                    }
+                    Some(key.context(true).map_err(|e| {
+                        ActorError::invalid("srtpParameters.keyBase64", e.to_string())
+                    })?)
+                }
+                (None, Some(_)) => {
+                    return Err(ActorError::invalid(
+                        "srtpParameters",
+                        "required: the transport has SRTP enabled",
+                    ))
+                }
+                (Some(_), None) => {
+                    return Err(ActorError::invalid(
+                        "srtpParameters",
+                        "the transport was created without SRTP",
+                    ))
+                }
+                (None, None) => None,
+            };
+        let remote = if self.comedia {
+            if request.ip.is_some() || request.port.is_some() {
+                return Err(ActorError::invalid(
+                    "ip",
+                    "a comedia transport learns the address from the peer",
+                ));
+            }
+            None
+        } else {
+            let ip = request
+                .ip
+                .ok_or_else(|| ActorError::invalid("ip", "required"))?;
+            let port = request
+                .port
+                .filter(|p| *p != 0)
+                .ok_or_else(|| ActorError::invalid("port", "required"))?;
+            let rtcp_port = if self.rtcp_mux {
+                port
+            } else {
+                request
+                    .rtcp_port
+                    .ok_or_else(|| ActorError::invalid("rtcpPort", "required without rtcpMux"))?
+            };
+            Some((SocketAddr::new(ip, port), SocketAddr::new(ip, rtcp_port)))
+        };
+        let mut state = self.lock();
+        if state.srtp_in.is_some() || (!self.comedia && state.remote_rtp.is_some()) {
+            return Err(ActorError::WrongState(
+                "the transport is already connected".into(),
+            ));
+        }
+        if let Some((rtp, rtcp)) = remote {
+            state.remote_rtp = Some(rtp);
+            state.remote_rtcp = Some(rtcp);
+        }
+        state.srtp_in = srtp_in;
+        Ok(())
+    }
+
+    pub fn remote(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        let state = self.lock();
+        (state.remote_rtp, state.remote_rtcp)
+    }
+
+    /// mediasoup's TransportTuple for our RTP (or RTCP) port.
+    pub fn tuple_json(&self, remote: Option<SocketAddr>, rtcp: bool) -> serde_json::Value {
+        let local_port = if rtcp {
+            self.rtcp_port.unwrap_or(self.rtp_port)
+        } else {
+            self.rtp_port
+        };
+        let mut tuple = json!({
+            "localAddress": self.announced_address,
+            "localIp": self.announced_address,
+            "localPort": local_port,
+            "protocol": "udp",
+        });
+        if let Some(remote) = remote {
+            tuple["remoteIp"] = json!(remote.ip().to_string());
+            tuple["remotePort"] = json!(remote.port());
+        }
+        tuple
+    }
+
+    fn send_to(&self, packet: &[u8], rtcp: bool) -> bool {
+        if self.closed.load(Relaxed) {
+            return false;
+        }
+        let (destination, bytes) = {
+            let mut state = self.lock();
+            let destination = if rtcp {
+                state.remote_rtcp.or(state.remote_rtp)
+            } else {
+                state.remote_rtp
+            };
+            let Some(destination) = destination else {
+                return false;
+            };
+            let bytes = match state.srtp_out.as_mut() {
+                Some(srtp) => {
+                    let result = if rtcp {
+                        srtp.encrypt_rtcp(packet)
+                    } else {
+                        srtp.encrypt_rtp(packet)
+                    };
+                    match result {
+                        Ok(b) => b.to_vec(),
+                        Err(_) => return false,
+                    }
+                }
+                None => packet.to_vec(),
+            };
+            (destination, bytes)
+        };
+        let socket = match (&self.rtcp_socket, rtcp) {
+            (Some(socket), true) => socket,
+            _ => &self.rtp_socket,
+        };
+        match socket.try_send_to(&bytes, destination) {
+            Ok(_) => {
+                self.core
+                    .counters
+                    .bytes_sent
+                    .fetch_add(bytes.len() as u64, Relaxed);
+                if !rtcp {
+                    self.core
+                        .counters
+                        .rtp_bytes_sent
+                        .fetch_add(bytes.len() as u64, Relaxed);
+                    self.core.ctx.metrics.rtp_sent(bytes.len());
+                }
+                true
+            }
+            Err(_) => {
+                self.core.ctx.metrics.drop_packet("send_failed");
+                false
+            }
+        }
+    }
+}
+
+fn event_field(event: &str) -> &'static str {
+    if event == "tuple" {
+        "tuple"
+    } else {
+        "rtcpTuple"
+    }
+}
+
+impl MediaTransport for PlainEndpoint {
+    fn core(&self) -> &TransportCore {
+        &self.core
+    }
+
+    fn send_rtp(&self, packet: &[u8]) -> bool {
+        self.send_to(packet, false)
+    }
+
+    fn send_rtcp(&self, packet: &[u8]) -> bool {
+        self.send_to(packet, true)
+    }
+}
+
+impl MediaHandle for PlainEndpoint {
+    fn close(&self) {
+        self.closed.store(true, Relaxed);
+        if let Ok(tasks) = self.tasks.lock() {
+            tasks.iter().for_each(|t| t.abort());
+        }
+        self.core.clear();
+    }
+}
