@@ -4,6 +4,8 @@
 //! the npm packages and builds the bundle; the scenarios themselves are in
 //! `tests/browser/driver.mjs`.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -49,30 +51,10 @@ impl Drop for Troupe {
     }
 }
 
-/// Runs one scenario in Chromium and returns its report.
+/// Runs one scenario in Chromium against a fresh `troupe` process.
 fn scenario(name: &str) -> serde_json::Value {
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "Chromium is missing: run scripts/test.sh, which installs it"
-    );
     let troupe = Troupe::start();
-    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/driver.mjs");
-    let output = Command::new("node")
-        .arg(driver)
-        .arg(&troupe.url)
-        .arg(name)
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    let report: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|_| {
-        panic!(
-            "{name}: no report; stdout {stdout}; stderr {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    assert_eq!(report["ok"], true, "{name}: {report:#}");
-    report
+    common::browser::run_scenario(&troupe.url, name, None)
 }
 
 #[test]

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(new URL('../../demo/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
 
-const [baseUrl, scenario] = process.argv.slice(2);
+const [baseUrl, scenario, argument] = process.argv.slice(2);
 const FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -116,6 +116,16 @@ async function wrongFingerprint(browser) {
   return { ok: Boolean(failed && closed), failed, closed, states: outcome.states, events: outcome.events.map((e) => e.event) };
 }
 
+// Watches a room whose producers something else (ffmpeg) feeds.
+async function watchExisting(browser, routerId) {
+  const watcher = await openPage(browser);
+  await watcher.evaluate((id) => window.troupeDemo.watch({ routerId: id }), routerId);
+  const first = await waitFor(watcher, (s) => s.framesDecoded > 0 && s.audioPacketsReceived > 0, 15000);
+  await sleep(1000);
+  const second = await stats(watcher);
+  return { ok: first.ok && second.framesDecoded > first.stats.framesDecoded, first: first.stats, second, logs: watcher.logs.slice(-10) };
+}
+
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
 let result;
 try {
@@ -123,7 +133,8 @@ try {
     case 'publish-and-watch': result = await publishAndWatch(browser, { tcp: false }); break;
     case 'publish-and-watch-tcp': result = await publishAndWatch(browser, { tcp: true }); break;
     case 'pause-resume': result = await pauseResume(browser); break;
-    case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
+        case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
+    case 'watch-existing': result = await watchExisting(browser, argument); break;
     default: result = { ok: false, error: `unknown scenario ${scenario}` };
   }
 } catch (e) {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod media_tools;
 pub mod webrtc_client;
 
 use std::net::SocketAddr;

@@ -1,0 +1,42 @@
+//! Runs a scenario of `tests/browser/driver.mjs` (headless Chromium,
+//! playwright-core, the demo page's mediasoup-client) against a server.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+pub fn run_scenario(base_url: &str, scenario: &str, argument: Option<&str>) -> serde_json::Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        Path::new("/usr/bin/chromium").exists() && root.join("demo/dist/app.js").is_file(),
+        "Chromium or the demo bundle is missing: run scripts/test.sh, which installs and builds them"
+    );
+    let mut command = Command::new("node");
+    command
+        .arg(root.join("tests/browser/driver.mjs"))
+        .arg(base_url)
+        .arg(scenario);
+    if let Some(argument) = argument {
+        command.arg(argument);
+    }
+    let output = command.output().expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let report: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|_| {
+        panic!(
+            "{scenario}: no report; stdout {stdout}; stderr {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(report["ok"], true, "{scenario}: {report:#}");
+    report
+}
+
+/// The demo directory, for servers that serve the page.
+pub fn demo_dir() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("demo")
+        .display()
+        .to_string()
+}
