@@ -16,6 +16,9 @@ pub enum ActorError {
     Unsupported(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// A dependency of the request (ffmpeg, a port) is not available.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -14,14 +14,19 @@ use crate::media::MediaConfig;
 use crate::metrics::ActorMetrics;
 use crate::node::{Node, NodeMsg, RouterCreated};
 use crate::producer::{ProducerDump, ProducerMsg};
+use crate::recording::{
+    self, FfmpegProcess, RecordedStream, Recording, RecordingArgs, RecordingFormat, RecordingInfo,
+    RecordingMsg, RecordingState,
+};
 use crate::router::{RouterDump, RouterMsg};
 use crate::rtp_parameters::RtpCodecCapability;
 use crate::stats::{RtpStreamStats, TransportStats};
+use crate::topology::RecordingEntry;
 use crate::topology::{CloseCause, ObjectKind, Topology};
 use crate::transport::{
-    ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PlainTransportCreated,
-    PlainTransportOptions, ProduceRequest, ProducerCreated, TransportCreated, TransportDump,
-    TransportKind, TransportMsg, WebRtcTransportOptions,
+    ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PlainConnectRequest,
+    PlainTransportCreated, PlainTransportOptions, ProduceRequest, ProducerCreated,
+    TransportCreated, TransportDump, TransportKind, TransportMsg, WebRtcTransportOptions,
 };
 
 use ObjectKind::{Consumer, Producer, Router, Transport};
@@ -254,5 +259,200 @@ impl NodeHandle {
     pub async fn consumer_stats(&self, id: &str) -> ActorResult<Vec<RtpStreamStats>> {
         let c = self.ctx.topology.consumer(id)?;
         ask(&c.actor, Consumer, id, ConsumerMsg::Stats).await
+    }
+
+    /// Starts recording producers of a router to a file (see `recording`).
+    pub async fn start_recording(
+        &self,
+        router_id: &str,
+        producer_ids: Vec<String>,
+        format: RecordingFormat,
+        path: Option<String>,
+    ) -> ActorResult<RecordingInfo> {
+        let router = self.ctx.topology.router(router_id)?;
+        let (media, _) = self
+            .ctx
+            .media
+            .clone()
+            .ok_or_else(|| ActorError::Unavailable("this node has no media ports".into()))?;
+        if producer_ids.is_empty() || producer_ids.len() > 8 {
+            return Err(ActorError::invalid("producerIds", "name 1 to 8 producers"));
+        }
+        for (i, id) in producer_ids.iter().enumerate() {
+            match self.ctx.topology.producer(id) {
+                Ok(p) if p.router_id == router_id => {}
+                _ => {
+                    return Err(ActorError::invalid(
+                        format!("producerIds[{i}]"),
+                        format!("no producer {id} in router {router_id}"),
+                    ))
+                }
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let output = recording::resolve_path(&media.recordings_dir, path.as_deref(), &id, format)?;
+        let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+        let mut streams = Vec::new();
+        let result = async {
+            for producer_id in &producer_ids {
+                let transport = self
+                    .create_plain_transport(
+                        router_id,
+                        PlainTransportOptions {
+                            listen_ip: Some("127.0.0.1".into()),
+                            rtcp_mux: Some(false),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                let ffmpeg_port = recording::free_port_pair(loopback)?;
+                self.connect_transport(
+                    &transport.id,
+                    ConnectRequest::Plain(PlainConnectRequest {
+                        ip: Some("127.0.0.1".into()),
+                        port: Some(ffmpeg_port),
+                        rtcp_port: Some(ffmpeg_port + 1),
+                        srtp_parameters: None,
+                    }),
+                )
+                .await?;
+                let router_caps = self.router_dump(router_id).await?.rtp_capabilities;
+                let consumer = self
+                    .consume(
+                        &transport.id,
+                        ConsumeRequest {
+                            producer_id: producer_id.clone(),
+                            rtp_capabilities: router_caps,
+                            paused: true,
+                            preferred_layers: None,
+                            // ffmpeg neither asks for nor understands RTX.
+                            enable_rtx: Some(false),
+                            app_data: serde_json::json!({"recording": id}),
+                        },
+                    )
+                    .await?;
+                streams.push(RecordedStream {
+                    transport_id: transport.id,
+                    consumer_id: consumer.id,
+                    consumer_ssrc: consumer
+                        .rtp_parameters
+                        .encodings
+                        .first()
+                        .and_then(|e| e.ssrc)
+                        .unwrap_or_default(),
+                    rtp_parameters: consumer.rtp_parameters,
+                    ffmpeg_port,
+                });
+            }
+            let sdp_path = output.with_extension("sdp");
+            std::fs::write(&sdp_path, recording::sdp(&streams))
+                .map_err(|e| ActorError::Unavailable(format!("cannot write the SDP: {e}")))?;
+            let ffmpeg = match FfmpegProcess::start(
+                &media.ffmpeg,
+                &sdp_path,
+                &output,
+                format,
+                streams[0].ffmpeg_port,
+            )
+            .await
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&sdp_path);
+                    return Err(e);
+                }
+            };
+            Ok((sdp_path, ffmpeg))
+        }
+        .await;
+        let (sdp_path, ffmpeg) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                // Nothing stays behind from a recording that did not start.
+                for stream in &streams {
+                    close_object(
+                        &self.ctx,
+                        Transport,
+                        &stream.transport_id,
+                        CloseCause::Closed,
+                    );
+                }
+                return Err(e);
+            }
+        };
+        let info = RecordingInfo {
+            id: id.clone(),
+            router_id: router_id.to_string(),
+            path: output.display().to_string(),
+            format,
+            state: RecordingState::Recording,
+            producer_ids,
+            started_at: crate::stats::now_ms(),
+            exit_code: None,
+            error: None,
+        };
+        let consumers: Vec<String> = streams.iter().map(|s| s.consumer_id.clone()).collect();
+        let args = RecordingArgs {
+            ctx: self.ctx.clone(),
+            info: info.clone(),
+            streams,
+            ffmpeg,
+            sdp_path,
+        };
+        let (actor, _) = Actor::spawn_linked(None, Recording, args, router.actor.get_cell())
+            .await
+            .map_err(|e| ActorError::Internal(format!("cannot start the recording: {e}")))?;
+        self.ctx.topology.insert_recording(
+            &id,
+            RecordingEntry {
+                router_id: router_id.to_string(),
+                actor,
+            },
+        )?;
+        self.ctx.metrics.object_opened("recording");
+        // ffmpeg listens: start the streams; video begins on a key frame.
+        for consumer in consumers {
+            self.consumer_pause(&consumer, false).await?;
+        }
+        Ok(info)
+    }
+
+    pub async fn recording_status(&self, id: &str) -> ActorResult<RecordingInfo> {
+        match self.ctx.topology.recording(id) {
+            Ok(entry) => {
+                ask(
+                    &entry.actor,
+                    ObjectKind::Recording,
+                    id,
+                    RecordingMsg::Status,
+                )
+                .await
+            }
+            Err(Some(finished)) => Ok(finished),
+            Err(None) => Err(ActorError::not_found(ObjectKind::Recording, id)),
+        }
+    }
+
+    /// Stops a recording; returns once ffmpeg has finalized the file.
+    pub async fn stop_recording(&self, id: &str) -> ActorResult<RecordingInfo> {
+        match self.ctx.topology.recording(id) {
+            Ok(entry) => {
+                // Finalizing can take a few seconds; allow more than the
+                // usual control deadline.
+                match entry
+                    .actor
+                    .call(RecordingMsg::Stop, Some(std::time::Duration::from_secs(20)))
+                    .await
+                {
+                    Ok(ractor::rpc::CallResult::Success(info)) => {
+                        self.ctx.metrics.object_closed("recording");
+                        Ok(info)
+                    }
+                    _ => Err(ActorError::not_found(ObjectKind::Recording, id)),
+                }
+            }
+            Err(Some(finished)) => Ok(finished),
+            Err(None) => Err(ActorError::not_found(ObjectKind::Recording, id)),
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod node;
 pub mod ortc;
 pub mod producer;
+pub mod recording;
 pub mod router;
 pub mod rtp_parameters;
 pub mod stats;

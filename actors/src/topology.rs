@@ -3,7 +3,7 @@
 //! finds actors here, and the close cascade is computed here in one place,
 //! atomically, so a close racing a failure closes each object exactly once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -19,6 +19,7 @@ use crate::media::producer_media::ProducerMedia;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::MediaHandle;
 use crate::producer::{ProducerMsg, ProducerShared};
+use crate::recording::{RecordingInfo, RecordingMsg};
 use crate::router::RouterMsg;
 use crate::transport::{TransportKind, TransportMsg};
 
@@ -29,6 +30,7 @@ pub enum ObjectKind {
     Transport,
     Producer,
     Consumer,
+    Recording,
 }
 
 impl fmt::Display for ObjectKind {
@@ -38,6 +40,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Transport => "transport",
             ObjectKind::Producer => "producer",
             ObjectKind::Consumer => "consumer",
+            ObjectKind::Recording => "recording",
         })
     }
 }
@@ -117,9 +120,20 @@ pub struct Detached {
     pub media: Option<Arc<dyn MediaHandle>>,
 }
 
+#[derive(Clone)]
+pub struct RecordingEntry {
+    pub router_id: String,
+    pub actor: ActorRef<RecordingMsg>,
+}
+
+/// Finished recordings kept for `GET /v1/recordings/{id}`.
+const FINISHED_RECORDINGS: usize = 256;
+
 #[derive(Default)]
 struct Inner {
     routers: HashMap<String, RouterEntry>,
+    recordings: HashMap<String, RecordingEntry>,
+    finished: VecDeque<RecordingInfo>,
     transports: HashMap<String, TransportEntry>,
     producers: HashMap<String, ProducerEntry>,
     consumers: HashMap<String, ConsumerEntry>,
@@ -228,6 +242,39 @@ impl Topology {
             .ok_or_else(|| ActorError::not_found(ObjectKind::Consumer, id))
     }
 
+    pub fn insert_recording(&self, id: &str, entry: RecordingEntry) -> ActorResult<()> {
+        let mut inner = self.lock();
+        if !inner.routers.contains_key(&entry.router_id) {
+            return Err(ActorError::not_found(ObjectKind::Router, &entry.router_id));
+        }
+        inner.by_actor.insert(
+            entry.actor.get_id(),
+            (ObjectKind::Recording, id.to_string()),
+        );
+        inner.recordings.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    pub fn recording(&self, id: &str) -> Result<RecordingEntry, Option<RecordingInfo>> {
+        let inner = self.lock();
+        match inner.recordings.get(id) {
+            Some(entry) => Ok(entry.clone()),
+            None => Err(inner.finished.iter().find(|r| r.id == id).cloned()),
+        }
+    }
+
+    /// A recording ended: it leaves the live table, its final state is kept.
+    pub fn finish_recording(&self, info: &RecordingInfo) {
+        let mut inner = self.lock();
+        if let Some(entry) = inner.recordings.remove(&info.id) {
+            inner.by_actor.remove(&entry.actor.get_id());
+        }
+        if inner.finished.len() == FINISHED_RECORDINGS {
+            inner.finished.pop_front();
+        }
+        inner.finished.push_back(info.clone());
+    }
+
     pub fn object_of_actor(&self, actor: ActorId) -> Option<(ObjectKind, String)> {
         self.lock().by_actor.get(&actor).cloned()
     }
@@ -311,6 +358,26 @@ impl Topology {
                     .filter(|(_, t)| t.router_id == id)
                     .map(|(tid, _)| tid.clone())
                     .collect();
+                let recordings: Vec<String> = inner
+                    .recordings
+                    .iter()
+                    .filter(|(_, r)| r.router_id == id)
+                    .map(|(rid, _)| rid.clone())
+                    .collect();
+                for rid in recordings {
+                    if let Some(recording) = inner.recordings.remove(&rid) {
+                        inner.by_actor.remove(&recording.actor.get_id());
+                        out.push(Detached {
+                            kind: ObjectKind::Recording,
+                            metric_kind: "recording",
+                            id: rid,
+                            router_id: id.to_string(),
+                            cell: recording.actor.get_cell(),
+                            cause: CloseCause::RouterClosed,
+                            media: None,
+                        });
+                    }
+                }
                 for tid in transports {
                     detach_transport(&mut inner, &tid, CloseCause::RouterClosed, &mut out);
                 }
@@ -330,6 +397,8 @@ impl Topology {
             ObjectKind::Transport => detach_transport(&mut inner, id, cause, &mut out),
             ObjectKind::Producer => detach_producer(&mut inner, id, cause, &mut out),
             ObjectKind::Consumer => detach_consumer(&mut inner, id, cause, &mut out),
+            // Recordings stop through their actor, which finishes the file.
+            ObjectKind::Recording => {}
         }
         out
     }

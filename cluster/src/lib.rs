@@ -78,6 +78,8 @@ impl Cluster {
             ice_consent_timeout: std::time::Duration::from_secs(config.ice_consent_timeout_secs),
             certificate_pem,
             rtp_port_range: (config.rtp_port_range.low, config.rtp_port_range.high),
+            ffmpeg: config.ffmpeg.clone(),
+            recordings_dir: config.recordings_dir.clone(),
         };
         let node = NodeHandle::start(&config.node_id, &config.region, metrics, Some(media))
             .await

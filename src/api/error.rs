@@ -112,6 +112,9 @@ impl From<ActorError> for ApiError {
             ActorError::WrongState(m) => ApiError::new(StatusCode::CONFLICT, "wrong_state", m),
             ActorError::Unsupported(m) => ApiError::new(StatusCode::BAD_REQUEST, "unsupported", m),
             ActorError::NotImplemented(m) => ApiError::not_implemented(m),
+            ActorError::Unavailable(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
             ActorError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", m)

@@ -19,7 +19,7 @@ use crate::api::{consumers, error, events, producers, recordings, routers, syste
         producers::get_producer, producers::delete_producer, producers::pause, producers::resume, producers::stats,
         consumers::get_consumer, consumers::delete_consumer, consumers::pause, consumers::resume,
         consumers::request_key_frame, consumers::preferred_layers, consumers::stats,
-        recordings::create_recording, recordings::get_recording,
+        recordings::create_recording, recordings::get_recording, recordings::delete_recording,
         events::events,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, troupe_actors::Notification)),

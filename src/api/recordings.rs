@@ -2,9 +2,10 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
+use troupe_actors::recording::{RecordingFormat, RecordingInfo};
 use utoipa::ToSchema;
 
-use crate::api::error::{ApiError, ApiResult, ErrorBody};
+use crate::api::error::{ApiResult, ErrorBody};
 use crate::api::json_body::JsonBody;
 use crate::api::State;
 
@@ -14,26 +15,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::post().to(create_recording),
     )
     .route("/v1/recordings/{id}", web::get().to(get_recording))
-    .route("/v1/recordings/{id}", web::delete().to(get_recording));
+    .route("/v1/recordings/{id}", web::delete().to(delete_recording));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-// Parsed and checked now so clients get field errors; the rest is read
-// once this object kind is built.
-#[allow(dead_code)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRecordingRequest {
     pub producer_ids: Vec<String>,
-    /// `webm` or `mkv`.
-    pub format: String,
-    /// Inside the recordings directory; generated when absent.
+    pub format: RecordingFormat,
+    /// Inside the recordings directory (relative to it, or absolute);
+    /// `<id>.<format>` there when absent.
     pub path: Option<String>,
 }
 
-/// Records producers of the router to a file.
+/// Records producers of the router to a file; the file starts on a key frame.
 #[utoipa::path(post, path = "/v1/routers/{id}/recordings", tag = "recordings",
     request_body = CreateRecordingRequest,
-    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+    responses((status = 200, body = RecordingInfo), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "the file exists"),
+              (status = 503, body = ErrorBody, description = "ffmpeg is missing or exited at once")))]
 pub async fn create_recording(
     state: State,
     id: web::Path<String>,
@@ -41,27 +41,23 @@ pub async fn create_recording(
 ) -> ApiResult<HttpResponse> {
     state.accepting()?;
     let request = body.0;
-    if !matches!(request.format.as_str(), "webm" | "mkv") {
-        return Err(ApiError::invalid(
-            "format",
-            format!("{:?} is not \"webm\" or \"mkv\"", request.format),
-        ));
-    }
-    if request.producer_ids.is_empty() {
-        return Err(ApiError::invalid(
-            "producerIds",
-            "name at least one producer",
-        ));
-    }
-    state.node().router_dump(&id).await?;
-    Err(ApiError::not_implemented(
-        "recordings need plain transports, which are not built yet",
-    ))
+    let info = state
+        .node()
+        .start_recording(&id, request.producer_ids, request.format, request.path)
+        .await?;
+    Ok(HttpResponse::Ok().json(info))
 }
 
-/// A recording's state; DELETE stops it once the file is finalized.
+/// A recording's state.
 #[utoipa::path(get, path = "/v1/recordings/{id}", tag = "recordings",
-    responses((status = 404, body = ErrorBody)))]
-pub async fn get_recording(id: web::Path<String>) -> ApiResult<HttpResponse> {
-    Err(ApiError::not_found(format!("recording {id} not found")))
+    responses((status = 200, body = RecordingInfo), (status = 404, body = ErrorBody)))]
+pub async fn get_recording(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.node().recording_status(&id).await?))
+}
+
+/// Stops a recording; answers once ffmpeg has finalized the file.
+#[utoipa::path(delete, path = "/v1/recordings/{id}", tag = "recordings",
+    responses((status = 200, body = RecordingInfo), (status = 404, body = ErrorBody)))]
+pub async fn delete_recording(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.node().stop_recording(&id).await?))
 }

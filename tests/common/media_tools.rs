@@ -71,9 +71,18 @@ pub fn ffmpeg_sender(
     let scheme = if srtp.is_some() { "srtp" } else { "rtp" };
     let mut command = Command::new("ffmpeg");
     command.args(["-hide_banner", "-loglevel", "error", "-re"]);
-    command.args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"]);
-    command.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
-    command.args(["-t", &seconds.to_string()]);
+    command.args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc=size=320x240:rate=30:duration={seconds}"),
+    ]);
+    command.args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency=440:sample_rate=48000:duration={seconds}"),
+    ]);
     command.args([
         "-map",
         "0:v",

@@ -200,6 +200,17 @@ pub fn nack(sender_ssrc: u32, media_ssrc: u32, sequence_numbers: &[u16]) -> Vec<
     .unwrap_or_default()
 }
 
+/// A BYE: the stream `ssrc` ends (RFC 3550 §6.6).
+pub fn goodbye(ssrc: u32) -> Vec<u8> {
+    rtcp::goodbye::Goodbye {
+        sources: vec![ssrc],
+        reason: Default::default(),
+    }
+    .marshal()
+    .map(|b| b.to_vec())
+    .unwrap_or_default()
+}
+
 /// A PLI asking the sender of `media_ssrc` for a key frame.
 pub fn picture_loss_indication(sender_ssrc: u32, media_ssrc: u32) -> Vec<u8> {
     PictureLossIndication {

@@ -32,6 +32,10 @@ pub struct MediaConfig {
     pub certificate_pem: Option<(String, String)>,
     /// Ports for plain and pipe transports, inclusive.
     pub rtp_port_range: (u16, u16),
+    /// The ffmpeg binary recordings run.
+    pub ffmpeg: String,
+    /// Where recordings are written; a requested path must lie inside.
+    pub recordings_dir: std::path::PathBuf,
 }
 
 impl MediaConfig {
@@ -45,6 +49,8 @@ impl MediaConfig {
             certificate_pem: None,
             // Tests take ports from the OS's ephemeral range instead.
             rtp_port_range: (0, 0),
+            ffmpeg: "ffmpeg".into(),
+            recordings_dir: std::env::temp_dir().join("troupe-recordings"),
         }
     }
 }
