@@ -21,8 +21,8 @@ use crate::recording::{
 use crate::router::{RouterDump, RouterMsg};
 use crate::rtp_parameters::RtpCodecCapability;
 use crate::stats::{RtpStreamStats, TransportStats};
-use crate::topology::RecordingEntry;
 use crate::topology::{CloseCause, ObjectKind, Topology};
+use crate::topology::{RecordingEntry, RecordingLookup};
 use crate::transport::{
     ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PlainConnectRequest,
     PlainTransportCreated, PlainTransportOptions, ProduceRequest, ProducerCreated,
@@ -419,7 +419,7 @@ impl NodeHandle {
 
     pub async fn recording_status(&self, id: &str) -> ActorResult<RecordingInfo> {
         match self.ctx.topology.recording(id) {
-            Ok(entry) => {
+            RecordingLookup::Live(entry) => {
                 ask(
                     &entry.actor,
                     ObjectKind::Recording,
@@ -428,15 +428,15 @@ impl NodeHandle {
                 )
                 .await
             }
-            Err(Some(finished)) => Ok(finished),
-            Err(None) => Err(ActorError::not_found(ObjectKind::Recording, id)),
+            RecordingLookup::Finished(finished) => Ok(*finished),
+            RecordingLookup::Unknown => Err(ActorError::not_found(ObjectKind::Recording, id)),
         }
     }
 
     /// Stops a recording; returns once ffmpeg has finalized the file.
     pub async fn stop_recording(&self, id: &str) -> ActorResult<RecordingInfo> {
         match self.ctx.topology.recording(id) {
-            Ok(entry) => {
+            RecordingLookup::Live(entry) => {
                 // Finalizing can take a few seconds; allow more than the
                 // usual control deadline.
                 match entry
@@ -451,8 +451,8 @@ impl NodeHandle {
                     _ => Err(ActorError::not_found(ObjectKind::Recording, id)),
                 }
             }
-            Err(Some(finished)) => Ok(finished),
-            Err(None) => Err(ActorError::not_found(ObjectKind::Recording, id)),
+            RecordingLookup::Finished(finished) => Ok(*finished),
+            RecordingLookup::Unknown => Err(ActorError::not_found(ObjectKind::Recording, id)),
         }
     }
 }

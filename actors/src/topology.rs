@@ -126,6 +126,13 @@ pub struct RecordingEntry {
     pub actor: ActorRef<RecordingMsg>,
 }
 
+/// A recording by id: running, finished (its final state), or unknown.
+pub enum RecordingLookup {
+    Live(RecordingEntry),
+    Finished(Box<RecordingInfo>),
+    Unknown,
+}
+
 /// Finished recordings kept for `GET /v1/recordings/{id}`.
 const FINISHED_RECORDINGS: usize = 256;
 
@@ -255,11 +262,14 @@ impl Topology {
         Ok(())
     }
 
-    pub fn recording(&self, id: &str) -> Result<RecordingEntry, Option<RecordingInfo>> {
+    pub fn recording(&self, id: &str) -> RecordingLookup {
         let inner = self.lock();
         match inner.recordings.get(id) {
-            Some(entry) => Ok(entry.clone()),
-            None => Err(inner.finished.iter().find(|r| r.id == id).cloned()),
+            Some(entry) => RecordingLookup::Live(entry.clone()),
+            None => match inner.finished.iter().find(|r| r.id == id) {
+                Some(info) => RecordingLookup::Finished(Box::new(info.clone())),
+                None => RecordingLookup::Unknown,
+            },
         }
     }
 
