@@ -10,7 +10,8 @@ need_rust
 for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
-need_debian_packages chromium
+# Real peers: a browser, ffmpeg, GStreamer (vp8enc, webmmux: plugins-good).
+need_debian_packages chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 build_demo
 
 cargo fmt --all --check

@@ -392,10 +392,12 @@ impl NodeHandle {
             error: None,
         };
         let consumers: Vec<String> = streams.iter().map(|s| s.consumer_id.clone()).collect();
+        let ended = vec![false; streams.len()];
         let args = RecordingArgs {
             ctx: self.ctx.clone(),
             info: info.clone(),
             streams,
+            ended,
             ffmpeg,
             sdp_path,
         };

@@ -372,6 +372,8 @@ pub struct RecordingArgs {
     pub ctx: Ctx,
     pub info: RecordingInfo,
     pub streams: Vec<RecordedStream>,
+    /// Streams already ended with a BYE (their producer closed).
+    pub ended: Vec<bool>,
     pub ffmpeg: FfmpegProcess,
     pub sdp_path: PathBuf,
 }
@@ -499,15 +501,22 @@ impl Actor for Recording {
                         json!({"exitCode": code, "stderr": tail}),
                     );
                     state.ctx.topology.finish_recording(&state.info);
-                    myself.stop(None);
-                } else if state
-                    .streams
-                    .iter()
-                    .all(|s| state.ctx.topology.consumer(&s.consumer_id).is_err())
-                {
-                    // Every recorded producer closed: the file ends here.
-                    state.stop("producers closed").await;
-                    myself.stop(None);
+                    myself.stop(None)
+                } else {
+                    // A producer that closed ends its track with a BYE; when
+                    // every one has, the file ends here.
+                    for (i, stream) in state.streams.iter().enumerate() {
+                        if !state.ended[i]
+                            && state.ctx.topology.consumer(&stream.consumer_id).is_err()
+                        {
+                            state.ended[i] = true;
+                            send_goodbye(&state.ctx, stream);
+                        }
+                    }
+                    if state.ended.iter().all(|e| *e) {
+                        state.stop("producers closed").await;
+                        myself.stop(None);
+                    }
                 }
             }
         }
