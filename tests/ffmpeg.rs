@@ -317,3 +317,33 @@ fn an_ffmpeg_that_dies_is_reported_with_its_status_and_stderr() {
     let (_, dump) = server.call("GET", &format!("/v1/routers/{}", ingest.router), None);
     assert_eq!(dump["transportIds"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn closing_the_producers_ends_the_recording_cleanly() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(config(&[("recordings_dir", dir.path().to_str().unwrap())]));
+    let ingest = start_ingest(&server, None);
+    let recording = post(
+        &server,
+        &format!("/v1/routers/{}/recordings", ingest.router),
+        json!({"producerIds": ingest.producers, "format": "webm"}),
+    );
+    ffmpeg_sender(ingest.video, ingest.audio, 4, None).wait_success();
+    for producer in &ingest.producers {
+        assert_eq!(server.call("DELETE", &format!("/v1/producers/{producer}"), None).0, 204);
+    }
+    let id = recording["id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, status) = server.call("GET", &format!("/v1/recordings/{id}"), None);
+        if status["state"] == "stopped" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let path = recording["path"].as_str().unwrap();
+    let duration: f64 = ffprobe(path, &["-show_entries", "format=duration"]).parse().unwrap_or(0.0);
+    assert!((3.0..=5.0).contains(&duration), "a finished file of about 4 s, not {duration}");
+}
