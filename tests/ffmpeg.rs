@@ -331,7 +331,12 @@ fn closing_the_producers_ends_the_recording_cleanly() {
     );
     ffmpeg_sender(ingest.video, ingest.audio, 4, None).wait_success();
     for producer in &ingest.producers {
-        assert_eq!(server.call("DELETE", &format!("/v1/producers/{producer}"), None).0, 204);
+        assert_eq!(
+            server
+                .call("DELETE", &format!("/v1/producers/{producer}"), None)
+                .0,
+            204
+        );
     }
     let id = recording["id"].as_str().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -344,6 +349,11 @@ fn closing_the_producers_ends_the_recording_cleanly() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let path = recording["path"].as_str().unwrap();
-    let duration: f64 = ffprobe(path, &["-show_entries", "format=duration"]).parse().unwrap_or(0.0);
-    assert!((3.0..=5.0).contains(&duration), "a finished file of about 4 s, not {duration}");
+    let duration: f64 = ffprobe(path, &["-show_entries", "format=duration"])
+        .parse()
+        .unwrap_or(0.0);
+    assert!(
+        (3.0..=5.0).contains(&duration),
+        "a finished file of about 4 s, not {duration}"
+    );
 }

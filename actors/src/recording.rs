@@ -400,6 +400,10 @@ impl RecordingArgs {
             self.ffmpeg.wait(Duration::from_secs(2)).await;
         }
         self.info.exit_code = self.ffmpeg.exit_code();
+        // ffmpeg ends with 255 after SIGINT; anything else deserves a look.
+        if !matches!(self.info.exit_code, Some(0) | Some(255)) {
+            self.info.error = Some(self.ffmpeg.stderr_tail());
+        }
         self.info.state = RecordingState::Stopped;
         self.close_streams();
         let _ = std::fs::remove_file(&self.sdp_path);
