@@ -319,15 +319,12 @@ fn transport_kinds_not_built_yet_answer_501_after_validation() {
         Some(json!({"producerIds": ["p"], "format": "avi"})),
     );
     assert_eq!(bad.1["error"]["field"], "format");
-    assert_error(
-        &server.call(
-            "POST",
-            &format!("/v1/routers/{id}/recordings"),
-            Some(json!({"producerIds": ["p"], "format": "webm"})),
-        ),
-        501,
-        "not_implemented",
+    let bad = server.call(
+        "POST",
+        &format!("/v1/routers/{id}/recordings"),
+        Some(json!({"producerIds": ["p"], "format": "webm"})),
     );
+    assert_eq!(bad.1["error"]["field"], "producerIds[0]");
 }
 
 #[test]

@@ -1,0 +1,82 @@
+//! Troupe's fan-out benchmark. It starts a `troupe` process (or uses one),
+//! creates a producer on a comedia plain transport and N consumers on plain
+//! transports connected to N sink sockets, sends VP8-like RTP at R packets
+//! per second, and reports forwarded packets/s, delivery, Troupe's CPU time
+//! per forwarded packet (from /proc), added latency and memory.
+
+mod api;
+mod process;
+mod report;
+mod sender;
+mod sink;
+
+use std::time::{Duration, Instant};
+
+pub use report::Report;
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// The troupe binary to start.
+    pub troupe: String,
+    pub consumers: usize,
+    /// Packets per second sent by the producer.
+    pub rate: u32,
+    pub warmup: Duration,
+    pub window: Duration,
+    /// Payload bytes after the 12-byte RTP header.
+    pub payload: usize,
+}
+
+impl BenchConfig {
+    /// Seconds, not minutes: proves packets flow and a report comes out.
+    pub fn smoke(troupe: &str) -> Self {
+        BenchConfig {
+            troupe: troupe.to_string(),
+            consumers: 4,
+            rate: 300,
+            warmup: Duration::from_millis(2500),
+            window: Duration::from_secs(2),
+            payload: 1200,
+        }
+    }
+}
+
+/// Runs one configuration against a fresh Troupe and returns its report.
+pub fn run(config: &BenchConfig) -> Result<Report, String> {
+    let troupe = process::Troupe::start(&config.troupe)?;
+    let api = api::Api::new(&troupe.url);
+    let room = api.room(config.consumers)?;
+    let clock = Instant::now();
+    let sinks = sink::Sinks::start(room.sink_sockets, clock)?;
+    let sender = sender::Sender::start(
+        room.producer_port,
+        room.payload_type,
+        config.rate,
+        config.payload,
+        clock,
+    )?;
+    std::thread::sleep(config.warmup);
+
+    let cpu_before = troupe.cpu_time()?;
+    let sent_before = sender.sent();
+    let received_before = sinks.snapshot();
+    let window_start = Instant::now();
+    std::thread::sleep(config.window);
+    let elapsed = window_start.elapsed();
+    let cpu_after = troupe.cpu_time()?;
+    let sent_after = sender.sent();
+    let received_after = sinks.snapshot();
+    let rss = troupe.rss_bytes()?;
+    sender.stop();
+    sinks.stop();
+
+    Ok(Report::new(
+        config,
+        elapsed,
+        cpu_after - cpu_before,
+        sent_after - sent_before,
+        &received_before,
+        &received_after,
+        rss,
+    ))
+}

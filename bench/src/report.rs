@@ -1,0 +1,112 @@
+//! One run's figures, as a table row and a JSON line.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::sink::{Snapshot, BUCKET_MICROS};
+use crate::BenchConfig;
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub consumers: usize,
+    pub rate: u32,
+    pub forwarded_per_second: f64,
+    pub delivery_percent: f64,
+    pub cpu_micros_per_packet: f64,
+    pub p50_micros: u64,
+    pub p99_micros: u64,
+    pub rss_mib: f64,
+    pub rss_kib_per_consumer: f64,
+    pub packets_forwarded: u64,
+}
+
+fn percentile(histogram: &[u64], fraction: f64) -> u64 {
+    let total: u64 = histogram.iter().sum();
+    if total == 0 {
+        return 0;
+    }
+    let target = (total as f64 * fraction).ceil() as u64;
+    let mut seen = 0;
+    for (i, count) in histogram.iter().enumerate() {
+        seen += count;
+        if seen >= target {
+            return (i as u64 + 1) * BUCKET_MICROS;
+        }
+    }
+    histogram.len() as u64 * BUCKET_MICROS
+}
+
+impl Report {
+    pub fn new(
+        config: &BenchConfig,
+        elapsed: Duration,
+        cpu: Duration,
+        sent: u64,
+        before: &Snapshot,
+        after: &Snapshot,
+        rss: u64,
+    ) -> Report {
+        let received = after.received - before.received;
+        let latency: Vec<u64> = after
+            .latency
+            .iter()
+            .zip(&before.latency)
+            .map(|(a, b)| a - b)
+            .collect();
+        let expected = sent * config.consumers as u64;
+        Report {
+            consumers: config.consumers,
+            rate: config.rate,
+            forwarded_per_second: received as f64 / elapsed.as_secs_f64(),
+            delivery_percent: if expected == 0 {
+                0.0
+            } else {
+                100.0 * received as f64 / expected as f64
+            },
+            cpu_micros_per_packet: if received == 0 {
+                0.0
+            } else {
+                cpu.as_micros() as f64 / received as f64
+            },
+            p50_micros: percentile(&latency, 0.50),
+            p99_micros: percentile(&latency, 0.99),
+            rss_mib: rss as f64 / (1024.0 * 1024.0),
+            rss_kib_per_consumer: rss as f64 / 1024.0 / config.consumers.max(1) as f64,
+            packets_forwarded: received,
+        }
+    }
+
+    pub const TABLE_HEADER: &'static str =
+        "| N | R (pkt/s in) | forwarded pkt/s | delivery % | CPU µs/pkt | p50 µs | p99 µs | RSS MiB | RSS KiB/consumer |\n|---|---|---|---|---|---|---|---|---|";
+
+    pub fn table_row(&self) -> String {
+        format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.1} | {:.1} |",
+            self.consumers,
+            self.rate,
+            self.forwarded_per_second,
+            self.delivery_percent,
+            self.cpu_micros_per_packet,
+            self.p50_micros,
+            self.p99_micros,
+            self.rss_mib,
+            self.rss_kib_per_consumer
+        )
+    }
+
+    pub fn json_line(&self) -> String {
+        json!({
+            "consumers": self.consumers,
+            "rate": self.rate,
+            "forwardedPerSecond": self.forwarded_per_second,
+            "deliveryPercent": self.delivery_percent,
+            "cpuMicrosPerPacket": self.cpu_micros_per_packet,
+            "p50Micros": self.p50_micros,
+            "p99Micros": self.p99_micros,
+            "rssMiB": self.rss_mib,
+            "rssKiBPerConsumer": self.rss_kib_per_consumer,
+        })
+        .to_string()
+    }
+}

@@ -1,0 +1,159 @@
+//! The consumers' far ends: N UDP sockets read by one thread with poll(2)
+//! and recvmmsg(2), counting packets and the latency Troupe added.
+
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::sender::STAMP_OFFSET;
+
+/// Latency histogram: 10 µs buckets up to 100 ms.
+pub const BUCKET_MICROS: u64 = 10;
+pub const BUCKETS: usize = 10_000;
+
+#[derive(Clone)]
+pub struct Snapshot {
+    pub received: u64,
+    pub latency: Vec<u64>,
+}
+
+pub struct Sinks {
+    state: Arc<Mutex<Snapshot>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+const BATCH: usize = 64;
+
+fn payload_offset(packet: &[u8]) -> Option<usize> {
+    if packet.len() < 12 {
+        return None;
+    }
+    let mut offset = 12 + 4 * usize::from(packet[0] & 0x0f);
+    if packet[0] & 0x10 != 0 {
+        let length = u16::from_be_bytes([*packet.get(offset + 2)?, *packet.get(offset + 3)?]);
+        offset += 4 + 4 * usize::from(length);
+    }
+    Some(offset)
+}
+
+impl Sinks {
+    pub fn start(sockets: Vec<UdpSocket>, clock: Instant) -> Result<Sinks, String> {
+        for s in &sockets {
+            s.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let size: libc::c_int = 4 << 20;
+            // SAFETY: setsockopt with a valid fd and an int option value.
+            unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUF,
+                    &size as *const _ as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+        let state = Arc::new(Mutex::new(Snapshot {
+            received: 0,
+            latency: vec![0; BUCKETS],
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (shared, stop_flag) = (state.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut fds: Vec<libc::pollfd> = sockets
+                .iter()
+                .map(|s| libc::pollfd {
+                    fd: s.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            let mut buffers = vec![[0u8; 1500]; BATCH];
+            while !stop_flag.load(Relaxed) {
+                // SAFETY: fds points to fds.len() valid pollfd structs.
+                let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+                if ready <= 0 {
+                    continue;
+                }
+                let mut local = Snapshot {
+                    received: 0,
+                    latency: Vec::new(),
+                };
+                let mut samples = Vec::with_capacity(256);
+                for pfd in fds.iter_mut().filter(|p| p.revents & libc::POLLIN != 0) {
+                    loop {
+                        let mut iovecs: Vec<libc::iovec> = buffers
+                            .iter_mut()
+                            .map(|b| libc::iovec {
+                                iov_base: b.as_mut_ptr() as *mut libc::c_void,
+                                iov_len: b.len(),
+                            })
+                            .collect();
+                        // SAFETY: zeroed mmsghdr is valid; each points at its iovec.
+                        let mut headers: Vec<libc::mmsghdr> =
+                            (0..BATCH).map(|_| unsafe { std::mem::zeroed() }).collect();
+                        for (h, iov) in headers.iter_mut().zip(iovecs.iter_mut()) {
+                            h.msg_hdr.msg_iov = iov;
+                            h.msg_hdr.msg_iovlen = 1;
+                        }
+                        // SAFETY: headers and buffers outlive the call.
+                        let n = unsafe {
+                            libc::recvmmsg(
+                                pfd.fd,
+                                headers.as_mut_ptr(),
+                                BATCH as u32,
+                                libc::MSG_DONTWAIT,
+                                std::ptr::null_mut(),
+                            )
+                        };
+                        if n <= 0 {
+                            break;
+                        }
+                        let now = clock.elapsed().as_nanos() as u64;
+                        for (h, buffer) in headers.iter().zip(buffers.iter()).take(n as usize) {
+                            let packet = &buffer[..h.msg_len as usize];
+                            local.received += 1;
+                            if let Some(offset) = payload_offset(packet) {
+                                let at = offset + STAMP_OFFSET + 8;
+                                if let Some(stamp) = packet.get(at..at + 8) {
+                                    let sent =
+                                        u64::from_be_bytes(stamp.try_into().unwrap_or_default());
+                                    samples.push(now.saturating_sub(sent) / 1000);
+                                }
+                            }
+                        }
+                    }
+                }
+                if let Ok(mut s) = shared.lock() {
+                    s.received += local.received;
+                    for micros in samples {
+                        let bucket = ((micros / BUCKET_MICROS) as usize).min(BUCKETS - 1);
+                        s.latency[bucket] += 1;
+                    }
+                }
+            }
+        });
+        Ok(Sinks {
+            state,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.state.lock().map(|s| s.clone()).unwrap_or(Snapshot {
+            received: 0,
+            latency: vec![0; BUCKETS],
+        })
+    }
+
+    pub fn stop(mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The benchmark's smoke mode, as CI runs it: a few seconds against the
+//! debug build, asserting that packets flow and a report comes out — never
+//! a speed.
+
+use troupe_bench::{run, BenchConfig, Report};
+
+#[test]
+fn the_benchmark_runs_and_reports() {
+    let report =
+        run(&BenchConfig::smoke(env!("CARGO_BIN_EXE_troupe"))).expect("the smoke run completes");
+    assert!(report.packets_forwarded > 0, "{report:?}");
+    assert!(report.table_row().starts_with("| 4 | 300 |"));
+    assert!(report.json_line().contains("\"cpuMicrosPerPacket\""));
+    assert!(Report::TABLE_HEADER.contains("CPU µs/pkt"));
+}
