@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -31,15 +30,7 @@ impl Troupe {
             .stderr(Stdio::null())
             .spawn()
             .expect("troupe starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("troupe listening on ")
-            .expect(&line)
-            .to_string();
+        let url = common::listening_url(&mut child);
         Troupe { child, url }
     }
 }

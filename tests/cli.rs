@@ -2,7 +2,8 @@
 //! naming the field, `--print-config`, and a node that starts on the
 //! defaults, serves, and stops cleanly on SIGTERM.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -120,15 +121,7 @@ fn the_node_starts_on_defaults_serves_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("troupe listening on ")
-        .expect(&line)
-        .to_string();
+    let url = common::listening_url(&mut child);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

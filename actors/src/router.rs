@@ -191,45 +191,18 @@ async fn create_webrtc_transport(
     let id = uuid::Uuid::new_v4().to_string();
     let endpoint = WebRtcEndpoint::new(state.ctx.clone(), &server, &id, &state.id);
     let info = endpoint.info();
-    let app_data = if options.app_data.is_null() {
-        serde_json::json!({})
-    } else {
-        options.app_data.clone()
-    };
-    let (actor, _) = Actor::spawn_linked(
-        None,
-        Transport,
-        TransportArgs {
-            ctx: state.ctx.clone(),
-            id: id.clone(),
-            router_id: state.id.clone(),
-            kind: TransportKind::Webrtc,
-            router_capabilities: state.rtp_capabilities.clone(),
-            app_data,
+    spawn_transport(
+        myself,
+        state,
+        &id,
+        &options.app_data,
+        TransportParts {
             media: endpoint.clone(),
             webrtc: Some(endpoint.clone()),
             plain: None,
         },
-        myself.get_cell(),
     )
-    .await
-    .map_err(|e| ActorError::Internal(format!("cannot start transport: {e}")))?;
-    let entry = TransportEntry {
-        router_id: state.id.clone(),
-        kind: TransportKind::Webrtc,
-        actor: actor.clone(),
-        endpoint: Some(endpoint.clone()),
-        media: None,
-    };
-    if let Err(e) = state.ctx.topology.insert_transport(&id, entry) {
-        crate::media::MediaHandle::close(endpoint.as_ref());
-        actor.stop(None);
-        return Err(e);
-    }
-    state
-        .ctx
-        .metrics
-        .object_opened(TransportKind::Webrtc.metric_kind());
+    .await?;
     Ok(TransportCreated {
         id,
         ice_parameters: IceParameters {
@@ -317,45 +290,18 @@ async fn create_plain_transport(
         rtcp_port,
     )
     .map_err(|e| ActorError::Internal(format!("cannot start the plain transport: {e}")))?;
-    let app_data = if options.app_data.is_null() {
-        serde_json::json!({})
-    } else {
-        options.app_data.clone()
-    };
-    let (actor, _) = Actor::spawn_linked(
-        None,
-        Transport,
-        TransportArgs {
-            ctx: state.ctx.clone(),
-            id: id.clone(),
-            router_id: state.id.clone(),
-            kind: TransportKind::Plain,
-            router_capabilities: state.rtp_capabilities.clone(),
-            app_data,
-            media: endpoint.clone() as std::sync::Arc<dyn MediaTransport>,
+    spawn_transport(
+        myself,
+        state,
+        &id,
+        &options.app_data,
+        TransportParts {
+            media: endpoint.clone(),
             webrtc: None,
             plain: Some(endpoint.clone()),
         },
-        myself.get_cell(),
     )
-    .await
-    .map_err(|e| ActorError::Internal(format!("cannot start transport: {e}")))?;
-    let entry = TransportEntry {
-        router_id: state.id.clone(),
-        kind: TransportKind::Plain,
-        actor: actor.clone(),
-        endpoint: None,
-        media: Some(endpoint.clone()),
-    };
-    if let Err(e) = state.ctx.topology.insert_transport(&id, entry) {
-        crate::media::MediaHandle::close(endpoint.as_ref());
-        actor.stop(None);
-        return Err(e);
-    }
-    state
-        .ctx
-        .metrics
-        .object_opened(TransportKind::Plain.metric_kind());
+    .await?;
     Ok(PlainTransportCreated {
         id,
         tuple: endpoint.tuple_json(None, false),
@@ -365,4 +311,75 @@ async fn create_plain_transport(
             key_base64: k.to_base64(),
         }),
     })
+}
+
+/// The packet side of a transport about to be spawned.
+struct TransportParts {
+    media: std::sync::Arc<dyn MediaTransport>,
+    webrtc: Option<std::sync::Arc<WebRtcEndpoint>>,
+    plain: Option<std::sync::Arc<PlainEndpoint>>,
+}
+
+/// Spawns the transport actor for an endpoint already made and records it;
+/// if that fails the endpoint is closed, so nothing is left open.
+async fn spawn_transport(
+    myself: &ActorRef<RouterMsg>,
+    state: &RouterArgs,
+    id: &str,
+    app_data: &serde_json::Value,
+    parts: TransportParts,
+) -> ActorResult<()> {
+    let kind = if parts.webrtc.is_some() {
+        TransportKind::Webrtc
+    } else {
+        TransportKind::Plain
+    };
+    let close_media = |parts: &TransportParts| match (&parts.webrtc, &parts.plain) {
+        (Some(e), _) => crate::media::MediaHandle::close(e.as_ref()),
+        (None, Some(p)) => crate::media::MediaHandle::close(p.as_ref()),
+        (None, None) => {}
+    };
+    let app_data = if app_data.is_null() {
+        serde_json::json!({})
+    } else {
+        app_data.clone()
+    };
+    let spawned = Actor::spawn_linked(
+        None,
+        Transport,
+        TransportArgs {
+            ctx: state.ctx.clone(),
+            id: id.to_string(),
+            router_id: state.id.clone(),
+            kind,
+            router_capabilities: state.rtp_capabilities.clone(),
+            app_data,
+            media: parts.media.clone(),
+            webrtc: parts.webrtc.clone(),
+            plain: parts.plain.clone(),
+        },
+        myself.get_cell(),
+    )
+    .await;
+    let actor = match spawned {
+        Ok((actor, _)) => actor,
+        Err(e) => {
+            close_media(&parts);
+            return Err(ActorError::Internal(format!("cannot start transport: {e}")));
+        }
+    };
+    let entry = TransportEntry {
+        router_id: state.id.clone(),
+        kind,
+        actor: actor.clone(),
+        endpoint: parts.webrtc.clone(),
+        media: parts.plain.clone(),
+    };
+    if let Err(e) = state.ctx.topology.insert_transport(id, entry) {
+        close_media(&parts);
+        actor.stop(None);
+        return Err(e);
+    }
+    state.ctx.metrics.object_opened(kind.metric_kind());
+    Ok(())
 }

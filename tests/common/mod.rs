@@ -162,3 +162,17 @@ pub fn assert_error(response: &(u16, Value), status: u16, code: &str) {
         .as_str()
         .is_some_and(|m| !m.is_empty()));
 }
+
+/// The URL a `troupe` process prints on its first line of stdout (the port
+/// may have been 0).
+pub fn listening_url(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line.trim()
+        .strip_prefix("troupe listening on ")
+        .expect(&line)
+        .to_string()
+}
