@@ -13,7 +13,7 @@ use troupe_transports::rtcp_feedback;
 use troupe_transports::rtp_packet::{rebuild, Rewrite, RtpHeader};
 use troupe_transports::stream_rewriter::StreamRewriter;
 
-use crate::media::producer_media::{ProducerMedia, RoutedPacket, REPORT_INTERVAL};
+use crate::media::producer_media::{ProducerMedia, RoutedPacket, MAX_EXTENSIONS, REPORT_INTERVAL};
 use crate::media::transport_core::MediaTransport;
 use crate::media::MediaHandle;
 use crate::ortc::{MID_URI, TRANSPORT_CC_URI};
@@ -237,18 +237,24 @@ impl ConsumerMedia {
             return;
         };
         let transport_sequence = endpoint.core().next_transport_sequence().to_be_bytes();
-        let mut extensions: Vec<(u8, &[u8])> = Vec::with_capacity(routed.extensions.len());
-        for (id, value) in &routed.extensions {
-            if Some(*id) == self.mid_extension_id {
+        // On the stack: this runs for every packet and every consumer.
+        let mut extensions: [(u8, &[u8]); MAX_EXTENSIONS] = [(0, &[]); MAX_EXTENSIONS];
+        let mut count = 0;
+        for (id, value) in routed.extensions() {
+            let kept: Option<&[u8]> = if Some(*id) == self.mid_extension_id {
                 // The receiver demultiplexes by MID: it must be this consumer's.
-                if let Some(mid) = &self.mid {
-                    extensions.push((*id, mid.as_bytes()));
-                }
+                self.mid.as_ref().map(|m| m.as_bytes())
             } else if Some(*id) == self.transport_cc_extension_id {
                 // Transport-wide numbers belong to the transport they are sent on.
-                extensions.push((*id, &transport_sequence));
+                Some(&transport_sequence)
             } else if self.extension_ids.contains(id) {
-                extensions.push((*id, value));
+                Some(value)
+            } else {
+                None
+            };
+            if let Some(value) = kept {
+                extensions[count] = (*id, value);
+                count += 1;
             }
         }
         let rewrite = Rewrite {
@@ -265,7 +271,13 @@ impl ConsumerMedia {
             last_out_at,
             ..
         } = &mut *state;
-        rebuild(routed.packet, &routed.header, &rewrite, &extensions, buffer);
+        rebuild(
+            routed.packet,
+            &routed.header,
+            &rewrite,
+            &extensions[..count],
+            buffer,
+        );
         *last_out_timestamp = timestamp;
         *last_out_at = Some(now);
         if let Some(retransmissions) = retransmissions {

@@ -359,7 +359,13 @@ impl PlainEndpoint {
         if self.closed.load(Relaxed) {
             return false;
         }
-        let (destination, bytes) = {
+        let socket = match (&self.rtcp_socket, rtcp) {
+            (Some(socket), true) => socket,
+            _ => &self.rtp_socket,
+        };
+        // The send happens under this transport's own lock: nobody else
+        // contends for it, and it spares a copy of every packet.
+        let sent = {
             let mut state = self.lock();
             let destination = if rtcp {
                 state.remote_rtcp.or(state.remote_rtp)
@@ -369,42 +375,38 @@ impl PlainEndpoint {
             let Some(destination) = destination else {
                 return false;
             };
-            let bytes = match state.srtp_out.as_mut() {
+            let result = match state.srtp_out.as_mut() {
                 Some(srtp) => {
-                    let result = if rtcp {
+                    let protected = if rtcp {
                         srtp.encrypt_rtcp(packet)
                     } else {
                         srtp.encrypt_rtp(packet)
                     };
-                    match result {
-                        Ok(b) => b.to_vec(),
+                    match protected {
+                        Ok(bytes) => socket.try_send_to(&bytes, destination),
                         Err(_) => return false,
                     }
                 }
-                None => packet.to_vec(),
+                None => socket.try_send_to(packet, destination),
             };
-            (destination, bytes)
+            result.ok()
         };
-        let socket = match (&self.rtcp_socket, rtcp) {
-            (Some(socket), true) => socket,
-            _ => &self.rtp_socket,
-        };
-        match socket.try_send_to(&bytes, destination) {
-            Ok(_) => {
+        match sent {
+            Some(bytes) => {
                 self.core
                     .counters
                     .bytes_sent
-                    .fetch_add(bytes.len() as u64, Relaxed);
+                    .fetch_add(bytes as u64, Relaxed);
                 if !rtcp {
                     self.core
                         .counters
                         .rtp_bytes_sent
-                        .fetch_add(bytes.len() as u64, Relaxed);
-                    self.core.ctx.metrics.rtp_sent(bytes.len());
+                        .fetch_add(bytes as u64, Relaxed);
+                    self.core.ctx.metrics.rtp_sent(bytes);
                 }
                 true
             }
-            Err(_) => {
+            None => {
                 self.core.ctx.metrics.drop_packet("send_failed");
                 false
             }

@@ -27,11 +27,22 @@ pub struct RoutedPacket<'a> {
     pub header: RtpHeader,
     /// The router's payload type.
     pub payload_type: u8,
-    /// Extensions under the router's ids.
-    pub extensions: Vec<(u8, &'a [u8])>,
+    /// Extensions under the router's ids (the first `extension_count`).
+    pub extensions: [(u8, &'a [u8]); MAX_EXTENSIONS],
+    pub extension_count: usize,
     pub is_key_frame: bool,
     /// Which of the producer's encodings (simulcast streams) it belongs to.
     pub encoding: usize,
+}
+
+/// Header extensions carried per packet; RFC 8285 allows at most 14 in
+/// the one-byte form, which is what browsers send.
+pub const MAX_EXTENSIONS: usize = 16;
+
+impl RoutedPacket<'_> {
+    pub fn extensions(&self) -> &[(u8, &[u8])] {
+        &self.extensions[..self.extension_count]
+    }
 }
 
 /// Reception state of one encoding.
@@ -204,13 +215,16 @@ impl ProducerMedia {
             self.metrics.drop_packet("unknown_payload_type");
             return;
         };
-        let extensions = header
-            .extensions(packet)
-            .filter_map(|(id, value)| {
-                let mapped = self.extension_map[usize::from(id)];
-                (mapped != 0).then_some((mapped, value))
-            })
-            .collect();
+        // On the stack: this runs for every packet.
+        let mut extensions: [(u8, &[u8]); MAX_EXTENSIONS] = [(0, &[]); MAX_EXTENSIONS];
+        let mut extension_count = 0;
+        for (id, value) in header.extensions(packet) {
+            let mapped = self.extension_map[usize::from(id)];
+            if mapped != 0 && extension_count < MAX_EXTENSIONS {
+                extensions[extension_count] = (mapped, value);
+                extension_count += 1;
+            }
+        }
         let is_key_frame = match self.video_codec {
             Some(codec) => codec.is_key_frame(header.payload(packet)),
             None => true,
@@ -220,6 +234,7 @@ impl ProducerMedia {
             header,
             payload_type,
             extensions,
+            extension_count,
             is_key_frame,
             encoding,
         };
