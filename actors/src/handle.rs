@@ -46,14 +46,11 @@ impl NodeHandle {
         media: Option<MediaConfig>,
     ) -> ActorResult<Self> {
         let webrtc = match &media {
-            Some(config) => Some(WebRtcServer::start(config, metrics.clone()).await.map_err(
-                |e| {
-                    ActorError::Internal(format!(
-                        "cannot open the WebRTC port {} (config field `webrtc_port`): {e}",
-                        config.port
-                    ))
-                },
-            )?),
+            Some(config) => Some(
+                WebRtcServer::start(config, metrics.clone())
+                    .await
+                    .map_err(|e| ActorError::Internal(e.to_string()))?,
+            ),
             None => None,
         };
         let ctx = NodeContext::new(node_id, region, metrics, webrtc, media);

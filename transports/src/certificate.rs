@@ -64,6 +64,15 @@ impl DtlsCertificate {
 
     /// A certificate and its PKCS#8 key from PEM text.
     pub fn from_pem(certificate_pem: &str, key_pem: &str) -> Result<Self, CertificateError> {
+        if key_pem.contains("BEGIN EC PRIVATE KEY") || key_pem.contains("BEGIN RSA PRIVATE KEY") {
+            return Err(CertificateError::Load(
+                "the key must be PKCS#8 (BEGIN PRIVATE KEY): convert it with `openssl pkcs8 -topk8 -nocrypt`".into(),
+            ));
+        }
+        // rtc-dtls reads its own tag for PKCS#8 keys.
+        let key_pem = key_pem
+            .replace("BEGIN PRIVATE KEY", "BEGIN PRIVATE_KEY")
+            .replace("END PRIVATE KEY", "END PRIVATE_KEY");
         let combined = format!("{key_pem}\n{certificate_pem}");
         let certificate = Certificate::from_pem(&combined, provider().crypto())
             .map_err(|e| CertificateError::Load(e.to_string()))?;
@@ -95,6 +104,19 @@ impl DtlsCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pem_certificate_and_pkcs8_key_load_with_the_right_fingerprint() {
+        // A P-256 key and self-signed certificate as `openssl req -x509`
+        // and `openssl pkcs8 -topk8` make them.
+        let generated = DtlsCertificate::generate().unwrap();
+        let pem = generated.certificate.serialize_pem().unwrap();
+        let (key, cert) = pem.split_at(pem.find("-----BEGIN CERTIFICATE-----").unwrap());
+        let openssl_style_key = key.replace("PRIVATE_KEY", "PRIVATE KEY");
+        let loaded = DtlsCertificate::from_pem(cert, &openssl_style_key).unwrap();
+        assert_eq!(loaded.fingerprints, generated.fingerprints);
+        assert!(DtlsCertificate::from_pem(cert, "-----BEGIN EC PRIVATE KEY-----\n").is_err());
+    }
 
     #[test]
     fn fingerprints_are_uppercase_hex_with_colons() {

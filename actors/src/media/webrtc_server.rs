@@ -63,8 +63,20 @@ impl WebRtcServer {
             Some((cert, key)) => DtlsCertificate::from_pem(cert, key),
             None => DtlsCertificate::generate(),
         }
-        .map_err(|e| io::Error::other(e.to_string()))?;
-        let (udp, tcp) = bind_pair(config.listen_ip, config.port)?;
+        .map_err(|e| {
+            io::Error::other(format!(
+                "config fields `dtls_certificate` and `dtls_private_key`: {e}"
+            ))
+        })?;
+        let (udp, tcp) = bind_pair(config.listen_ip, config.port).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot open the WebRTC port {} (config field `webrtc_port`): {e}",
+                    config.port
+                ),
+            )
+        })?;
         udp.set_nonblocking(true)?;
         tcp.set_nonblocking(true)?;
         let local_port = udp.local_addr()?.port();
