@@ -357,3 +357,102 @@ fn closing_the_producers_ends_the_recording_cleanly() {
         "a finished file of about 4 s, not {duration}"
     );
 }
+
+#[test]
+fn an_h264_stream_from_ffmpeg_is_recorded_to_mkv() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(config(&[("recordings_dir", dir.path().to_str().unwrap())]));
+    let router = post(&server, "/v1/routers", json!({}));
+    let router_id = router["id"].as_str().unwrap();
+    let h264 = payload_type(&router["rtpCapabilities"], "video/H264");
+    let transport = post(
+        &server,
+        &format!("/v1/routers/{router_id}/plain-transports"),
+        json!({"comedia": true}),
+    );
+    let transport_id = transport["id"].as_str().unwrap();
+    let producer = post(
+        &server,
+        &format!("/v1/transports/{transport_id}/producers"),
+        json!({"kind": "video", "rtpParameters": {
+            "codecs": [{"mimeType": "video/H264", "payloadType": h264, "clockRate": 90000,
+                        "parameters": {"packetization-mode": 1, "profile-level-id": "42e01f"}}],
+            "encodings": [{"ssrc": VIDEO_SSRC}]
+        }}),
+    );
+    let recording = post(
+        &server,
+        &format!("/v1/routers/{router_id}/recordings"),
+        json!({"producerIds": [producer["id"]], "format": "mkv"}),
+    );
+    let port = transport["tuple"]["localPort"].as_u64().unwrap();
+    common::media_tools::Tool::spawn(
+        std::process::Command::new("ffmpeg").args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30:duration=5",
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "baseline",
+            "-level",
+            "3.1",
+            "-tune",
+            "zerolatency",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "30",
+            "-payload_type",
+            &h264.to_string(),
+            "-ssrc",
+            &VIDEO_SSRC.to_string(),
+            "-f",
+            "rtp",
+            &format!("rtp://127.0.0.1:{port}?rtcpport={port}&pkt_size=1200"),
+        ]),
+        "ffmpeg H264 sender",
+    )
+    .wait_success();
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, stopped) = server.call(
+        "DELETE",
+        &format!("/v1/recordings/{}", recording["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(status, 200, "{stopped}");
+    let path = recording["path"].as_str().unwrap();
+    assert_eq!(
+        ffprobe(
+            path,
+            &[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=codec_name"
+            ]
+        ),
+        "h264"
+    );
+    let frames: u32 = ffprobe(
+        path,
+        &[
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+        ],
+    )
+    .parse()
+    .unwrap_or(0);
+    assert!(frames >= 140, "{frames} of 150 frames");
+}
