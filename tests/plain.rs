@@ -323,3 +323,58 @@ fn plain_transport_errors_name_the_field() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_fan_out_split_over_cores_keeps_every_consumer_complete_and_in_order() {
+    let room = room();
+    let ingest = room.plain(json!({"comedia": true}));
+    let ingest_id = ingest["id"].as_str().unwrap();
+    let producer = room.produce_opus(ingest_id, 4444);
+    // More consumers than troupe_actors::media::fan_out::SPLIT_AT.
+    let receivers: Vec<UdpSocket> = (0..220)
+        .map(|_| {
+            let receiver = socket();
+            let egress = room.plain(json!({}));
+            let id = egress["id"].as_str().unwrap();
+            post(
+                &room.server,
+                &format!("/v1/transports/{id}/connect"),
+                json!({"ip": "127.0.0.1", "port": receiver.local_addr().unwrap().port()}),
+            );
+            post(
+                &room.server,
+                &format!("/v1/transports/{id}/consumers"),
+                json!({"producerId": producer, "rtpCapabilities": room.caps}),
+            );
+            receiver
+        })
+        .collect();
+    let sender = socket();
+    let port = ingest["tuple"]["localPort"].as_u64().unwrap() as u16;
+    let pt = payload_type(&room.caps, "audio/opus");
+    for seq in 1..=30 {
+        sender
+            .send_to(&opus_packet(pt, 4444, seq, "x"), ("127.0.0.1", port))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for receiver in &receivers {
+        // Everything has arrived by now: drain what is queued.
+        receiver.set_nonblocking(true).unwrap();
+        let mut buffer = [0u8; 2048];
+        let mut packets = Vec::new();
+        while let Ok((n, _)) = receiver.recv_from(&mut buffer) {
+            packets.push(buffer[..n].to_vec());
+        }
+        let sequences: Vec<u16> = rtp_only(packets)
+            .iter()
+            .map(|p| RtpHeader::parse(p).unwrap().sequence_number)
+            .collect();
+        assert_eq!(sequences.len(), 30, "every packet reaches every consumer");
+        assert!(
+            sequences.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+            "in order: {sequences:?}"
+        );
+    }
+}

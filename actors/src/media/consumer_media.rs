@@ -146,6 +146,11 @@ impl ConsumerMedia {
         })
     }
 
+    /// Which share of a split fan-out this consumer is in (stable).
+    pub fn share(&self, shares: usize) -> usize {
+        self.ssrc as usize % shares.max(1)
+    }
+
     /// The SSRCs this consumer sends with (media, and RTX if any).
     pub fn ssrcs(&self) -> Vec<u32> {
         std::iter::once(self.ssrc)

@@ -5,6 +5,7 @@
 //! consumer (rewrite) → its endpoint (SRTP) → socket.
 
 pub mod consumer_media;
+pub mod fan_out;
 pub mod plain_endpoint;
 pub mod port_allocator;
 pub mod producer_media;

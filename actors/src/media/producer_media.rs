@@ -15,6 +15,7 @@ use troupe_transports::rtcp_feedback::{self, Reception as ReportBlockValues};
 use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::media::consumer_media::ConsumerMedia;
+use crate::media::fan_out::{FanOutPool, Job};
 use crate::media::transport_core::{MediaTransport, FEEDBACK_SSRC};
 use crate::media::MediaHandle;
 use crate::metrics::ActorMetrics;
@@ -148,7 +149,13 @@ impl ProducerMedia {
 
     /// An RTX packet from the sender (RFC 4588): restore the original and
     /// process it as a repaired packet.
-    pub fn receive_rtx(&self, packet: &[u8], header: RtpHeader, encoding: usize, now: Instant) {
+    pub fn receive_rtx(
+        self: &Arc<Self>,
+        packet: &[u8],
+        header: RtpHeader,
+        encoding: usize,
+        now: Instant,
+    ) {
         let Some(apt) = self.is_rtx_payload_type(header.payload_type) else {
             return self.metrics.drop_packet("rtx_unknown_payload_type");
         };
@@ -181,7 +188,13 @@ impl ProducerMedia {
     }
 
     /// One RTP packet from the producer's transport, already unprotected.
-    pub fn receive(&self, packet: &[u8], header: RtpHeader, encoding: usize, now: Instant) {
+    pub fn receive(
+        self: &Arc<Self>,
+        packet: &[u8],
+        header: RtpHeader,
+        encoding: usize,
+        now: Instant,
+    ) {
         if self.closed.load(Relaxed) {
             return;
         }
@@ -204,6 +217,69 @@ impl ProducerMedia {
         if self.paused.load(Relaxed) {
             return;
         }
+        let Some(routed) = self.route(packet, header, encoding) else {
+            return;
+        };
+        let Ok(consumers) = self.consumers.read() else {
+            return;
+        };
+        let pool = FanOutPool::get();
+        let shares = pool.shares(consumers.len());
+        // Helpers take their shares from a copy; this thread does the first
+        // (and any share whose helper is busy).
+        let mut inline = [false; 9];
+        inline[0] = true;
+        for share in 1..shares {
+            let job = Job {
+                producer: self.clone(),
+                packet: packet.to_vec(),
+                encoding,
+                now,
+                share,
+                shares,
+            };
+            if let Err(job) = pool.submit(job) {
+                inline[job.share] = true;
+            }
+        }
+        for consumer in consumers.iter() {
+            if shares == 1 || inline[consumer.share(shares)] {
+                consumer.forward(&routed, now);
+            }
+        }
+    }
+
+    /// A helper thread's part of a fan-out: the consumers of one share.
+    pub fn forward_share(
+        &self,
+        packet: &[u8],
+        encoding: usize,
+        now: Instant,
+        share: usize,
+        shares: usize,
+    ) {
+        let Ok(header) = RtpHeader::parse(packet) else {
+            return;
+        };
+        let Some(routed) = self.route(packet, header, encoding) else {
+            return;
+        };
+        let Ok(consumers) = self.consumers.read() else {
+            return;
+        };
+        for consumer in consumers.iter().filter(|c| c.share(shares) == share) {
+            consumer.forward(&routed, now);
+        }
+    }
+
+    /// The packet as the router sees it: payload type and extension ids
+    /// mapped, key frame detected.
+    fn route<'a>(
+        &self,
+        packet: &'a [u8],
+        header: RtpHeader,
+        encoding: usize,
+    ) -> Option<RoutedPacket<'a>> {
         let Some(payload_type) = self
             .shared
             .rtp_mapping
@@ -213,7 +289,7 @@ impl ProducerMedia {
             .map(|m| m.mapped_payload_type)
         else {
             self.metrics.drop_packet("unknown_payload_type");
-            return;
+            return None;
         };
         // On the stack: this runs for every packet.
         let mut extensions: [(u8, &[u8]); MAX_EXTENSIONS] = [(0, &[]); MAX_EXTENSIONS];
@@ -229,7 +305,7 @@ impl ProducerMedia {
             Some(codec) => codec.is_key_frame(header.payload(packet)),
             None => true,
         };
-        let routed = RoutedPacket {
+        Some(RoutedPacket {
             packet,
             header,
             payload_type,
@@ -237,15 +313,7 @@ impl ProducerMedia {
             extension_count,
             is_key_frame,
             encoding,
-        };
-        // Forwarding happens under the read lock: consumers are added and
-        // removed rarely, and nothing in `forward` takes this lock.
-        let Ok(consumers) = self.consumers.read() else {
-            return;
-        };
-        for consumer in consumers.iter() {
-            consumer.forward(&routed, now);
-        }
+        })
     }
 
     pub fn on_sender_report(&self, ssrc: u32, ntp_time: u64, now: Instant) {

@@ -1,0 +1,89 @@
+//! Spreading a large fan-out over the machine's cores. One producer's
+//! packets arrive on one socket task; with hundreds of consumers the
+//! copies and sends of one packet exceed what one core does (measured: one
+//! core saturates near 150,000 forwarded packets/s). Consumers are split
+//! into shares by SSRC — stable, so a consumer's packets never change
+//! thread and stay in order — and helper threads take all shares but the
+//! first, each receiving a copy of the packet through a bounded queue.
+
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use crate::media::producer_media::ProducerMedia;
+
+/// Below this many consumers one thread is cheaper than handing off
+/// (measured: at 100 consumers the split cost 0.5 µs more per packet; at
+/// 500 it forwarded 30 % more packets for less CPU each).
+pub const SPLIT_AT: usize = 200;
+
+/// Packets waiting per helper before the receiving thread does the work
+/// itself rather than queue more.
+const QUEUE: usize = 2048;
+
+pub struct Job {
+    pub producer: Arc<ProducerMedia>,
+    pub packet: Vec<u8>,
+    pub encoding: usize,
+    pub now: Instant,
+    pub share: usize,
+    pub shares: usize,
+}
+
+pub struct FanOutPool {
+    helpers: Vec<SyncSender<Job>>,
+}
+
+impl FanOutPool {
+    /// The shared pool: one helper per core beyond the first.
+    pub fn get() -> &'static FanOutPool {
+        static POOL: OnceLock<FanOutPool> = OnceLock::new();
+        POOL.get_or_init(|| {
+            let cores = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(8);
+            let helpers = (1..cores)
+                .filter_map(|i| {
+                    let (sender, receiver) = sync_channel::<Job>(QUEUE);
+                    std::thread::Builder::new()
+                        .name(format!("troupe-fan-out-{i}"))
+                        .spawn(move || {
+                            while let Ok(job) = receiver.recv() {
+                                job.producer.forward_share(
+                                    &job.packet,
+                                    job.encoding,
+                                    job.now,
+                                    job.share,
+                                    job.shares,
+                                );
+                            }
+                        })
+                        .ok()
+                        .map(|_| sender)
+                })
+                .collect();
+            FanOutPool { helpers }
+        })
+    }
+
+    /// How many shares a fan-out of `consumers` is split into.
+    pub fn shares(&self, consumers: usize) -> usize {
+        if consumers < SPLIT_AT {
+            1
+        } else {
+            self.helpers.len() + 1
+        }
+    }
+
+    /// Hands share `job.share` to its helper; gives the job back if the
+    /// helper is busy, for the caller to do inline.
+    pub fn submit(&self, job: Job) -> Result<(), Job> {
+        match self.helpers.get(job.share - 1) {
+            Some(helper) => helper.try_send(job).map_err(|e| match e {
+                TrySendError::Full(job) | TrySendError::Disconnected(job) => job,
+            }),
+            None => Err(job),
+        }
+    }
+}
