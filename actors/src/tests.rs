@@ -69,16 +69,23 @@ impl Room {
     async fn produce(&self, transport: &str, ssrc: u32) -> String {
         self.node.produce(transport, vp8(ssrc)).await.unwrap().id
     }
-    async fn consume(&self, transport: &str, producer: &str) -> String {
-        let request = ConsumeRequest {
+    fn consume_request(&self, producer: &str) -> ConsumeRequest {
+        ConsumeRequest {
             producer_id: producer.to_string(),
             rtp_capabilities: self.caps.clone(),
             paused: false,
             preferred_layers: None,
             enable_rtx: None,
             app_data: json!({}),
-        };
-        self.node.consume(transport, request).await.unwrap().id
+        }
+    }
+
+    async fn consume(&self, transport: &str, producer: &str) -> String {
+        self.node
+            .consume(transport, self.consume_request(producer))
+            .await
+            .unwrap()
+            .id
     }
 }
 
@@ -324,21 +331,7 @@ async fn producer_pause_reaches_consumers_as_events() {
     assert_eq!(seen[0].target_id, c);
     assert!(r.node.consumer_dump(&c).await.unwrap().producer_paused);
     // A consumer created while the producer is paused knows it.
-    let created = r
-        .node
-        .consume(
-            &t,
-            ConsumeRequest {
-                producer_id: p.clone(),
-                rtp_capabilities: r.caps.clone(),
-                paused: false,
-                preferred_layers: None,
-                enable_rtx: None,
-                app_data: json!({}),
-            },
-        )
-        .await
-        .unwrap();
+    let created = r.node.consume(&t, r.consume_request(&p)).await.unwrap();
     assert!(created.producer_paused);
     r.node.producer_pause(&p, false).await.unwrap();
     let seen = wait_for(&mut rx, &["producerresume"], 2).await;
@@ -362,35 +355,7 @@ async fn rtp_listener_refuses_a_second_producer_with_the_same_ssrc() {
     );
     // Consumers get distinct mids on a WebRTC transport.
     let p = r.produce(&t, 3000).await;
-    let a = r
-        .node
-        .consume(
-            &t,
-            ConsumeRequest {
-                producer_id: p.clone(),
-                rtp_capabilities: r.caps.clone(),
-                paused: false,
-                preferred_layers: None,
-                enable_rtx: None,
-                app_data: json!({}),
-            },
-        )
-        .await
-        .unwrap();
-    let b = r
-        .node
-        .consume(
-            &t,
-            ConsumeRequest {
-                producer_id: p,
-                rtp_capabilities: r.caps.clone(),
-                paused: false,
-                preferred_layers: None,
-                enable_rtx: None,
-                app_data: json!({}),
-            },
-        )
-        .await
-        .unwrap();
+    let a = r.node.consume(&t, r.consume_request(&p)).await.unwrap();
+    let b = r.node.consume(&t, r.consume_request(&p)).await.unwrap();
     assert_ne!(a.rtp_parameters.mid, b.rtp_parameters.mid);
 }
