@@ -18,6 +18,32 @@ pub struct FailureLabels {
     pub reason: String,
 }
 
+/// The reasons packets are dropped for, as counted on the media ports.
+pub const DROP_REASONS: &[&str] = &[
+    "junk",
+    "unknown_tuple",
+    "unknown_ssrc",
+    "unknown_payload_type",
+    "stun_malformed",
+    "stun_not_binding",
+    "stun_username",
+    "stun_fingerprint",
+    "stun_integrity",
+    "stun_unknown_ufrag",
+    "dtls_before_connect",
+    "srtp_before_dtls",
+    "srtp_before_connect",
+    "srtp_auth",
+    "srtp_replay",
+    "srtp_protect",
+    "rtp_malformed",
+    "rtcp_malformed",
+    "rtx_unknown_payload_type",
+    "tcp_bad_frame",
+    "tcp_send_queue_full",
+    "send_failed",
+];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: String,
@@ -56,6 +82,47 @@ impl ActorMetrics {
         };
         metrics.rtp_in = series(&metrics, "in");
         metrics.rtp_out = series(&metrics, "out");
+        // Every known series exists from the start at zero, so dashboards
+        // and rate() see a value before the first event.
+        for kind in [
+            "router",
+            "webrtc_transport",
+            "plain_transport",
+            "pipe_transport",
+            "producer",
+            "consumer",
+            "recording",
+        ] {
+            metrics
+                .objects
+                .get_or_create(&KindLabel { kind: kind.into() });
+        }
+        for kind in ["router", "transport", "producer", "consumer"] {
+            for reason in ["failed", "stopped"] {
+                metrics.failures.get_or_create(&FailureLabels {
+                    kind: kind.into(),
+                    reason: reason.into(),
+                });
+            }
+        }
+        for reason in DROP_REASONS {
+            metrics.dropped.get_or_create(&ReasonLabel {
+                reason: (*reason).into(),
+            });
+        }
+        for kind in [
+            "pli",
+            "fir",
+            "nack",
+            "remb",
+            "transport_cc",
+            "pli_sent",
+            "nack_sent",
+        ] {
+            metrics
+                .rtcp_feedback
+                .get_or_create(&KindLabel { kind: kind.into() });
+        }
         registry.register(
             "troupe_objects",
             "Objects alive on this node, by kind",
