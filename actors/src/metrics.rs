@@ -93,22 +93,24 @@ impl ActorMetrics {
             "consumer",
             "recording",
         ] {
-            metrics
-                .objects
-                .get_or_create(&KindLabel { kind: kind.into() });
+            drop(
+                metrics
+                    .objects
+                    .get_or_create(&KindLabel { kind: kind.into() }),
+            );
         }
         for kind in ["router", "transport", "producer", "consumer"] {
             for reason in ["failed", "stopped"] {
-                metrics.failures.get_or_create(&FailureLabels {
+                drop(metrics.failures.get_or_create(&FailureLabels {
                     kind: kind.into(),
                     reason: reason.into(),
-                });
+                }));
             }
         }
         for reason in DROP_REASONS {
-            metrics.dropped.get_or_create(&ReasonLabel {
+            drop(metrics.dropped.get_or_create(&ReasonLabel {
                 reason: (*reason).into(),
-            });
+            }));
         }
         for kind in [
             "pli",
@@ -119,9 +121,11 @@ impl ActorMetrics {
             "pli_sent",
             "nack_sent",
         ] {
-            metrics
-                .rtcp_feedback
-                .get_or_create(&KindLabel { kind: kind.into() });
+            drop(
+                metrics
+                    .rtcp_feedback
+                    .get_or_create(&KindLabel { kind: kind.into() }),
+            );
         }
         registry.register(
             "troupe_objects",
