@@ -40,6 +40,7 @@ pub const DROP_REASONS: &[&str] = &[
     "rtcp_malformed",
     "rtx_unknown_payload_type",
     "tcp_bad_frame",
+    "tcp_connections_full",
     "tcp_send_queue_full",
     "send_failed",
 ];

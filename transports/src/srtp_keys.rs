@@ -85,6 +85,16 @@ impl FromStr for SrtpCryptoSuite {
     }
 }
 
+/// The metric reason for a packet SRTP refused to unprotect: a replay, or
+/// anything else (bad auth tag, too short, unknown context).
+pub fn unprotect_failure_reason(error: &shared::error::Error) -> &'static str {
+    match error {
+        shared::error::Error::SrtpSsrcDuplicated(..)
+        | shared::error::Error::SrtcpSsrcDuplicated(..) => "srtp_replay",
+        _ => "srtp_auth",
+    }
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct SrtpKey {
     pub suite: SrtpCryptoSuite,

@@ -241,7 +241,17 @@ impl ConsumerMedia {
         else {
             return;
         };
-        let transport_sequence = endpoint.core().next_transport_sequence().to_be_bytes();
+        // A transport-wide number is taken only for a packet that carries
+        // the extension, so the receiver sees no gaps that look like loss.
+        let carries_transport_cc = self
+            .transport_cc_extension_id
+            .is_some_and(|tcc| routed.extensions().iter().any(|(id, _)| *id == tcc));
+        let transport_sequence = if carries_transport_cc {
+            endpoint.core().next_transport_sequence()
+        } else {
+            0
+        }
+        .to_be_bytes();
         // On the stack: this runs for every packet and every consumer.
         let mut extensions: [(u8, &[u8]); MAX_EXTENSIONS] = [(0, &[]); MAX_EXTENSIONS];
         let mut count = 0;

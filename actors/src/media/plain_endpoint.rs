@@ -3,6 +3,7 @@
 //! the remote address given by `connect` or learned from the first packet
 //! (comedia), optional SRTP keyed through the API.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
@@ -13,7 +14,7 @@ use serde_json::json;
 use tokio::net::UdpSocket;
 use troupe_transports::packet_kind::{classify, is_rtcp, PacketKind};
 use troupe_transports::srtp_keys::Context;
-use troupe_transports::srtp_keys::{SrtpCryptoSuite, SrtpKey};
+use troupe_transports::srtp_keys::{unprotect_failure_reason, SrtpCryptoSuite, SrtpKey};
 
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
@@ -218,15 +219,10 @@ impl PlainEndpoint {
                         srtp.decrypt_rtp(datagram)
                     };
                     match result {
-                        Ok(p) => p.to_vec(),
+                        Ok(p) => Cow::Owned(p.to_vec()),
                         Err(e) => {
                             drop(state);
-                            let text = e.to_string();
-                            return metrics.drop_packet(if text.contains("duplicat") {
-                                "srtp_replay"
-                            } else {
-                                "srtp_auth"
-                            });
+                            return metrics.drop_packet(unprotect_failure_reason(&e));
                         }
                     }
                 }
@@ -235,7 +231,8 @@ impl PlainEndpoint {
                     drop(state);
                     return metrics.drop_packet("srtp_before_connect");
                 }
-                (None, false) => datagram.to_vec(),
+                // Plain RTP is forwarded from the receive buffer as is.
+                (None, false) => Cow::Borrowed(datagram),
             }
         };
         for (event, address) in events {

@@ -242,6 +242,24 @@ impl TransportCore {
         } else {
             None
         }?;
+        // One learned SSRC per stream: a sender that changes SSRC replaces
+        // the old binding, so the table cannot grow without bound.
+        let same_stream = |r: &Route| {
+            Arc::ptr_eq(&r.producer, &found.producer)
+                && r.encoding == found.encoding
+                && r.rtx == found.rtx
+        };
+        let configured: Vec<u32> = found
+            .producer
+            .shared
+            .rtp_parameters
+            .encodings
+            .iter()
+            .flat_map(|e| e.ssrc.into_iter().chain(e.rtx.map(|r| r.ssrc)))
+            .collect();
+        listener
+            .by_ssrc
+            .retain(|ssrc, r| configured.contains(ssrc) || !same_stream(r));
         listener.by_ssrc.insert(header.ssrc, found.clone());
         Some(found)
     }

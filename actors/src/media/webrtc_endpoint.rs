@@ -12,6 +12,7 @@ use troupe_transports::certificate::Fingerprint;
 use troupe_transports::dtls_session::{DtlsEvent, DtlsRole, DtlsSession, DtlsState, SrtpContexts};
 use troupe_transports::ice_lite::{IceCredentials, IceEvent, IceLite, IceState, Protocol, Tuple};
 use troupe_transports::packet_kind::is_rtcp;
+use troupe_transports::srtp_keys::unprotect_failure_reason;
 
 use crate::close::close_object;
 use crate::context::Ctx;
@@ -52,14 +53,6 @@ pub struct ConnectionInfo {
     pub selected_tuple: Option<Tuple>,
     pub ice: IceCredentials,
     pub dtls_role: Option<DtlsRole>,
-}
-
-fn drop_reason_for_srtp(error: &str) -> &'static str {
-    if error.contains("replay") || error.contains("duplicate") {
-        "srtp_replay"
-    } else {
-        "srtp_auth"
-    }
 }
 
 impl WebRtcEndpoint {
@@ -335,7 +328,7 @@ impl WebRtcEndpoint {
                     self.core
                         .ctx
                         .metrics
-                        .drop_packet(drop_reason_for_srtp(&e.to_string()));
+                        .drop_packet(unprotect_failure_reason(&e));
                     return;
                 }
             }

@@ -25,6 +25,9 @@ use crate::metrics::ActorMetrics;
 const MAX_DATAGRAM: usize = 2048;
 /// Frames queued toward one ICE-TCP client before new ones are dropped.
 const TCP_SEND_QUEUE: usize = 512;
+/// ICE-TCP connections open at once; more are refused (each holds a task,
+/// buffers and a send queue).
+const MAX_TCP_CONNECTIONS: usize = 4096;
 /// TCP connections that never send a valid STUN request are closed.
 const TCP_IDLE_LIMIT: Duration = Duration::from_secs(30);
 
@@ -132,6 +135,15 @@ impl WebRtcServer {
             let Some(strong) = server.upgrade() else {
                 break;
             };
+            let open = strong
+                .tcp_writers
+                .lock()
+                .map(|w| w.len())
+                .unwrap_or(usize::MAX);
+            if open >= MAX_TCP_CONNECTIONS {
+                strong.metrics.drop_packet("tcp_connections_full");
+                continue;
+            }
             let _ = stream.set_nodelay(true);
             tokio::spawn(strong.serve_tcp(stream, remote));
         }
