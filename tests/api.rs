@@ -291,15 +291,14 @@ fn webrtc_transports_answer_in_mediasoup_shape() {
 }
 
 #[test]
-fn transport_kinds_not_built_yet_answer_501_after_validation() {
+fn pipe_transports_and_recordings_validate_their_options() {
     let server = TestServer::start(config(&[]));
     let (id, _) = create_router(&server);
     let path = format!("/v1/routers/{id}/pipe-transports");
-    assert_error(
-        &server.call("POST", &path, Some(json!({}))),
-        501,
-        "not_implemented",
-    );
+    let (status, pipe) = server.call("POST", &path, Some(json!({"enableSrtp": true})));
+    assert_eq!(status, 200, "{pipe}");
+    assert!(pipe["tuple"]["localPort"].as_u64().is_some(), "{pipe}");
+    assert_eq!(pipe["srtpParameters"]["cryptoSuite"], "AEAD_AES_128_GCM");
     assert_error(
         &server.call("POST", "/v1/routers/nope/pipe-transports", Some(json!({}))),
         404,

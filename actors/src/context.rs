@@ -23,6 +23,13 @@ pub struct NodeContext {
 pub type Ctx = Arc<NodeContext>;
 
 impl NodeContext {
+    /// A new object id that names this node as the object's home.
+    pub fn new_id(&self) -> String {
+        crate::ids::new_object_id(&self.node_id)
+    }
+}
+
+impl NodeContext {
     pub fn new(
         node_id: &str,
         region: &str,

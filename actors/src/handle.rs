@@ -24,7 +24,7 @@ use crate::stats::{RtpStreamStats, TransportStats};
 use crate::topology::{CloseCause, ObjectKind, Topology};
 use crate::topology::{RecordingEntry, RecordingLookup};
 use crate::transport::{
-    ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PlainConnectRequest,
+    ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PipeTransportOptions, PlainConnectRequest,
     PlainTransportCreated, PlainTransportOptions, ProduceRequest, ProducerCreated,
     TransportCreated, TransportDump, TransportKind, TransportMsg, WebRtcTransportOptions,
 };
@@ -146,6 +146,18 @@ impl NodeHandle {
         let router = self.ctx.topology.router(router_id)?;
         ask_result(&router.actor, Router, router_id, |reply| {
             RouterMsg::CreatePlainTransport { options, reply }
+        })
+        .await
+    }
+
+    pub async fn create_pipe_transport(
+        &self,
+        router_id: &str,
+        options: PipeTransportOptions,
+    ) -> ActorResult<PlainTransportCreated> {
+        let router = self.ctx.topology.router(router_id)?;
+        ask_result(&router.actor, Router, router_id, |reply| {
+            RouterMsg::CreatePipeTransport { options, reply }
         })
         .await
     }
@@ -286,7 +298,7 @@ impl NodeHandle {
                 }
             }
         }
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = self.ctx.new_id();
         let output = recording::resolve_path(&media.recordings_dir, path.as_deref(), &id, format)?;
         let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
         let mut streams = Vec::new();

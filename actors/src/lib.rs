@@ -13,6 +13,7 @@ mod context;
 pub mod error;
 pub mod events;
 mod handle;
+pub mod ids;
 pub mod media;
 pub mod metrics;
 pub mod node;

@@ -87,7 +87,7 @@ async fn create_router(
 ) -> ActorResult<RouterCreated> {
     let codecs = media_codecs.unwrap_or_else(ortc::default_media_codecs);
     let rtp_capabilities = ortc::generate_router_rtp_capabilities(&codecs)?;
-    let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let id = id.unwrap_or_else(|| ctx.new_id());
     if ctx.topology.router(&id).is_ok() {
         return Err(ActorError::WrongState(format!(
             "router {id} already exists"

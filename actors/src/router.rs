@@ -18,7 +18,7 @@ use crate::rtp_parameters::RtpCapabilities;
 use crate::supervision::handle_child_event;
 use crate::topology::TransportEntry;
 use crate::transport::{
-    DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, PlainTransportCreated,
+    DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, PipeTransportOptions, PlainTransportCreated,
     PlainTransportOptions, SrtpParameters, Transport, TransportArgs, TransportCreated,
     TransportKind, WebRtcTransportOptions,
 };
@@ -41,6 +41,10 @@ pub enum RouterMsg {
     },
     CreatePlainTransport {
         options: PlainTransportOptions,
+        reply: RpcReplyPort<ActorResult<PlainTransportCreated>>,
+    },
+    CreatePipeTransport {
+        options: PipeTransportOptions,
         reply: RpcReplyPort<ActorResult<PlainTransportCreated>>,
     },
     Dump(RpcReplyPort<RouterDump>),
@@ -102,7 +106,17 @@ impl Actor for Router {
                 let _ = reply.send(create_webrtc_transport(&myself, state, options).await);
             }
             RouterMsg::CreatePlainTransport { options, reply } => {
-                let _ = reply.send(create_plain_transport(&myself, state, options).await);
+                let created =
+                    create_plain_transport(&myself, state, options, TransportKind::Plain, true)
+                        .await;
+                let _ = reply.send(created);
+            }
+            RouterMsg::CreatePipeTransport { options, reply } => {
+                let rtx = options.enable_rtx.unwrap_or(false);
+                let created =
+                    create_plain_transport(&myself, state, options.into(), TransportKind::Pipe, rtx)
+                        .await;
+                let _ = reply.send(created);
             }
             RouterMsg::Dump(reply) => {
                 let (transport_ids, producers) = state.ctx.topology.router_contents(&state.id);
@@ -188,7 +202,7 @@ async fn create_webrtc_transport(
         .webrtc
         .clone()
         .ok_or_else(|| ActorError::NotImplemented("this node has no WebRTC port".into()))?;
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = state.ctx.new_id();
     let endpoint = WebRtcEndpoint::new(state.ctx.clone(), &server, &id, &state.id);
     let info = endpoint.info();
     spawn_transport(
@@ -200,6 +214,8 @@ async fn create_webrtc_transport(
             media: endpoint.clone(),
             webrtc: Some(endpoint.clone()),
             plain: None,
+            kind: TransportKind::Webrtc,
+            rtx_by_default: true,
         },
     )
     .await?;
@@ -230,6 +246,8 @@ async fn create_plain_transport(
     myself: &ActorRef<RouterMsg>,
     state: &RouterArgs,
     options: PlainTransportOptions,
+    kind: TransportKind,
+    rtx_by_default: bool,
 ) -> ActorResult<PlainTransportCreated> {
     let (media, ports) = state
         .ctx
@@ -274,7 +292,7 @@ async fn create_plain_transport(
     } else {
         Some(ports.allocate(listen_ip).map_err(port_error)?)
     };
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = state.ctx.new_id();
     let endpoint = PlainEndpoint::new(
         state.ctx.clone(),
         &id,
@@ -299,6 +317,8 @@ async fn create_plain_transport(
             media: endpoint.clone(),
             webrtc: None,
             plain: Some(endpoint.clone()),
+            kind,
+            rtx_by_default,
         },
     )
     .await?;
@@ -318,6 +338,8 @@ struct TransportParts {
     media: std::sync::Arc<dyn MediaTransport>,
     webrtc: Option<std::sync::Arc<WebRtcEndpoint>>,
     plain: Option<std::sync::Arc<PlainEndpoint>>,
+    kind: TransportKind,
+    rtx_by_default: bool,
 }
 
 /// Spawns the transport actor for an endpoint already made and records it;
@@ -329,11 +351,7 @@ async fn spawn_transport(
     app_data: &serde_json::Value,
     parts: TransportParts,
 ) -> ActorResult<()> {
-    let kind = if parts.webrtc.is_some() {
-        TransportKind::Webrtc
-    } else {
-        TransportKind::Plain
-    };
+    let kind = parts.kind;
     let close_media = |parts: &TransportParts| match (&parts.webrtc, &parts.plain) {
         (Some(e), _) => crate::media::MediaHandle::close(e.as_ref()),
         (None, Some(p)) => crate::media::MediaHandle::close(p.as_ref()),
@@ -357,6 +375,7 @@ async fn spawn_transport(
             media: parts.media.clone(),
             webrtc: parts.webrtc.clone(),
             plain: parts.plain.clone(),
+            rtx_by_default: parts.rtx_by_default,
         },
         myself.get_cell(),
     )

@@ -51,6 +51,7 @@ fn vp8(ssrc: u32) -> ProduceRequest {
     }))
     .unwrap();
     ProduceRequest {
+        id: None,
         kind: MediaKind::Video,
         rtp_parameters,
         paused: false,

@@ -158,6 +158,39 @@ pub struct PlainTransportCreated {
     pub srtp_parameters: Option<SrtpParameters>,
 }
 
+/// `POST /v1/routers/{id}/pipe-transports`: RTP between two routers,
+/// usually on two nodes (mediasoup's PipeTransport). RTP and RTCP share one
+/// port; the far end is given by `connect`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PipeTransportOptions {
+    /// An IP of this node; the WebRTC listen IP by default.
+    pub listen_ip: Option<String>,
+    /// SRTP on the pipe (AEAD_AES_128_GCM), default false.
+    pub enable_srtp: Option<bool>,
+    /// NACK and RTX across the pipe, default false.
+    pub enable_rtx: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+impl From<PipeTransportOptions> for PlainTransportOptions {
+    fn from(pipe: PipeTransportOptions) -> Self {
+        let enable_srtp = pipe.enable_srtp.unwrap_or(false);
+        PlainTransportOptions {
+            listen_ip: pipe.listen_ip,
+            rtcp_mux: Some(true),
+            comedia: Some(false),
+            enable_srtp: Some(enable_srtp),
+            // GCM: about half the CPU of AES-CM + HMAC (DESIGN §9), and
+            // both ends are Troupe.
+            srtp_crypto_suite: enable_srtp.then(|| "AEAD_AES_128_GCM".to_string()),
+            app_data: pipe.app_data,
+        }
+    }
+}
+
 /// `POST /v1/transports/{id}/connect` for a plain transport.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -185,6 +218,9 @@ pub struct WebRtcConnectRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProduceRequest {
+    /// Set only by the cluster: a pipe producer keeps its origin's id.
+    #[serde(skip)]
+    pub id: Option<String>,
     pub kind: MediaKind,
     pub rtp_parameters: RtpParameters,
     #[serde(default)]
@@ -289,6 +325,9 @@ pub struct TransportArgs {
     pub webrtc: Option<Arc<WebRtcEndpoint>>,
     /// The plain RTP specifics (ports, comedia, SRTP keys).
     pub plain: Option<Arc<PlainEndpoint>>,
+    /// Whether consumers offer RTX unless the request says otherwise:
+    /// always for clients, only when asked for pipes (as mediasoup).
+    pub rtx_by_default: bool,
 }
 
 pub struct TransportState {
@@ -474,7 +513,10 @@ impl TransportState {
         self.check_listener(params)?;
         let consumable_rtp_parameters =
             ortc::get_consumable_rtp_parameters(request.kind, params, caps, &rtp_mapping);
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = request
+            .id
+            .clone()
+            .unwrap_or_else(|| self.args.ctx.new_id());
         let producer_type = ProducerType::of(params);
         let shared = Arc::new(ProducerShared {
             id: id.clone(),
@@ -577,9 +619,15 @@ impl TransportState {
                 ),
             ));
         }
-        let enable_rtx = request.enable_rtx.unwrap_or(true);
+        let enable_rtx = request.enable_rtx.unwrap_or(self.args.rtx_by_default);
+        // A pipe's far end is a router with the same codecs: it can take
+        // whatever this router can send.
+        let capabilities = match self.args.kind {
+            TransportKind::Pipe => &self.args.router_capabilities,
+            _ => &request.rtp_capabilities,
+        };
         let mut rtp_parameters =
-            ortc::get_consumer_rtp_parameters(consumable, &request.rtp_capabilities, enable_rtx)?;
+            ortc::get_consumer_rtp_parameters(consumable, capabilities, enable_rtx)?;
         let consumer_type = match self.args.kind {
             TransportKind::Pipe => ConsumerType::Pipe,
             _ => producer.shared.producer_type.into(),
@@ -588,7 +636,7 @@ impl TransportState {
             rtp_parameters.mid = Some(self.next_consumer_mid.to_string());
             self.next_consumer_mid = self.next_consumer_mid.wrapping_add(1);
         }
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = self.args.ctx.new_id();
         let media = ConsumerMedia::new(
             &id,
             &rtp_parameters,

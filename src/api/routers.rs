@@ -6,12 +6,13 @@ use troupe_actors::node::RouterCreated;
 use troupe_actors::router::RouterDump;
 use troupe_actors::rtp_parameters::RtpCodecCapability;
 use troupe_actors::transport::{
-    PlainTransportCreated, PlainTransportOptions, TransportCreated, WebRtcTransportOptions,
+    PipeTransportOptions, PlainTransportCreated, PlainTransportOptions, TransportCreated,
+    WebRtcTransportOptions,
 };
 use troupe_actors::ObjectKind;
 use utoipa::ToSchema;
 
-use crate::api::error::{ApiError, ApiResult, ErrorBody};
+use crate::api::error::{ApiResult, ErrorBody};
 use crate::api::json_body::JsonBody;
 use crate::api::State;
 
@@ -80,20 +81,6 @@ pub async fn delete_router(state: State, id: web::Path<String>) -> ApiResult<Htt
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-// Parsed and checked now so clients get field errors; the rest is read
-// once this object kind is built.
-#[allow(dead_code)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PipeTransportOptions {
-    pub listen_ip: Option<String>,
-    pub enable_srtp: Option<bool>,
-    pub enable_rtx: Option<bool>,
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub app_data: serde_json::Value,
-}
-
 /// Creates a WebRTC transport (ICE-lite, DTLS, SRTP) on this node.
 #[utoipa::path(post, path = "/v1/routers/{id}/webrtc-transports", tag = "transports",
     request_body = WebRtcTransportOptions,
@@ -123,22 +110,16 @@ pub async fn create_plain_transport(
     Ok(HttpResponse::Ok().json(created))
 }
 
-/// Creates a pipe transport (router to router, across nodes).
+/// Creates a pipe transport (router to router, usually across nodes).
 #[utoipa::path(post, path = "/v1/routers/{id}/pipe-transports", tag = "transports",
     request_body = PipeTransportOptions,
-    responses((status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
+    responses((status = 200, body = PlainTransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create_pipe_transport(
     state: State,
     id: web::Path<String>,
     body: JsonBody<PipeTransportOptions>,
 ) -> ApiResult<HttpResponse> {
     state.accepting()?;
-    if let Some(ip) = &body.0.listen_ip {
-        ip.parse::<std::net::IpAddr>()
-            .map_err(|_| ApiError::invalid("listenIp", format!("{ip:?} is not an IP address")))?;
-    }
-    state.node().router_dump(&id).await?;
-    Err(ApiError::not_implemented(
-        "pipe transports are not built yet in this version of Troupe",
-    ))
+    let created = state.node().create_pipe_transport(&id, body.0).await?;
+    Ok(HttpResponse::Ok().json(created))
 }

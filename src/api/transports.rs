@@ -82,7 +82,7 @@ pub async fn connect(
                 .await?;
             Ok(HttpResponse::NoContent().finish())
         }
-        TransportKind::Plain => {
+        TransportKind::Plain | TransportKind::Pipe => {
             let request: PlainConnectRequest = json_body::parse(&body)?;
             state
                 .node()
@@ -90,9 +90,6 @@ pub async fn connect(
                 .await?;
             Ok(HttpResponse::NoContent().finish())
         }
-        kind => Err(ApiError::not_implemented(format!(
-            "connecting {kind:?} transports is not built yet"
-        ))),
     }
 }
 
