@@ -68,6 +68,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     let mut registry = Registry::default();
     let actor_metrics = ActorMetrics::register(&mut registry);
     let api_metrics = ApiMetrics::register(&mut registry, &config);
+    let cluster_metrics = troupe_cluster::ClusterMetrics::register(&mut registry);
     let listener =
         std::net::TcpListener::bind(config.http_listen).map_err(|source| StartError::Bind {
             addr: config.http_listen,
@@ -77,7 +78,17 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         addr: config.http_listen,
         source,
     })?;
-    let cluster = Cluster::start(&config, format!("http://{http_addr}"), actor_metrics)
+    let api_url = format!(
+        "http://{}:{}",
+        if http_addr.ip().is_unspecified() {
+            config.announced_address.clone()
+        } else {
+            http_addr.ip().to_string()
+        },
+        http_addr.port()
+    );
+    troupe_cluster::set_traceparent_source(crate::telemetry::current_traceparent);
+    let cluster = Cluster::start(&config, api_url, actor_metrics, cluster_metrics)
         .await
         .map_err(|e| match e {
             ClusterError::Config { field, message } => StartError::Config { field, message },
@@ -90,6 +101,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         api_token: config.api_token.clone(),
         started: Instant::now(),
         demo_dir: config.demo_dir.clone(),
+        http_client: reqwest::Client::new(),
     });
     let server = HttpServer::new(move || App::new().configure(api::configure(state.clone())))
         .workers(2)

@@ -24,9 +24,10 @@ use crate::stats::{RtpStreamStats, TransportStats};
 use crate::topology::{CloseCause, ObjectKind, Topology};
 use crate::topology::{RecordingEntry, RecordingLookup};
 use crate::transport::{
-    ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PipeTransportOptions, PlainConnectRequest,
-    PlainTransportCreated, PlainTransportOptions, ProduceRequest, ProducerCreated,
-    TransportCreated, TransportDump, TransportKind, TransportMsg, WebRtcTransportOptions,
+    ConnectRequest, ConsumeRequest, ConsumerCreated, IceParameters, PipeTransportOptions,
+    PlainConnectRequest, PlainTransportCreated, PlainTransportOptions, ProduceRequest,
+    ProducerCreated, TransportCreated, TransportDump, TransportKind, TransportMsg,
+    WebRtcTransportOptions,
 };
 
 use ObjectKind::{Consumer, Producer, Router, Transport};

@@ -6,10 +6,7 @@
 const SEPARATOR: char = '~';
 
 pub fn new_object_id(node_id: &str) -> String {
-    format!(
-        "{node_id}{SEPARATOR}{}",
-        uuid::Uuid::new_v4().simple()
-    )
+    format!("{node_id}{SEPARATOR}{}", uuid::Uuid::new_v4().simple())
 }
 
 /// The node an id was made on; `None` for an id not made by Troupe.

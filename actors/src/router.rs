@@ -18,9 +18,9 @@ use crate::rtp_parameters::RtpCapabilities;
 use crate::supervision::handle_child_event;
 use crate::topology::TransportEntry;
 use crate::transport::{
-    DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, PipeTransportOptions, PlainTransportCreated,
-    PlainTransportOptions, SrtpParameters, Transport, TransportArgs, TransportCreated,
-    TransportKind, WebRtcTransportOptions,
+    DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, PipeTransportOptions,
+    PlainTransportCreated, PlainTransportOptions, SrtpParameters, Transport, TransportArgs,
+    TransportCreated, TransportKind, WebRtcTransportOptions,
 };
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -113,9 +113,14 @@ impl Actor for Router {
             }
             RouterMsg::CreatePipeTransport { options, reply } => {
                 let rtx = options.enable_rtx.unwrap_or(false);
-                let created =
-                    create_plain_transport(&myself, state, options.into(), TransportKind::Pipe, rtx)
-                        .await;
+                let created = create_plain_transport(
+                    &myself,
+                    state,
+                    options.into(),
+                    TransportKind::Pipe,
+                    rtx,
+                )
+                .await;
                 let _ = reply.send(created);
             }
             RouterMsg::Dump(reply) => {

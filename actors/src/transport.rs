@@ -513,10 +513,7 @@ impl TransportState {
         self.check_listener(params)?;
         let consumable_rtp_parameters =
             ortc::get_consumable_rtp_parameters(request.kind, params, caps, &rtp_mapping);
-        let id = request
-            .id
-            .clone()
-            .unwrap_or_else(|| self.args.ctx.new_id());
+        let id = request.id.clone().unwrap_or_else(|| self.args.ctx.new_id());
         let producer_type = ProducerType::of(params);
         let shared = Arc::new(ProducerShared {
             id: id.clone(),

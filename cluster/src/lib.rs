@@ -1,18 +1,37 @@
 //! Troupe's cluster layer: who the nodes are (membership), where objects
-//! live, and requests between nodes. Standalone — no etcd configured — is
-//! the same code path with an in-process membership of one.
+//! live (ids name their home node), requests between nodes (the control
+//! link) and automatic cascading with pipe transports. Standalone — no
+//! etcd configured — is the same code path with an in-process membership
+//! of one.
 
+mod cascade;
+mod control;
+mod etcd_membership;
+mod link;
 mod membership;
+mod metrics;
+pub mod protocol;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use thiserror::Error;
+use troupe_actors::ids::home_node_of;
 use troupe_actors::media::MediaConfig;
-use troupe_actors::{ActorMetrics, NodeHandle};
+use troupe_actors::rtp_parameters::RtpCodecCapability;
+use troupe_actors::{ActorError, ActorMetrics, NodeHandle};
 use troupe_config::Config;
 
-pub use membership::{LocalMembership, Membership, NodeRecord};
+pub use cascade::{InboundPipe, OutboundPipe, PipeListing};
+pub use control::set_traceparent_source;
+pub use link::LinkError;
+pub use membership::{MemberTable, MembershipChange, NodeRecord};
+pub use metrics::ClusterMetrics;
+
+use cascade::PipeBook;
+use link::Links;
 
 #[derive(Debug, Error)]
 pub enum ClusterError {
@@ -25,6 +44,15 @@ pub enum ClusterError {
     Node(String),
 }
 
+/// Why a cluster operation failed: locally, or between nodes.
+#[derive(Debug, Error)]
+pub enum CascadeError {
+    #[error(transparent)]
+    Actor(#[from] ActorError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+}
+
 /// Readiness as `/v1/ready` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readiness {
@@ -34,12 +62,69 @@ pub enum Readiness {
     NodeDown,
 }
 
+/// How long a node-to-node request may take before the caller gets a clear
+/// timeout error.
+pub const REMOTE_DEADLINE: Duration = Duration::from_secs(5);
+/// Opening a pipe may chain through a region's entry node: two hops.
+const OPEN_PIPE_DEADLINE: Duration = Duration::from_secs(8);
+
 /// This node as a member of its cluster.
 #[derive(Clone)]
 pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     node: NodeHandle,
-    membership: Arc<dyn Membership>,
-    draining: Arc<AtomicBool>,
+    this: NodeRecord,
+    table: Arc<MemberTable>,
+    links: Links,
+    pipes: PipeBook,
+    metrics: ClusterMetrics,
+    /// The codecs of routers made on this node (`None`: the defaults), for
+    /// other nodes that serve the same room.
+    router_codecs: Mutex<std::collections::HashMap<String, Option<Vec<RtpCodecCapability>>>>,
+    draining: AtomicBool,
+    etcd: Option<(etcd_membership::EtcdSettings, tokio::task::JoinHandle<()>)>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+fn media_config(config: &Config) -> Result<MediaConfig, ClusterError> {
+    let certificate_pem = match (&config.dtls_certificate, &config.dtls_private_key) {
+        (Some(cert), Some(key)) => {
+            let read = |path: &std::path::Path, field: &'static str| {
+                std::fs::read_to_string(path).map_err(|e| ClusterError::Config {
+                    field,
+                    message: format!("{}: {e}", path.display()),
+                })
+            };
+            Some((
+                read(cert, "dtls_certificate")?,
+                read(key, "dtls_private_key")?,
+            ))
+        }
+        _ => None,
+    };
+    Ok(MediaConfig {
+        listen_ip: config.webrtc_listen_ip,
+        port: config.webrtc_port,
+        announced_address: config.announced_address.clone(),
+        ice_consent_timeout: Duration::from_secs(config.ice_consent_timeout_secs),
+        certificate_pem,
+        rtp_port_range: (config.rtp_port_range.low, config.rtp_port_range.high),
+        ffmpeg: config.ffmpeg.clone(),
+        recordings_dir: config.recordings_dir.clone(),
+    })
+}
+
+/// The address others reach a socket bound to `bound` on: itself, unless it
+/// is "any", then the announced address.
+fn reachable(bound: SocketAddr, announced: &str) -> String {
+    if bound.ip().is_unspecified() {
+        format!("{announced}:{}", bound.port())
+    } else {
+        bound.to_string()
+    }
 }
 
 impl Cluster {
@@ -47,69 +132,134 @@ impl Cluster {
         config: &Config,
         api_url: String,
         metrics: ActorMetrics,
+        cluster_metrics: ClusterMetrics,
     ) -> Result<Cluster, ClusterError> {
-        if !config.etcd_endpoints.is_empty() {
-            return Err(ClusterError::Config {
-                field: "etcd_endpoints",
-                message: "clustering through etcd is not available in this build yet; \
-                          leave it empty to run standalone"
-                    .into(),
-            });
-        }
-        let certificate_pem = match (&config.dtls_certificate, &config.dtls_private_key) {
-            (Some(cert), Some(key)) => {
-                let read = |path: &std::path::Path, field: &'static str| {
-                    std::fs::read_to_string(path).map_err(|e| ClusterError::Config {
-                        field,
-                        message: format!("{}: {e}", path.display()),
-                    })
-                };
-                Some((
-                    read(cert, "dtls_certificate")?,
-                    read(key, "dtls_private_key")?,
-                ))
-            }
-            _ => None,
+        let media = media_config(config)?;
+        let control = if config.etcd_endpoints.is_empty() {
+            None
+        } else {
+            let listener = tokio::net::TcpListener::bind(config.control_listen)
+                .await
+                .map_err(|e| ClusterError::Config {
+                    field: "control_listen",
+                    message: format!("cannot listen on {}: {e}", config.control_listen),
+                })?;
+            Some(listener)
         };
-        let media = MediaConfig {
-            listen_ip: config.webrtc_listen_ip,
-            port: config.webrtc_port,
-            announced_address: config.announced_address.clone(),
-            ice_consent_timeout: std::time::Duration::from_secs(config.ice_consent_timeout_secs),
-            certificate_pem,
-            rtp_port_range: (config.rtp_port_range.low, config.rtp_port_range.high),
-            ffmpeg: config.ffmpeg.clone(),
-            recordings_dir: config.recordings_dir.clone(),
+        let control_address = match &control {
+            Some(l) => l
+                .local_addr()
+                .map(|a| reachable(a, &config.announced_address))
+                .unwrap_or_default(),
+            None => String::new(),
         };
         let node = NodeHandle::start(&config.node_id, &config.region, metrics, Some(media))
             .await
             .map_err(|e| ClusterError::Node(e.to_string()))?;
-        let membership: Arc<dyn Membership> = Arc::new(LocalMembership::new(NodeRecord {
+        let this = NodeRecord {
             id: config.node_id.clone(),
             region: config.region.clone(),
             api_url,
-        }));
-        Ok(Cluster {
-            node,
-            membership,
-            draining: Arc::new(AtomicBool::new(false)),
-        })
+            control_address,
+            pipe_address: config.announced_address.clone(),
+            load: 0,
+        };
+        let secret = config.cluster_secret.clone().unwrap_or_default();
+        let (table, etcd) = if config.etcd_endpoints.is_empty() {
+            (membership::standalone(this.clone()), None)
+        } else {
+            let table = MemberTable::new();
+            let settings = || etcd_membership::EtcdSettings {
+                endpoints: config.etcd_endpoints.clone(),
+                cluster: config.cluster.clone(),
+                lease_ttl: Duration::from_secs(config.etcd_lease_ttl_secs),
+            };
+            let record = this.clone();
+            let task = etcd_membership::spawn(settings(), table.clone(), move || record.clone());
+            (table, Some((settings(), task)))
+        };
+        let cluster = Cluster {
+            inner: Arc::new(Inner {
+                node,
+                this,
+                table,
+                links: Links::new(&config.node_id, secret.as_bytes()),
+                pipes: PipeBook::default(),
+                metrics: cluster_metrics,
+                router_codecs: Default::default(),
+                draining: AtomicBool::new(false),
+                etcd,
+                tasks: Default::default(),
+            }),
+        };
+        if let Some(listener) = control {
+            let handler = control::handler(cluster.clone());
+            let task = link::serve(
+                listener,
+                config.node_id.clone(),
+                secret.into_bytes(),
+                handler,
+            );
+            cluster.spawn_task(task);
+        }
+        let watcher = tokio::spawn(control::watch_membership(cluster.clone()));
+        cluster.spawn_task(watcher);
+        let events = tokio::spawn(control::forward_producer_events(cluster.clone()));
+        cluster.spawn_task(events);
+        let sweeper = tokio::spawn(control::sweep_idle_pipes(cluster.clone()));
+        cluster.spawn_task(sweeper);
+        Ok(cluster)
+    }
+
+    fn spawn_task(&self, task: tokio::task::JoinHandle<()>) {
+        self.inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
     }
 
     pub fn node(&self) -> &NodeHandle {
-        &self.node
+        &self.inner.node
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.inner.this.id
+    }
+
+    pub fn region(&self) -> &str {
+        &self.inner.this.region
     }
 
     pub fn members(&self) -> Vec<NodeRecord> {
-        self.membership.members()
+        self.inner.table.members()
+    }
+
+    pub fn member(&self, id: &str) -> Option<NodeRecord> {
+        self.inner.table.member(id)
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.inner.table.is_registered()
+    }
+
+    pub fn pipes(&self) -> PipeListing {
+        self.inner.pipes.listing()
+    }
+
+    /// The node an object lives on, when it is not this one.
+    pub fn remote_home_of(&self, id: &str) -> Option<String> {
+        home_node_of(id)
+            .filter(|home| *home != self.node_id())
+            .map(str::to_string)
     }
 
     pub fn readiness(&self) -> Readiness {
-        if !self.node.is_alive() {
+        if !self.inner.node.is_alive() {
             Readiness::NodeDown
-        } else if self.draining.load(Ordering::Relaxed) {
+        } else if self.inner.draining.load(Ordering::Relaxed) {
             Readiness::Draining
-        } else if !self.membership.is_registered() {
+        } else if !self.inner.table.is_registered() {
             Readiness::NotRegistered
         } else {
             Readiness::Ready
@@ -118,15 +268,166 @@ impl Cluster {
 
     /// Stops taking new work; existing objects keep running until shutdown.
     pub fn drain(&self) {
-        self.draining.store(true, Ordering::Relaxed);
+        self.inner.draining.store(true, Ordering::Relaxed);
     }
 
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
+        self.inner.draining.load(Ordering::Relaxed)
     }
 
+    /// Drains, leaves the cluster (its key deleted, so the others close
+    /// their pipes from it at once rather than after the lease TTL), then
+    /// closes every object.
     pub async fn shutdown(&self) {
         self.drain();
-        self.node.shutdown().await;
+        if let Some((settings, task)) = &self.inner.etcd {
+            task.abort();
+            etcd_membership::deregister(settings, self.node_id()).await;
+        }
+        for task in self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+        self.inner.node.shutdown().await;
+    }
+
+    /// Creates a router (a room) here and remembers its codecs for the
+    /// other nodes that will serve it.
+    pub async fn create_router(
+        &self,
+        media_codecs: Option<Vec<RtpCodecCapability>>,
+        app_data: serde_json::Value,
+    ) -> Result<troupe_actors::node::RouterCreated, ActorError> {
+        let created = self
+            .inner
+            .node
+            .create_router(None, media_codecs.clone(), app_data)
+            .await?;
+        self.inner
+            .router_codecs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(created.id.clone(), media_codecs);
+        Ok(created)
+    }
+
+    /// Closes a room on every node that serves it.
+    pub async fn close_router(&self, router_id: &str) -> Result<(), ActorError> {
+        let local = self
+            .inner
+            .node
+            .close(troupe_actors::ObjectKind::Router, router_id);
+        self.inner
+            .router_codecs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(router_id);
+        let mut closed_elsewhere = false;
+        for member in self.members() {
+            if member.id == self.node_id() {
+                continue;
+            }
+            let request = protocol::ControlRequest::CloseRouter {
+                router_id: router_id.to_string(),
+            };
+            match self.request(&member.id, request, REMOTE_DEADLINE).await {
+                Ok(_) => closed_elsewhere = true,
+                Err(LinkError::Remote(_)) => {}
+                Err(e) => {
+                    tracing::warn!(node = %member.id, error = %e, "cannot close the room there")
+                }
+            }
+        }
+        if local.is_err() && !closed_elsewhere {
+            return local;
+        }
+        Ok(())
+    }
+
+    /// Makes sure this node has its local router for a room, asking the
+    /// room's home node for its codecs when needed.
+    pub async fn ensure_router(&self, router_id: &str) -> Result<(), CascadeError> {
+        if self.inner.node.topology().router(router_id).is_ok() {
+            return Ok(());
+        }
+        let Some(home) = self.remote_home_of(router_id) else {
+            return Err(ActorError::not_found(troupe_actors::ObjectKind::Router, router_id).into());
+        };
+        let lock = self.inner.pipes.setup_lock(router_id);
+        let _setting_up = lock.lock().await;
+        if self.inner.node.topology().router(router_id).is_ok() {
+            return Ok(());
+        }
+        let request = protocol::ControlRequest::RouterCodecs {
+            router_id: router_id.to_string(),
+        };
+        let codecs = match self.request(&home, request, REMOTE_DEADLINE).await? {
+            protocol::ControlResponse::RouterCodecs(Some(json)) => Some(
+                serde_json::from_str::<Vec<RtpCodecCapability>>(&json)
+                    .map_err(|e| ActorError::Internal(format!("codecs from {home}: {e}")))?,
+            ),
+            _ => None,
+        };
+        self.inner
+            .node
+            .create_router(
+                Some(router_id.to_string()),
+                codecs,
+                serde_json::json!({"servedFor": home}),
+            )
+            .await?;
+        tracing::info!(router = %router_id, %home, "serving the room on this node too");
+        Ok(())
+    }
+
+    /// Makes sure a producer can be consumed in this node's router for the
+    /// room: it lives here, or it is piped here from its source.
+    pub async fn ensure_producer(
+        &self,
+        router_id: &str,
+        producer_id: &str,
+    ) -> Result<(), CascadeError> {
+        control::ensure_producer(self, router_id, producer_id).await
+    }
+
+    async fn request(
+        &self,
+        node: &str,
+        body: protocol::ControlRequest,
+        deadline: Duration,
+    ) -> Result<protocol::ControlResponse, LinkError> {
+        let member = self
+            .member(node)
+            .ok_or_else(|| LinkError::UnknownNode(node.to_string()))?;
+        let address: SocketAddr =
+            member
+                .control_address
+                .parse()
+                .map_err(|_| LinkError::Unreachable {
+                    node: node.to_string(),
+                    reason: format!(
+                        "no control address in its record ({:?})",
+                        member.control_address
+                    ),
+                })?;
+        let name = body.name();
+        let result = self
+            .inner
+            .links
+            .request(
+                node,
+                address,
+                body,
+                control::current_traceparent(),
+                deadline,
+            )
+            .await;
+        self.inner.metrics.request_done(name, &result);
+        result
     }
 }

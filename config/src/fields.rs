@@ -75,6 +75,16 @@ pub const FIELDS: &[FieldSpec] = &[
         default: "troupe",
     },
     FieldSpec {
+        key: "cluster_secret",
+        help: "shared secret nodes prove to each other (required with etcd)",
+        default: "none",
+    },
+    FieldSpec {
+        key: "control_listen",
+        help: "node-to-node control bind address (port 0: any free port)",
+        default: "127.0.0.1:0",
+    },
+    FieldSpec {
         key: "node_id",
         help: "this node's id",
         default: "random",

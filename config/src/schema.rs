@@ -20,6 +20,9 @@ pub struct Config {
     pub api_token: Option<String>,
     pub etcd_endpoints: Vec<String>,
     pub cluster: String,
+    #[serde(serialize_with = "redacted")]
+    pub cluster_secret: Option<String>,
+    pub control_listen: SocketAddr,
     pub node_id: String,
     pub region: String,
     pub otlp_endpoint: Option<String>,
@@ -248,6 +251,18 @@ impl Config {
             .optional_text("cluster")?
             .unwrap_or_else(|| "troupe".into());
         check_name("cluster", &cluster)?;
+        let cluster_secret = r.optional_text("cluster_secret")?;
+        if !etcd_endpoints.is_empty() && cluster_secret.is_none() {
+            return Err(ConfigError::field(
+                "cluster_secret",
+                "required when etcd_endpoints is set: nodes prove it to each other",
+            ));
+        }
+        let control_listen: SocketAddr = r.parsed(
+            "control_listen",
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            "an address IP:PORT",
+        )?;
         let node_id = r.optional_text("node_id")?.unwrap_or_else(random_node_id);
         check_name("node_id", &node_id)?;
         let region = r
@@ -318,6 +333,8 @@ impl Config {
             api_token,
             etcd_endpoints,
             cluster,
+            cluster_secret,
+            control_listen,
             node_id,
             region,
             otlp_endpoint,

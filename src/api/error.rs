@@ -104,6 +104,48 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<troupe_cluster::CascadeError> for ApiError {
+    fn from(e: troupe_cluster::CascadeError) -> Self {
+        use troupe_cluster::{CascadeError, LinkError};
+        match e {
+            CascadeError::Actor(e) => e.into(),
+            CascadeError::Link(LinkError::Remote(remote)) => ApiError::new(
+                StatusCode::from_u16(remote.status).unwrap_or(StatusCode::BAD_GATEWAY),
+                remote_code(&remote.code),
+                remote.message,
+            ),
+            CascadeError::Link(e @ LinkError::Timeout { .. }) => {
+                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "remote_timeout", e.to_string())
+            }
+            CascadeError::Link(e) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "node_unavailable",
+                e.to_string(),
+            ),
+        }
+    }
+}
+
+/// The error codes another node may answer with, as this API's own.
+fn remote_code(code: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "not_found",
+        "invalid_parameter",
+        "wrong_state",
+        "unsupported",
+        "not_implemented",
+        "unavailable",
+        "internal",
+        "remote_timeout",
+        "node_unavailable",
+    ];
+    KNOWN
+        .iter()
+        .find(|known| **known == code)
+        .copied()
+        .unwrap_or("remote_error")
+}
+
 impl From<ActorError> for ApiError {
     fn from(e: ActorError) -> Self {
         match e {

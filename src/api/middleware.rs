@@ -54,6 +54,13 @@ pub async fn observe(
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("api", http.method = %method, http.route = %route, http.status = tracing::field::Empty);
+    if let Some(parent) = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        crate::telemetry::adopt_remote_parent(&span, parent);
+    }
     let result = next.call(req).instrument(span.clone()).await;
     let status = match &result {
         Ok(response) => response.status().as_u16(),

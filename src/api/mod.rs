@@ -1,6 +1,7 @@
 //! The HTTP + JSON API of DESIGN §4, served by actix-web. Handlers are thin:
 //! parse, call the cluster/actor layer, map errors.
 
+mod cluster;
 mod consumers;
 mod demo;
 pub mod error;
@@ -11,6 +12,7 @@ mod middleware;
 pub mod openapi;
 mod producers;
 mod recordings;
+pub mod relay;
 mod routers;
 mod system;
 mod transports;
@@ -33,6 +35,8 @@ pub struct AppState {
     pub started: Instant,
     /// Where the demo page and its bundle are read from.
     pub demo_dir: std::path::PathBuf,
+    /// Relays requests about objects on other nodes.
+    pub http_client: reqwest::Client,
 }
 
 impl AppState {
@@ -62,9 +66,11 @@ pub fn configure(state: State) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .service(
                 web::scope("")
+                    .wrap(actix_web::middleware::from_fn(relay::relay))
                     .wrap(actix_web::middleware::from_fn(middleware::authorize))
                     .wrap(actix_web::middleware::from_fn(middleware::observe))
                     .configure(system::routes)
+                    .configure(cluster::routes)
                     .configure(routers::routes)
                     .configure(transports::routes)
                     .configure(producers::routes)

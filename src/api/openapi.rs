@@ -3,14 +3,16 @@
 
 use utoipa::OpenApi;
 
-use crate::api::{consumers, error, events, producers, recordings, routers, system, transports};
+use crate::api::{
+    cluster, consumers, error, events, producers, recordings, routers, system, transports,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Troupe API", description = "A clustered WebRTC SFU with mediasoup's object model. \
         Authorization: `Bearer <token>` when the server has an API token."),
     paths(
-        system::health, system::ready, system::metrics, system::openapi,
+        system::health, system::ready, system::metrics, system::openapi, cluster::cluster,
         routers::create_router, routers::get_router, routers::delete_router,
         routers::create_webrtc_transport, routers::create_plain_transport, routers::create_pipe_transport,
         transports::get_transport, transports::delete_transport, transports::connect,

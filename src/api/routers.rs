@@ -9,7 +9,6 @@ use troupe_actors::transport::{
     PipeTransportOptions, PlainTransportCreated, PlainTransportOptions, TransportCreated,
     WebRtcTransportOptions,
 };
-use troupe_actors::ObjectKind;
 use utoipa::ToSchema;
 
 use crate::api::error::{ApiResult, ErrorBody};
@@ -60,8 +59,8 @@ pub async fn create_router(
         request.app_data
     };
     let created = state
-        .node()
-        .create_router(None, request.media_codecs, app_data)
+        .cluster
+        .create_router(request.media_codecs, app_data)
         .await?;
     Ok(HttpResponse::Ok().json(created))
 }
@@ -73,11 +72,11 @@ pub async fn get_router(state: State, id: web::Path<String>) -> ApiResult<HttpRe
     Ok(HttpResponse::Ok().json(state.node().router_dump(&id).await?))
 }
 
-/// Closes the router and everything in it.
+/// Closes the router and everything in it, on every node that serves the room.
 #[utoipa::path(delete, path = "/v1/routers/{id}", tag = "routers",
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete_router(state: State, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    state.node().close(ObjectKind::Router, &id)?;
+    state.cluster.close_router(&id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -116,6 +116,12 @@ pub async fn consume(
     body: JsonBody<ConsumeRequest>,
 ) -> ApiResult<HttpResponse> {
     state.accepting()?;
+    // A producer on another node is piped into this node's router first.
+    let router_id = state.node().topology().transport(&id)?.router_id;
+    state
+        .cluster
+        .ensure_producer(&router_id, &body.0.producer_id)
+        .await?;
     Ok(HttpResponse::Ok().json(state.node().consume(&id, body.0).await?))
 }
 

@@ -1,0 +1,498 @@
+//! What a node does for the cluster: answering other nodes' requests,
+//! opening and closing pipes, following membership changes and the
+//! producers it sends through pipes.
+
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use troupe_actors::ids::home_node_of;
+use troupe_actors::rtp_parameters::{MediaKind, RtpCapabilities, RtpParameters};
+use troupe_actors::transport::{
+    ConnectRequest, ConsumeRequest, PipeTransportOptions, PlainConnectRequest,
+    PlainTransportCreated, ProduceRequest, SrtpParameters,
+};
+use troupe_actors::{ActorError, ObjectKind};
+
+use crate::cascade::{self, InboundPipe, OutboundPipe};
+use crate::link::{Handler, LinkError};
+use crate::membership::MembershipChange;
+use crate::protocol::{
+    ControlRequest, ControlResponse, OpenPipe, PipeOpened, PipeSrtp, RemoteError,
+};
+use crate::{CascadeError, Cluster, OPEN_PIPE_DEADLINE, REMOTE_DEADLINE};
+
+/// How often idle inbound pipes are looked for, and how many empty looks in
+/// a row close one (a consumer being created right after its pipe must not
+/// lose it).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+const IDLE_SWEEPS: u32 = 3;
+
+/// The W3C traceparent of the current span, for requests to other nodes.
+/// Set by the binary when tracing is exported; none otherwise.
+pub fn current_traceparent() -> Option<String> {
+    TRACEPARENT.get().and_then(|source| source())
+}
+
+type TraceparentSource = fn() -> Option<String>;
+static TRACEPARENT: std::sync::OnceLock<TraceparentSource> = std::sync::OnceLock::new();
+
+/// Lets the binary, which owns the tracing setup, provide the traceparent.
+pub fn set_traceparent_source(source: TraceparentSource) {
+    let _ = TRACEPARENT.set(source);
+}
+
+fn remote_error(e: &CascadeError) -> RemoteError {
+    let (status, code) = match e {
+        CascadeError::Actor(ActorError::NotFound { .. }) => (404, "not_found"),
+        CascadeError::Actor(ActorError::InvalidParameter { .. }) => (400, "invalid_parameter"),
+        CascadeError::Actor(ActorError::WrongState(_)) => (409, "wrong_state"),
+        CascadeError::Actor(ActorError::Unsupported(_)) => (400, "unsupported"),
+        CascadeError::Actor(ActorError::NotImplemented(_)) => (501, "not_implemented"),
+        CascadeError::Actor(ActorError::Unavailable(_)) => (503, "unavailable"),
+        CascadeError::Actor(ActorError::Internal(_)) => (500, "internal"),
+        CascadeError::Link(LinkError::Remote(remote)) => return remote.clone(),
+        CascadeError::Link(LinkError::Timeout { .. }) => (504, "remote_timeout"),
+        CascadeError::Link(_) => (503, "node_unavailable"),
+    };
+    RemoteError {
+        status,
+        code: code.into(),
+        message: e.to_string(),
+    }
+}
+
+pub fn handler(cluster: Cluster) -> Handler {
+    std::sync::Arc::new(move |from, request, _traceparent| {
+        let cluster = cluster.clone();
+        Box::pin(async move {
+            let name = request.name();
+            let span = tracing::info_span!("control", request = name, from = %from);
+            answer(&cluster, &from, request)
+                .instrument(span)
+                .await
+                .map_err(|e| remote_error(&e))
+        })
+    })
+}
+
+async fn answer(
+    cluster: &Cluster,
+    from: &str,
+    request: ControlRequest,
+) -> Result<ControlResponse, CascadeError> {
+    let node = cluster.node();
+    match request {
+        ControlRequest::RouterCodecs { router_id } => {
+            let codecs = cluster
+                .inner
+                .router_codecs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&router_id)
+                .cloned()
+                .ok_or_else(|| ActorError::not_found(ObjectKind::Router, &router_id))?;
+            let json = codecs.map(|c| serde_json::to_string(&c).unwrap_or_default());
+            Ok(ControlResponse::RouterCodecs(json))
+        }
+        ControlRequest::OpenPipe(open) => Ok(ControlResponse::PipeOpened(
+            open_outbound(cluster, from, open).await?,
+        )),
+        ControlRequest::ClosePipe { pipe_transport_id } => {
+            if cluster
+                .inner
+                .pipes
+                .remove_outbound(&pipe_transport_id)
+                .is_some()
+            {
+                let _ = node.close(ObjectKind::Transport, &pipe_transport_id);
+            }
+            cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+            Ok(ControlResponse::Done)
+        }
+        ControlRequest::ProducerPaused {
+            producer_id,
+            paused,
+        } => {
+            node.producer_pause(&producer_id, paused).await?;
+            Ok(ControlResponse::Done)
+        }
+        ControlRequest::ProducerClosed { producer_id } => {
+            close_inbound(cluster, &producer_id, "the producer closed at its source");
+            Ok(ControlResponse::Done)
+        }
+        ControlRequest::CloseRouter { router_id } => {
+            cluster
+                .inner
+                .router_codecs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&router_id);
+            node.close(ObjectKind::Router, &router_id)?;
+            Ok(ControlResponse::Done)
+        }
+    }
+}
+
+fn pipe_srtp(created: &PlainTransportCreated) -> Option<PipeSrtp> {
+    created.srtp_parameters.as_ref().map(|s| PipeSrtp {
+        crypto_suite: s.crypto_suite.clone(),
+        key_base64: s.key_base64.clone(),
+    })
+}
+
+fn local_port(created: &PlainTransportCreated) -> Result<u16, ActorError> {
+    created.tuple["localPort"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or_else(|| ActorError::Internal("a pipe transport without a port".into()))
+}
+
+async fn connect_pipe(
+    cluster: &Cluster,
+    transport_id: &str,
+    ip: &str,
+    port: u16,
+    srtp: Option<PipeSrtp>,
+) -> Result<(), ActorError> {
+    let request = PlainConnectRequest {
+        ip: Some(ip.to_string()),
+        port: Some(port),
+        rtcp_port: None,
+        srtp_parameters: srtp.map(|s| SrtpParameters {
+            crypto_suite: s.crypto_suite,
+            key_base64: s.key_base64,
+        }),
+    };
+    cluster
+        .node()
+        .connect_transport(transport_id, ConnectRequest::Plain(request))
+        .await
+}
+
+/// The source side of a pipe: make this end, connect it to the requester's
+/// end, and consume the producer into it.
+async fn open_outbound(
+    cluster: &Cluster,
+    from: &str,
+    open: OpenPipe,
+) -> Result<PipeOpened, CascadeError> {
+    let node = cluster.node();
+    cluster.ensure_router(&open.router_id).await?;
+    ensure_producer(cluster, &open.router_id, &open.producer_id).await?;
+    let created = node
+        .create_pipe_transport(
+            &open.router_id,
+            PipeTransportOptions {
+                enable_srtp: Some(open.srtp.is_some()),
+                enable_rtx: Some(true),
+                app_data: serde_json::json!({"pipeTo": from, "producerId": open.producer_id}),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let transport_id = created.id.clone();
+    let result = async {
+        connect_pipe(
+            cluster,
+            &transport_id,
+            &open.ip,
+            open.port,
+            open.srtp.clone(),
+        )
+        .await?;
+        let consumed = node
+            .consume(
+                &transport_id,
+                ConsumeRequest {
+                    producer_id: open.producer_id.clone(),
+                    rtp_capabilities: RtpCapabilities::default(),
+                    paused: false,
+                    preferred_layers: None,
+                    enable_rtx: None,
+                    app_data: serde_json::json!({}),
+                },
+            )
+            .await?;
+        cluster.inner.pipes.add_outbound(OutboundPipe {
+            producer_id: open.producer_id.clone(),
+            router_id: open.router_id.clone(),
+            to_node: from.to_string(),
+            transport_id: transport_id.clone(),
+            consumer_id: consumed.id.clone(),
+        });
+        cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+        Ok::<_, ActorError>(PipeOpened {
+            pipe_transport_id: transport_id.clone(),
+            ip: cluster.inner.this.pipe_address.clone(),
+            port: local_port(&created)?,
+            srtp: pipe_srtp(&created),
+            kind: match consumed.kind {
+                MediaKind::Audio => "audio".into(),
+                MediaKind::Video => "video".into(),
+            },
+            rtp_parameters_json: serde_json::to_string(&consumed.rtp_parameters)
+                .map_err(|e| ActorError::Internal(e.to_string()))?,
+            paused: consumed.producer_paused,
+        })
+    }
+    .await;
+    if result.is_err() {
+        cluster.inner.pipes.remove_outbound(&transport_id);
+        let _ = node.close(ObjectKind::Transport, &transport_id);
+    }
+    tracing::info!(producer = %open.producer_id, to = %from, ok = result.is_ok(), "pipe out");
+    Ok(result?)
+}
+
+/// The receiving side: the producer is here already, or a pipe brings it.
+pub async fn ensure_producer(
+    cluster: &Cluster,
+    router_id: &str,
+    producer_id: &str,
+) -> Result<(), CascadeError> {
+    let span =
+        tracing::info_span!("pipe setup", producer.id = %producer_id, router.id = %router_id);
+    pipe_in(cluster, router_id, producer_id)
+        .instrument(span)
+        .await
+}
+
+async fn pipe_in(
+    cluster: &Cluster,
+    router_id: &str,
+    producer_id: &str,
+) -> Result<(), CascadeError> {
+    let node = cluster.node();
+    let here = |node: &troupe_actors::NodeHandle| node.topology().producer(producer_id).is_ok();
+    if here(node) {
+        return Ok(());
+    }
+    let not_found = || CascadeError::from(ActorError::not_found(ObjectKind::Producer, producer_id));
+    let home = home_node_of(producer_id).ok_or_else(not_found)?.to_string();
+    if home == cluster.node_id() {
+        return Err(not_found());
+    }
+    let home_record = cluster.member(&home).ok_or_else(not_found)?;
+    let members = cluster.members();
+    let source = cascade::source_for(
+        cluster.node_id(),
+        cluster.region(),
+        &home,
+        &home_record.region,
+        members.iter().map(|m| (m.id.as_str(), m.region.as_str())),
+    )
+    .to_string();
+    let lock = cluster.inner.pipes.setup_lock(producer_id);
+    let _setting_up = lock.lock().await;
+    if here(node) {
+        return Ok(());
+    }
+    let created = node
+        .create_pipe_transport(
+            router_id,
+            PipeTransportOptions {
+                enable_srtp: Some(true),
+                enable_rtx: Some(true),
+                app_data: serde_json::json!({"pipeFrom": source, "producerId": producer_id}),
+                ..Default::default()
+            },
+        )
+        .await?;
+    let transport_id = created.id.clone();
+    let open = OpenPipe {
+        router_id: router_id.to_string(),
+        producer_id: producer_id.to_string(),
+        ip: cluster.inner.this.pipe_address.clone(),
+        port: local_port(&created)?,
+        srtp: pipe_srtp(&created),
+    };
+    let opened = match cluster
+        .request(&source, ControlRequest::OpenPipe(open), OPEN_PIPE_DEADLINE)
+        .await
+    {
+        Ok(ControlResponse::PipeOpened(opened)) => opened,
+        Ok(other) => {
+            let _ = node.close(ObjectKind::Transport, &transport_id);
+            return Err(
+                ActorError::Internal(format!("unexpected answer to open_pipe: {other:?}")).into(),
+            );
+        }
+        Err(e) => {
+            let _ = node.close(ObjectKind::Transport, &transport_id);
+            return Err(e.into());
+        }
+    };
+    let produced = async {
+        connect_pipe(
+            cluster,
+            &transport_id,
+            &opened.ip,
+            opened.port,
+            opened.srtp.clone(),
+        )
+        .await?;
+        let rtp_parameters: RtpParameters = serde_json::from_str(&opened.rtp_parameters_json)
+            .map_err(|e| ActorError::Internal(format!("pipe parameters from {source}: {e}")))?;
+        let kind = if opened.kind == "audio" {
+            MediaKind::Audio
+        } else {
+            MediaKind::Video
+        };
+        node.produce(
+            &transport_id,
+            ProduceRequest {
+                id: Some(producer_id.to_string()),
+                kind,
+                rtp_parameters,
+                paused: opened.paused,
+                app_data: serde_json::json!({"pipedFrom": source}),
+            },
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = produced {
+        let _ = node.close(ObjectKind::Transport, &transport_id);
+        let close = ControlRequest::ClosePipe {
+            pipe_transport_id: opened.pipe_transport_id,
+        };
+        let _ = cluster.request(&source, close, REMOTE_DEADLINE).await;
+        return Err(e.into());
+    }
+    cluster.inner.pipes.add_inbound(InboundPipe {
+        producer_id: producer_id.to_string(),
+        router_id: router_id.to_string(),
+        from_node: source.clone(),
+        transport_id,
+        remote_transport_id: opened.pipe_transport_id,
+        idle_sweeps: 0,
+    });
+    cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+    tracing::info!(producer = %producer_id, from = %source, "pipe in");
+    Ok(())
+}
+
+/// Closes this node's end of an inbound pipe: the pipe producer closes with
+/// it, and its consumers get `producerclose`.
+fn close_inbound(cluster: &Cluster, producer_id: &str, why: &str) {
+    if let Some(pipe) = cluster.inner.pipes.remove_inbound(producer_id) {
+        tracing::info!(producer = %producer_id, from = %pipe.from_node, why, "pipe in closed");
+        let _ = cluster
+            .node()
+            .close(ObjectKind::Transport, &pipe.transport_id);
+    }
+    cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+}
+
+/// A node that left takes its pipes with it, both ways.
+pub async fn watch_membership(cluster: Cluster) {
+    let mut changes = cluster.inner.table.subscribe();
+    loop {
+        let change = match changes.recv().await {
+            Ok(change) => change,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        };
+        cluster.inner.metrics.set_members(cluster.members().len());
+        let MembershipChange::Left(gone) = change else {
+            continue;
+        };
+        let (inbound, outbound) = cluster.inner.pipes.remove_node(&gone);
+        for pipe in inbound {
+            tracing::warn!(producer = %pipe.producer_id, node = %gone, "source node gone: closing its pipe");
+            let _ = cluster
+                .node()
+                .close(ObjectKind::Transport, &pipe.transport_id);
+        }
+        for pipe in outbound {
+            let _ = cluster
+                .node()
+                .close(ObjectKind::Transport, &pipe.transport_id);
+        }
+        cluster.inner.links.forget(&gone).await;
+        cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+    }
+}
+
+/// Pause, resume and close of a producer travel to the nodes it is piped
+/// to: the pipe consumers here see them first.
+pub async fn forward_producer_events(cluster: Cluster) {
+    let mut events = cluster.node().events().subscribe();
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "cluster fell behind on notifications");
+                continue;
+            }
+            Err(_) => return,
+        };
+        if event.target_kind != ObjectKind::Consumer {
+            continue;
+        }
+        let Some(pipe) = cluster.inner.pipes.outbound_by_consumer(&event.target_id) else {
+            continue;
+        };
+        let request = match event.event.as_str() {
+            "producerpause" | "producerresume" => ControlRequest::ProducerPaused {
+                producer_id: pipe.producer_id.clone(),
+                paused: event.event == "producerpause",
+            },
+            "producerclose" | "transportclose" | "routerclose" | "close" | "failed" => {
+                cluster.inner.pipes.remove_outbound(&pipe.transport_id);
+                let _ = cluster
+                    .node()
+                    .close(ObjectKind::Transport, &pipe.transport_id);
+                cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+                ControlRequest::ProducerClosed {
+                    producer_id: pipe.producer_id.clone(),
+                }
+            }
+            _ => continue,
+        };
+        let cluster = cluster.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cluster
+                .request(&pipe.to_node, request, REMOTE_DEADLINE)
+                .await
+            {
+                tracing::warn!(node = %pipe.to_node, error = %e, "cannot tell a pipe's far end");
+            }
+        });
+    }
+}
+
+/// Closes inbound pipes nobody consumes any more, and tells their sources.
+pub async fn sweep_idle_pipes(cluster: Cluster) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let topology = cluster.node().topology();
+        let idle = cluster
+            .inner
+            .pipes
+            .idle_inbound(IDLE_SWEEPS, |producer_id| {
+                topology
+                    .producer(producer_id)
+                    .map(|p| p.consumers.len())
+                    .unwrap_or(0)
+            });
+        for pipe in idle {
+            tracing::info!(producer = %pipe.producer_id, from = %pipe.from_node, "last consumer gone: closing the pipe");
+            let _ = cluster
+                .node()
+                .close(ObjectKind::Transport, &pipe.transport_id);
+            let close = ControlRequest::ClosePipe {
+                pipe_transport_id: pipe.remote_transport_id.clone(),
+            };
+            if let Err(e) = cluster
+                .request(&pipe.from_node, close, REMOTE_DEADLINE)
+                .await
+            {
+                tracing::warn!(node = %pipe.from_node, error = %e, "cannot close the pipe's far end");
+            }
+        }
+        cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+    }
+}

@@ -1,0 +1,109 @@
+//! The typed messages nodes send each other over the control link, encoded
+//! with rmp-serde. Objects of the actor layer (RTP parameters, codecs)
+//! travel as their JSON API form, so the link never needs a second schema
+//! for them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControlRequest {
+    /// The codecs of a router made on the receiving node, so the sender can
+    /// serve the same room.
+    RouterCodecs { router_id: String },
+    /// Send a producer into the requester's router for the same room.
+    OpenPipe(OpenPipe),
+    /// The requester no longer needs the pipe.
+    ClosePipe { pipe_transport_id: String },
+    /// The origin paused or resumed a producer the receiver gets by pipe.
+    ProducerPaused { producer_id: String, paused: bool },
+    /// The origin closed a producer the receiver gets by pipe.
+    ProducerClosed { producer_id: String },
+    /// A router (room) was closed: close the local one too.
+    CloseRouter { router_id: String },
+}
+
+impl ControlRequest {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ControlRequest::RouterCodecs { .. } => "router_codecs",
+            ControlRequest::OpenPipe(_) => "open_pipe",
+            ControlRequest::ClosePipe { .. } => "close_pipe",
+            ControlRequest::ProducerPaused { .. } => "producer_paused",
+            ControlRequest::ProducerClosed { .. } => "producer_closed",
+            ControlRequest::CloseRouter { .. } => "close_router",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenPipe {
+    pub router_id: String,
+    pub producer_id: String,
+    /// The requester's pipe transport: where to send.
+    pub ip: String,
+    pub port: u16,
+    pub srtp: Option<PipeSrtp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipeSrtp {
+    pub crypto_suite: String,
+    pub key_base64: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipeOpened {
+    pub pipe_transport_id: String,
+    pub ip: String,
+    pub port: u16,
+    pub srtp: Option<PipeSrtp>,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// The pipe consumer's RTP parameters (JSON): the far side produces
+    /// with exactly these.
+    pub rtp_parameters_json: String,
+    pub paused: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControlResponse {
+    /// JSON of the media codecs; `None` when the router was made with the
+    /// default codecs.
+    RouterCodecs(Option<String>),
+    PipeOpened(PipeOpened),
+    Done,
+}
+
+/// A request refused or failed on the remote node, with the HTTP status the
+/// API would have answered there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RemoteError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+/// One frame on the link.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Frame {
+    /// Server → client, first: prove you know the cluster secret.
+    Challenge { node_id: String, nonce: Vec<u8> },
+    /// Client → server: the proof, and a nonce for the server's proof.
+    Hello {
+        node_id: String,
+        proof: Vec<u8>,
+        nonce: Vec<u8>,
+    },
+    /// Server → client: the server's proof.
+    Welcome { proof: Vec<u8> },
+    Request {
+        id: u64,
+        /// W3C `traceparent` of the caller's span, when tracing is on.
+        traceparent: Option<String>,
+        body: ControlRequest,
+    },
+    Response {
+        id: u64,
+        result: Result<ControlResponse, RemoteError>,
+    },
+}
