@@ -607,7 +607,13 @@ impl TransportState {
             ));
         }
         let consumable = &producer.shared.consumable_rtp_parameters;
-        if !ortc::can_consume(consumable, &request.rtp_capabilities) {
+        // A pipe's far end is a router with the same codecs: it can take
+        // whatever this router can send.
+        let capabilities = match self.args.kind {
+            TransportKind::Pipe => &self.args.router_capabilities,
+            _ => &request.rtp_capabilities,
+        };
+        if !ortc::can_consume(consumable, capabilities) {
             return Err(ActorError::invalid(
                 "rtpCapabilities",
                 format!(
@@ -617,12 +623,6 @@ impl TransportState {
             ));
         }
         let enable_rtx = request.enable_rtx.unwrap_or(self.args.rtx_by_default);
-        // A pipe's far end is a router with the same codecs: it can take
-        // whatever this router can send.
-        let capabilities = match self.args.kind {
-            TransportKind::Pipe => &self.args.router_capabilities,
-            _ => &request.rtp_capabilities,
-        };
         let mut rtp_parameters =
             ortc::get_consumer_rtp_parameters(consumable, capabilities, enable_rtx)?;
         let consumer_type = match self.args.kind {

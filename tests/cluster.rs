@@ -1,0 +1,267 @@
+//! A room across four `troupe` processes in two regions, with a real etcd:
+//! consumers on other nodes get the producer's packets through pipes made
+//! automatically, once per (producer, node) and once per region; any node
+//! answers for any object; pause travels across pipes; the last consumer
+//! gone closes the pipe; etcd down keeps media flowing; a killed node's
+//! producers close everywhere within the lease TTL + 1 s.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::cluster::{eventually, etcd_available, Etcd, EventLog, Node, NodeOptions, Sink};
+use common::webrtc_client::{opus_packet, payload_type};
+use serde_json::{json, Value};
+use troupe_transports::rtp_packet::RtpHeader;
+
+const LEASE_TTL: Duration = Duration::from_secs(3);
+
+fn start_node(etcd: &Etcd, cluster: &str, id: &str, region: &str, logs: &std::path::Path) -> Node {
+    Node::start(NodeOptions {
+        id,
+        region,
+        etcd: &etcd.endpoint(),
+        cluster,
+        wrapper: &[],
+        ip: "127.0.0.1",
+        token: None,
+        log_dir: logs,
+    })
+}
+
+fn members(node: &Node) -> usize {
+    node.cluster_view()["members"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+/// Sends Opus packets, numbered from 0, at 100 per second until dropped.
+struct Sender {
+    running: Arc<AtomicBool>,
+}
+
+impl Sender {
+    fn start(to: std::net::SocketAddr, payload_type: u8, ssrc: u32) -> Sender {
+        let running = Arc::new(AtomicBool::new(true));
+        let flag = running.clone();
+        std::thread::spawn(move || {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut sequence: u16 = 0;
+            while flag.load(Ordering::Relaxed) {
+                let _ = socket.send_to(&opus_packet(payload_type, ssrc, sequence, "0"), to);
+                sequence = sequence.wrapping_add(1);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        Sender { running }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.running.store(false, Ordering::Relaxed);
+    }
+}
+
+struct Consumer {
+    id: String,
+    ssrc: u32,
+    sink: Sink,
+}
+
+/// A plain transport on `home` (through `home`'s API, so it lives there)
+/// sending to a fresh sink, and a consumer on it created through `via`.
+fn consume(home: &Node, via: &Node, router: &str, producer: &str, caps: &Value) -> Consumer {
+    let sink = Sink::open("127.0.0.1");
+    let transport = home.post(&format!("/v1/routers/{router}/plain-transports"), json!({}));
+    let transport = transport["id"].as_str().unwrap().to_string();
+    assert!(transport.starts_with(&format!("{}~", home.id)), "{transport} lives on {}", home.id);
+    via.post(
+        &format!("/v1/transports/{transport}/connect"),
+        json!({"ip": "127.0.0.1", "port": sink.port}),
+    );
+    let consumer = via.post(
+        &format!("/v1/transports/{transport}/consumers"),
+        json!({"producerId": producer, "rtpCapabilities": caps}),
+    );
+    Consumer {
+        id: consumer["id"].as_str().unwrap().to_string(),
+        ssrc: consumer["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32,
+        sink,
+    }
+}
+
+/// Packets keep arriving, in order, with the consumer's own SSRC.
+fn assert_flowing(consumer: &Consumer, what: &str) {
+    let before = consumer.sink.count();
+    eventually(Duration::from_secs(10), &format!("{what}: packets arrive"), || {
+        consumer.sink.count() >= before + 50
+    });
+    let packets = consumer.sink.packets();
+    let mut last: Option<u16> = None;
+    for packet in &packets {
+        let header = RtpHeader::parse(packet).expect("RTP");
+        assert_eq!(header.ssrc, consumer.ssrc, "{what}: the consumer's SSRC");
+        if let Some(last) = last {
+            let step = header.sequence_number.wrapping_sub(last);
+            assert!((1..1000).contains(&step), "{what}: out of order ({last} then {})", header.sequence_number);
+        }
+        last = Some(header.sequence_number);
+    }
+}
+
+fn pipes(node: &Node, direction: &str) -> Vec<Value> {
+    node.cluster_view()["pipes"][direction]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn peers(node: &Node, direction: &str, key: &str) -> Vec<String> {
+    let mut peers: Vec<String> = pipes(node, direction)
+        .iter()
+        .map(|p| p[key].as_str().unwrap_or_default().to_string())
+        .collect();
+    peers.sort();
+    peers
+}
+
+#[test]
+fn a_room_spans_four_nodes_in_two_regions() {
+    if !etcd_available() {
+        panic!("etcd is not installed: scripts/test.sh installs Debian's etcd-server");
+    }
+    let logs = tempfile::tempdir().unwrap();
+    let mut etcd = Etcd::start();
+    let cluster = format!("t{}", std::process::id());
+    let mut nodes: Vec<Node> = [("n1", "eu"), ("n2", "eu"), ("n3", "us"), ("n4", "us")]
+        .iter()
+        .map(|(id, region)| start_node(&etcd, &cluster, id, region, logs.path()))
+        .collect();
+    let dump_logs = |nodes: &[Node]| {
+        for node in nodes {
+            eprintln!("==== {} ====\n{}", node.id, node.log());
+        }
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scenario(&mut nodes, &mut etcd)
+    }));
+    if let Err(panic) = result {
+        dump_logs(&nodes);
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
+    for node in nodes.iter() {
+        eventually(Duration::from_secs(15), "every node sees all four", || members(node) == 4);
+    }
+    let (n1, n2, n3, n4) = (&nodes[0], &nodes[1], &nodes[2], &nodes[3]);
+
+    // A room made on n1, an Opus producer on n1 fed by a plain sender.
+    let router = n1.post("/v1/routers", json!({}));
+    let caps = router["rtpCapabilities"].clone();
+    let router = router["id"].as_str().unwrap().to_string();
+    let ingest = n1.post(&format!("/v1/routers/{router}/plain-transports"), json!({"comedia": true}));
+    let ingest_port = ingest["tuple"]["localPort"].as_u64().unwrap() as u16;
+    let pt = payload_type(&caps, "audio/opus");
+    let producer = n1.post(
+        &format!("/v1/transports/{}/producers", ingest["id"].as_str().unwrap()),
+        json!({"kind": "audio", "rtpParameters": {
+            "codecs": [{"mimeType": "audio/opus", "payloadType": pt, "clockRate": 48000, "channels": 2}],
+            "encodings": [{"ssrc": 1111}]
+        }}),
+    );
+    let producer = producer["id"].as_str().unwrap().to_string();
+    let _sender = Sender::start(([127, 0, 0, 1], ingest_port).into(), pt, 1111);
+
+    // Consumers on n2 (through its own API) and on n3 and n4 (through other
+    // nodes' APIs), three of them on n3.
+    let on_n2 = consume(n2, n2, &router, &producer, &caps);
+    let on_n3: Vec<Consumer> = [n1, n2, n3]
+        .iter()
+        .map(|via| consume(n3, via, &router, &producer, &caps))
+        .collect();
+    let on_n4 = consume(n4, n2, &router, &producer, &caps);
+    for (consumer, what) in [(&on_n2, "n2"), (&on_n3[0], "n3 #1"), (&on_n3[1], "n3 #2"), (&on_n3[2], "n3 #3"), (&on_n4, "n4")] {
+        assert_ne!(consumer.ssrc, 1111, "{what}: SSRC rewritten");
+        assert_flowing(consumer, what);
+    }
+
+    // One pipe per (producer, node); one pipe into region us.
+    assert_eq!(peers(n1, "outbound", "toNode"), ["n2", "n3"], "n1 sends to n2 and to us's entry only");
+    assert_eq!(peers(n3, "inbound", "fromNode"), ["n1"]);
+    assert_eq!(peers(n3, "outbound", "toNode"), ["n4"], "n3 fans out inside us");
+    assert_eq!(peers(n4, "inbound", "fromNode"), ["n3"]);
+    let (_, metrics) = n1.api.text("/metrics");
+    assert!(
+        metrics.contains(r#"troupe_pipes{peer_node="n3",direction="out"} 1"#),
+        "pipes per peer in metrics"
+    );
+
+    // Any node answers for any object, with the home node's status codes.
+    let (status, dump) = n4.call("GET", &format!("/v1/consumers/{}", on_n3[0].id), None);
+    assert_eq!(status, 200, "{dump}");
+    assert_eq!(dump["id"], on_n3[0].id.as_str());
+    let (status, missing) = n2.call("GET", "/v1/consumers/n3~00000000000000000000000000000000", None);
+    assert_eq!((status, missing["error"]["code"].as_str()), (404, Some("not_found")));
+
+    // Pause travels from the origin across both pipes.
+    n4.post(&format!("/v1/producers/{producer}/pause"), json!({}));
+    eventually(Duration::from_secs(5), "n4's consumer sees the pause", || {
+        n4.call("GET", &format!("/v1/consumers/{}", on_n4.id), None).1["producerPaused"] == true
+    });
+    n2.post(&format!("/v1/producers/{producer}/resume"), json!({}));
+    eventually(Duration::from_secs(5), "n4's consumer sees the resume", || {
+        n4.call("GET", &format!("/v1/consumers/{}", on_n4.id), None).1["producerPaused"] == false
+    });
+    assert_flowing(&on_n4, "n4 after resume");
+
+    // The last consumer on n4 gone: the pipe n3 → n4 closes, n1 → n3 stays.
+    assert_eq!(n1.call("DELETE", &format!("/v1/consumers/{}", on_n4.id), None).0, 204);
+    eventually(Duration::from_secs(10), "the idle pipe into n4 closes", || {
+        pipes(n4, "inbound").is_empty() && pipes(n3, "outbound").is_empty()
+    });
+    assert_eq!(peers(n3, "inbound", "fromNode"), ["n1"]);
+
+    // etcd down for 10 s: media keeps flowing, nodes say they are not ready;
+    // back up, they register again.
+    etcd.stop();
+    eventually(Duration::from_secs(10), "nodes notice etcd is gone", || {
+        n2.call("GET", "/v1/ready", None).0 == 503
+    });
+    let during = on_n3[1].sink.count();
+    std::thread::sleep(Duration::from_secs(10));
+    assert!(on_n3[1].sink.count() > during + 500, "media flowed while etcd was down");
+    assert_flowing(&on_n2, "n2 while etcd is down");
+    etcd.resume();
+    for node in nodes.iter() {
+        eventually(Duration::from_secs(15), "nodes register again", || {
+            node.call("GET", "/v1/ready", None).0 == 200 && members(node) == 4
+        });
+    }
+    let (n1, n2, n3) = (&nodes[0], &nodes[1], &nodes[2]);
+    assert_flowing(&on_n2, "n2 after etcd is back");
+
+    // n1 killed: its producer closes at n2 and n3 within the lease TTL + 1 s.
+    let events_n2 = EventLog::subscribe(n2);
+    let events_n3 = EventLog::subscribe(n3);
+    let _ = n1;
+    nodes[0].kill();
+    let killed = Instant::now();
+    let (n2, n3) = (&nodes[1], &nodes[2]);
+    eventually(LEASE_TTL + Duration::from_secs(1), "producerclose at n2 and n3", || {
+        events_n2.saw("producerclose", &on_n2.id)
+            && on_n3.iter().all(|c| events_n3.saw("producerclose", &c.id))
+    });
+    eprintln!("producerclose {:?} after SIGKILL", killed.elapsed());
+    eventually(Duration::from_secs(3), "pipes from n1 freed", || {
+        pipes(n2, "inbound").is_empty() && pipes(n3, "inbound").is_empty() && pipes(n3, "outbound").is_empty()
+    });
+    // Nothing else is disturbed: n2's transports are still there.
+    assert_eq!(members(n2), 3);
+    assert_eq!(n2.call("GET", &format!("/v1/routers/{router}"), None).0, 200);
+}
