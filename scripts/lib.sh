@@ -23,7 +23,8 @@ need_debian_packages() {
 
 need_rust() {
     command -v cargo >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
-    need_debian_packages gcc
+    # protoc: etcd-client's build compiles etcd's protobuf definitions.
+    need_debian_packages gcc protobuf-compiler
 }
 
 need_node() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Troupe's whole test suite on a Debian machine, installing what the
 # tests need when it is missing: Chromium for the browser tests, Node.js and
-# the demo's npm packages (mediasoup-client, playwright-core).
+# the demo's npm packages (mediasoup-client, playwright-core), etcd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -10,8 +10,10 @@ need_rust
 for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
-# Real peers: a browser, ffmpeg, GStreamer (vp8enc, webmmux: plugins-good).
-need_debian_packages chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+# Real peers: a browser, ffmpeg, GStreamer (vp8enc, webmmux: plugins-good),
+# etcd for the cluster tests, iproute2 for the network-namespace variant.
+need_debian_packages chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+    etcd-server iproute2
 build_demo
 
 cargo fmt --all --check

@@ -289,6 +289,13 @@ impl Topology {
         self.lock().by_actor.get(&actor).cloned()
     }
 
+    /// Transports, producers and consumers alive: the node's load as the
+    /// cluster sees it.
+    pub fn object_count(&self) -> usize {
+        let inner = self.lock();
+        inner.transports.len() + inner.producers.len() + inner.consumers.len()
+    }
+
     pub fn router_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.lock().routers.keys().cloned().collect();
         ids.sort();

@@ -468,6 +468,9 @@ pub async fn sweep_idle_pipes(cluster: Cluster) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
+        let metrics = &cluster.inner.metrics;
+        metrics.set_registered(cluster.is_registered());
+        metrics.set_members(cluster.members().len());
         let topology = cluster.node().topology();
         let idle = cluster
             .inner

@@ -15,6 +15,9 @@ use etcd_client::{
 
 use crate::membership::{MemberTable, NodeRecord};
 
+/// How often the node's record (its load) is rewritten when it changed.
+const RECORD_REFRESH: Duration = Duration::from_secs(5);
+
 pub struct EtcdSettings {
     pub endpoints: Vec<String>,
     pub cluster: String,
@@ -77,16 +80,11 @@ async fn session(
         }
     };
     let (mut keeper, mut keep_alive_answers) = client.lease_keep_alive(lease_id).await?;
-    let this = record();
-    let key = format!("{}{}", settings.prefix(), this.id);
-    let value = serde_json::to_vec(&this).unwrap_or_default();
-    client
-        .put(
-            key.clone(),
-            value,
-            Some(PutOptions::new().with_lease(lease_id)),
-        )
-        .await?;
+    let mut written = record();
+    let key = format!("{}{}", settings.prefix(), written.id);
+    let put_options = || Some(PutOptions::new().with_lease(lease_id));
+    let value = serde_json::to_vec(&written).unwrap_or_default();
+    client.put(key.clone(), value, put_options()).await?;
     let listing = client
         .get(settings.prefix(), Some(GetOptions::new().with_prefix()))
         .await?;
@@ -111,6 +109,7 @@ async fn session(
     table.set_registered(true);
     tracing::info!(key, lease = lease_id, "registered in etcd");
     let mut tick = tokio::time::interval(ttl / 3);
+    let mut refresh = tokio::time::interval(RECORD_REFRESH);
     let mut last_answer = tokio::time::Instant::now();
     loop {
         tokio::select! {
@@ -129,6 +128,14 @@ async fn session(
                         return Err(etcd_client::Error::LeaseKeepAliveError("lease expired".into()));
                     }
                     None => return Err(etcd_client::Error::LeaseKeepAliveError("keep-alive stream ended".into())),
+                }
+            }
+            _ = refresh.tick() => {
+                let now = record();
+                if now != written {
+                    let value = serde_json::to_vec(&now).unwrap_or_default();
+                    client.put(key.clone(), value, put_options()).await?;
+                    written = now;
                 }
             }
             event = watch.message() => {

@@ -174,8 +174,11 @@ impl Cluster {
                 cluster: config.cluster.clone(),
                 lease_ttl: Duration::from_secs(config.etcd_lease_ttl_secs),
             };
-            let record = this.clone();
-            let task = etcd_membership::spawn(settings(), table.clone(), move || record.clone());
+            let (record, topology) = (this.clone(), node.topology().clone());
+            let task = etcd_membership::spawn(settings(), table.clone(), move || NodeRecord {
+                load: topology.object_count() as u64,
+                ..record.clone()
+            });
             (table, Some((settings(), task)))
         };
         let cluster = Cluster {

@@ -31,6 +31,7 @@ pub struct RequestLabels {
 #[derive(Clone)]
 pub struct ClusterMetrics {
     members: Gauge<i64, AtomicI64>,
+    registered: Gauge<i64, AtomicI64>,
     pipes: Family<PipeLabels, Gauge<i64, AtomicI64>>,
     requests: Family<RequestLabels, Counter>,
     /// Peers with a pipe gauge set, so a peer's gauge drops to zero when its
@@ -42,6 +43,7 @@ impl ClusterMetrics {
     pub fn register(registry: &mut Registry) -> Self {
         let metrics = ClusterMetrics {
             members: Gauge::default(),
+            registered: Gauge::default(),
             pipes: Family::default(),
             requests: Family::default(),
             peers_seen: Default::default(),
@@ -50,6 +52,11 @@ impl ClusterMetrics {
             "troupe_cluster_members",
             "Nodes this node sees in its cluster, itself included",
             metrics.members.clone(),
+        );
+        registry.register(
+            "troupe_cluster_registered",
+            "1 while this node's registration (etcd lease) is alive, else 0",
+            metrics.registered.clone(),
         );
         registry.register(
             "troupe_pipes",
@@ -66,6 +73,10 @@ impl ClusterMetrics {
 
     pub fn set_members(&self, count: usize) {
         self.members.set(count as i64);
+    }
+
+    pub fn set_registered(&self, registered: bool) {
+        self.registered.set(i64::from(registered));
     }
 
     pub fn set_pipes(&self, book: &PipeBook) {

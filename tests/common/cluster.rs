@@ -80,7 +80,11 @@ impl Etcd {
             if healthy {
                 return;
             }
-            assert!(Instant::now() < deadline, "etcd not healthy within 20 s: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "etcd not healthy within 20 s: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -185,12 +189,23 @@ impl Node {
     /// POSTs and expects success.
     pub fn post(&self, path: &str, body: Value) -> Value {
         let (status, value) = self.call("POST", path, Some(body));
-        assert!(status == 200 || status == 204, "{} {path}: {status} {value}", self.id);
+        assert!(
+            status == 200 || status == 204,
+            "{} {path}: {status} {value}",
+            self.id
+        );
         value
     }
 
     pub fn cluster_view(&self) -> Value {
         self.call("GET", "/v1/cluster", None).1
+    }
+
+    /// SIGTERM, then waits for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().unwrap()
     }
 
     pub fn kill(&mut self) {
