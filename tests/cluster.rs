@@ -213,6 +213,46 @@ fn a_room_spans_four_nodes_in_two_regions() {
     }
 }
 
+#[test]
+fn a_browser_watches_on_one_node_what_another_browser_publishes_on_another() {
+    assert!(
+        etcd_available(),
+        "etcd is not installed: scripts/test.sh installs Debian's etcd-server"
+    );
+    let logs = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start();
+    let cluster = format!("b{}", std::process::id());
+    let nodes: Vec<Node> = ["a", "b"]
+        .iter()
+        .map(|id| start_node(&etcd, &cluster, id, "eu", logs.path()))
+        .collect();
+    for node in &nodes {
+        eventually(Duration::from_secs(15), "both nodes see each other", || {
+            members(node) == 2
+        });
+    }
+    let watch_origin = format!("http://{}", nodes[1].api.addr);
+    let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        common::browser::run_scenario(
+            &format!("http://{}", nodes[0].api.addr),
+            "publish-here-watch-there",
+            Some(&watch_origin),
+        )
+    }));
+    if let Err(panic) = report {
+        for node in &nodes {
+            eprintln!("==== {} ====\n{}", node.id, node.log());
+        }
+        std::panic::resume_unwind(panic);
+    }
+    let inbound = pipes(&nodes[1], "inbound");
+    assert_eq!(
+        inbound.len(),
+        2,
+        "audio and video piped from a to b: {inbound:?}"
+    );
+}
+
 fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
     for node in nodes.iter() {
         eventually(Duration::from_secs(15), "every node sees all four", || {

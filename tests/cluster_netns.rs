@@ -51,14 +51,22 @@ impl Hosts {
             subnet: format!("10.213.{}", tag % 250),
         };
         ip(&["link", "add", &hosts.bridge, "type", "bridge"])?;
-        ip(&["addr", "add", &format!("{}.1/24", hosts.subnet), "dev", &hosts.bridge])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}.1/24", hosts.subnet),
+            "dev",
+            &hosts.bridge,
+        ])?;
         ip(&["link", "set", &hosts.bridge, "up"])?;
         for i in 1..=count {
             let namespace = format!("troupe-{tag}-{i}");
             ip(&["netns", "add", &namespace])?;
             hosts.namespaces.push(namespace.clone());
             let (outer, inner) = (format!("trh{tag}x{i}"), format!("trn{tag}x{i}"));
-            ip(&["link", "add", &outer, "type", "veth", "peer", "name", &inner])?;
+            ip(&[
+                "link", "add", &outer, "type", "veth", "peer", "name", &inner,
+            ])?;
             ip(&["link", "set", &inner, "netns", &namespace])?;
             ip(&["link", "set", &outer, "master", &hosts.bridge, "up"])?;
             let inside = |args: &[&str]| {
@@ -66,7 +74,13 @@ impl Hosts {
                 full.extend_from_slice(args);
                 ip(&full)
             };
-            inside(&["addr", "add", &format!("{}/24", hosts.address(i)), "dev", &inner])?;
+            inside(&[
+                "addr",
+                "add",
+                &format!("{}/24", hosts.address(i)),
+                "dev",
+                &inner,
+            ])?;
             inside(&["link", "set", &inner, "up"])?;
             inside(&["link", "set", "lo", "up"])?;
         }
@@ -94,7 +108,10 @@ impl Drop for Hosts {
 
 #[test]
 fn nodes_on_separate_hosts_cascade_over_their_own_addresses() {
-    assert!(etcd_available(), "etcd is not installed: scripts/test.sh installs Debian's etcd-server");
+    assert!(
+        etcd_available(),
+        "etcd is not installed: scripts/test.sh installs Debian's etcd-server"
+    );
     let hosts = match Hosts::create(3) {
         Ok(hosts) => hosts,
         Err(why) => {
@@ -138,7 +155,10 @@ fn scenario(hosts: &Hosts, nodes: &mut [Node]) {
     let root = hosts.root_address();
     for node in nodes.iter() {
         eventually(Duration::from_secs(15), "every node sees all three", || {
-            node.cluster_view()["members"].as_array().map_or(0, Vec::len) == 3
+            node.cluster_view()["members"]
+                .as_array()
+                .map_or(0, Vec::len)
+                == 3
         });
     }
     let (h1, h2, h3) = (&nodes[0], &nodes[1], &nodes[2]);
@@ -150,12 +170,18 @@ fn scenario(hosts: &Hosts, nodes: &mut [Node]) {
         .map(|m| m["pipeAddress"].as_str().unwrap().to_string())
         .collect();
     addresses.sort();
-    assert_eq!(addresses, [hosts.address(1), hosts.address(2), hosts.address(3)]);
+    assert_eq!(
+        addresses,
+        [hosts.address(1), hosts.address(2), hosts.address(3)]
+    );
 
     let router = h1.post("/v1/routers", json!({}));
     let caps = router["rtpCapabilities"].clone();
     let router = router["id"].as_str().unwrap().to_string();
-    let ingest = h1.post(&format!("/v1/routers/{router}/plain-transports"), json!({"comedia": true}));
+    let ingest = h1.post(
+        &format!("/v1/routers/{router}/plain-transports"),
+        json!({"comedia": true}),
+    );
     assert_eq!(ingest["tuple"]["localIp"], hosts.address(1).as_str());
     let pt = payload_type(&caps, "audio/opus");
     let producer = h1.post(
@@ -196,13 +222,22 @@ fn scenario(hosts: &Hosts, nodes: &mut [Node]) {
             &format!("/v1/transports/{transport}/consumers"),
             json!({"producerId": producer, "rtpCapabilities": caps}),
         );
-        let ssrc = consumer["rtpParameters"]["encodings"][0]["ssrc"].as_u64().unwrap() as u32;
-        consumers.push((home.id.clone(), consumer["id"].as_str().unwrap().to_string(), ssrc, sink));
+        let ssrc = consumer["rtpParameters"]["encodings"][0]["ssrc"]
+            .as_u64()
+            .unwrap() as u32;
+        consumers.push((
+            home.id.clone(),
+            consumer["id"].as_str().unwrap().to_string(),
+            ssrc,
+            sink,
+        ));
     }
     for (home, _, ssrc, sink) in &consumers {
-        eventually(Duration::from_secs(10), &format!("media reaches the consumer on {home}"), || {
-            sink.count() > 50
-        });
+        eventually(
+            Duration::from_secs(10),
+            &format!("media reaches the consumer on {home}"),
+            || sink.count() > 50,
+        );
         let mut last = None;
         for packet in sink.packets() {
             let header = RtpHeader::parse(&packet).unwrap();
@@ -219,14 +254,18 @@ fn scenario(hosts: &Hosts, nodes: &mut [Node]) {
     let pipe_transport = inbound[0]["transportId"].as_str().unwrap();
     let (_, dump) = h3.call("GET", &format!("/v1/transports/{pipe_transport}"), None);
     let dump_text = dump.to_string();
-    assert!(dump_text.contains(&hosts.address(3)), "h3's end is on h3's address: {dump_text}");
+    assert!(
+        dump_text.contains(&hosts.address(3)),
+        "h3's end is on h3's address: {dump_text}"
+    );
 
     // h1's host goes away: its producer closes on the other hosts.
     let events_h2 = EventLog::subscribe(h2);
     let events_h3 = EventLog::subscribe(h3);
     nodes[0].kill();
     eventually(Duration::from_secs(4), "producerclose on h2 and h3", || {
-        events_h2.saw("producerclose", &consumers[0].1) && events_h3.saw("producerclose", &consumers[1].1)
+        events_h2.saw("producerclose", &consumers[0].1)
+            && events_h3.saw("producerclose", &consumers[1].1)
     });
     running.store(false, Ordering::Relaxed);
     let _ = sender.join();

@@ -22,13 +22,13 @@ async function api(method, path) {
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
 }
 
-async function openPage(browser) {
+async function openPage(browser, origin = baseUrl) {
   const context = await browser.newContext();
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-  await page.goto(`${baseUrl}/`);
+  await page.goto(`${origin}/`);
   await page.waitForFunction(() => typeof window.troupeDemo !== 'undefined');
   page.logs = logs;
   return page;
@@ -116,6 +116,25 @@ async function wrongFingerprint(browser) {
   return { ok: Boolean(failed && closed), failed, closed, states: outcome.states, events: outcome.events.map((e) => e.event) };
 }
 
+// Publishes through one node's page and watches through another node's
+// page: the watching node pipes the media from the publishing node.
+async function publishHereWatchThere(browser, watchOrigin) {
+  const publisher = await openPage(browser);
+  const published = await publisher.evaluate(() => window.troupeDemo.publish({}));
+  const watcher = await openPage(browser, watchOrigin);
+  await watcher.evaluate((routerId) => window.troupeDemo.watch({ routerId }), published.routerId);
+  const first = await waitFor(watcher, (s) => s.framesDecoded > 0 && s.audioPacketsReceived > 0, 20000);
+  await sleep(1000);
+  const second = await stats(watcher);
+  return {
+    ok: first.ok && second.framesDecoded > first.stats.framesDecoded,
+    published,
+    first: first.stats,
+    second,
+    logs: watcher.logs.slice(-10),
+  };
+}
+
 // Watches a room whose producers something else (ffmpeg) feeds.
 async function watchExisting(browser, routerId) {
   const watcher = await openPage(browser);
@@ -135,6 +154,7 @@ try {
     case 'pause-resume': result = await pauseResume(browser); break;
         case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;
+    case 'publish-here-watch-there': result = await publishHereWatchThere(browser, argument); break;
     default: result = { ok: false, error: `unknown scenario ${scenario}` };
   }
 } catch (e) {
