@@ -190,6 +190,11 @@ impl Topology {
                 &entry.transport_id,
             ));
         }
+        if inner.producers.contains_key(id) {
+            return Err(ActorError::WrongState(format!(
+                "producer {id} already exists on this node"
+            )));
+        }
         inner
             .by_actor
             .insert(entry.actor.get_id(), (ObjectKind::Producer, id.to_string()));

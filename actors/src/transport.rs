@@ -218,8 +218,9 @@ pub struct WebRtcConnectRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProduceRequest {
-    /// Set only by the cluster: a pipe producer keeps its origin's id.
-    #[serde(skip)]
+    /// Pipe transports only (mediasoup's pipeToRouter): the pipe producer
+    /// keeps its origin producer's id.
+    #[serde(default)]
     pub id: Option<String>,
     pub kind: MediaKind,
     pub rtp_parameters: RtpParameters,
@@ -506,6 +507,12 @@ impl TransportState {
         myself: &ActorRef<TransportMsg>,
         request: ProduceRequest,
     ) -> ActorResult<ProducerCreated> {
+        if request.id.is_some() && self.args.kind != TransportKind::Pipe {
+            return Err(ActorError::invalid(
+                "id",
+                "only a producer on a pipe transport takes its origin's id",
+            ));
+        }
         let params = &request.rtp_parameters;
         ortc::validate_rtp_parameters(params, request.kind)?;
         let caps = &self.args.router_capabilities;
