@@ -108,6 +108,20 @@ fn dtls_files_come_in_pairs() {
 }
 
 #[test]
+fn a_cluster_needs_a_secret() {
+    let mut layer = Layer::default();
+    layer.set_text("etcd_endpoints", "127.0.0.1:2379").unwrap();
+    let error = Config::from_layer(&layer).unwrap_err();
+    assert!(error.to_string().contains("cluster_secret"), "{error}");
+    layer.set_text("cluster_secret", "s").unwrap();
+    let config = Config::from_layer(&layer).unwrap();
+    assert!(
+        !config.to_toml().contains("\"s\""),
+        "the secret is redacted"
+    );
+}
+
+#[test]
 fn layers_apply_file_then_env_then_flags() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("troupe.toml");
@@ -123,6 +137,7 @@ fn layers_apply_file_then_env_then_flags() {
         env: vec![
             ("TROUPE_REGION".into(), "us".into()),
             ("TROUPE_CLUSTER".into(), "from-env".into()),
+            ("TROUPE_CLUSTER_SECRET".into(), "s".into()),
             ("TROUPE_SERVICE_HOST".into(), "10.0.0.1".into()),
         ],
         flags,
