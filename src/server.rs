@@ -87,7 +87,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         },
         http_addr.port()
     );
-    troupe_cluster::set_traceparent_source(crate::telemetry::current_traceparent);
+    troupe_cluster::set_trace_hooks(troupe_cluster::TraceHooks {
+        current: crate::telemetry::current_traceparent,
+        adopt: crate::telemetry::adopt_remote_parent,
+    });
     let cluster = Cluster::start(&config, api_url, actor_metrics, cluster_metrics)
         .await
         .map_err(|e| match e {

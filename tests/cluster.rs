@@ -30,6 +30,7 @@ fn start_node(etcd: &Etcd, cluster: &str, id: &str, region: &str, logs: &std::pa
         ip: "127.0.0.1",
         token: None,
         log_dir: logs,
+        env: &[],
     })
 }
 

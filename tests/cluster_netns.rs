@@ -137,6 +137,7 @@ fn nodes_on_separate_hosts_cascade_over_their_own_addresses() {
                 ip: &address,
                 token: Some(TOKEN),
                 log_dir: logs.path(),
+                env: &[],
             })
         })
         .collect();

@@ -28,18 +28,30 @@ use crate::{CascadeError, Cluster, OPEN_PIPE_DEADLINE, REMOTE_DEADLINE};
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 const IDLE_SWEEPS: u32 = 3;
 
-/// The W3C traceparent of the current span, for requests to other nodes.
-/// Set by the binary when tracing is exported; none otherwise.
-pub fn current_traceparent() -> Option<String> {
-    TRACEPARENT.get().and_then(|source| source())
+/// How trace context crosses the control link: the binary owns the
+/// tracing setup, so it provides both ends.
+#[derive(Clone, Copy)]
+pub struct TraceHooks {
+    /// The W3C `traceparent` of the current span.
+    pub current: fn() -> Option<String>,
+    /// Makes a span the child of the span a `traceparent` names.
+    pub adopt: fn(&tracing::Span, &str),
 }
 
-type TraceparentSource = fn() -> Option<String>;
-static TRACEPARENT: std::sync::OnceLock<TraceparentSource> = std::sync::OnceLock::new();
+static TRACE_HOOKS: std::sync::OnceLock<TraceHooks> = std::sync::OnceLock::new();
 
-/// Lets the binary, which owns the tracing setup, provide the traceparent.
-pub fn set_traceparent_source(source: TraceparentSource) {
-    let _ = TRACEPARENT.set(source);
+pub fn set_trace_hooks(hooks: TraceHooks) {
+    let _ = TRACE_HOOKS.set(hooks);
+}
+
+pub fn current_traceparent() -> Option<String> {
+    TRACE_HOOKS.get().and_then(|hooks| (hooks.current)())
+}
+
+fn adopt_parent(span: &tracing::Span, traceparent: Option<&str>) {
+    if let (Some(hooks), Some(parent)) = (TRACE_HOOKS.get(), traceparent) {
+        (hooks.adopt)(span, parent);
+    }
 }
 
 fn remote_error(e: &CascadeError) -> RemoteError {
@@ -63,11 +75,12 @@ fn remote_error(e: &CascadeError) -> RemoteError {
 }
 
 pub fn handler(cluster: Cluster) -> Handler {
-    std::sync::Arc::new(move |from, request, _traceparent| {
+    std::sync::Arc::new(move |from, request, traceparent| {
         let cluster = cluster.clone();
         Box::pin(async move {
             let name = request.name();
             let span = tracing::info_span!("control", request = name, from = %from);
+            adopt_parent(&span, traceparent.as_deref());
             answer(&cluster, &from, request)
                 .instrument(span)
                 .await

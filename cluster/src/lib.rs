@@ -25,7 +25,7 @@ use troupe_actors::{ActorError, ActorMetrics, NodeHandle};
 use troupe_config::Config;
 
 pub use cascade::{InboundPipe, OutboundPipe, PipeListing};
-pub use control::set_traceparent_source;
+pub use control::{set_trace_hooks, TraceHooks};
 pub use link::LinkError;
 pub use membership::{MemberTable, MembershipChange, NodeRecord};
 pub use metrics::ClusterMetrics;

@@ -136,6 +136,8 @@ pub struct NodeOptions<'a> {
     pub ip: &'a str,
     pub token: Option<&'a str>,
     pub log_dir: &'a Path,
+    /// More settings, as environment variables.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl Node {
@@ -166,6 +168,9 @@ impl Node {
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap());
+        for (name, value) in options.env {
+            command.env(name, value);
+        }
         if let Some(token) = options.token {
             command.env("TROUPE_API_TOKEN", token);
         }
