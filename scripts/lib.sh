@@ -27,6 +27,18 @@ need_rust() {
     need_debian_packages gcc protobuf-compiler
 }
 
+# Installs PyPI packages whose command is missing: need_pip COMMAND PACKAGE...
+need_pip() {
+    local command="$1"
+    shift
+    if ! command -v "$command" >/dev/null; then
+        need_debian_packages python3-pip
+        echo "installing from PyPI: $*"
+        python3 -m pip install --quiet "$@" 2>/dev/null \
+            || python3 -m pip install --quiet --break-system-packages "$@"
+    fi
+}
+
 need_node() {
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         need_debian_packages nodejs npm

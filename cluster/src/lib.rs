@@ -85,6 +85,7 @@ struct Inner {
     /// other nodes that serve the same room.
     router_codecs: Mutex<std::collections::HashMap<String, Option<Vec<RtpCodecCapability>>>>,
     draining: AtomicBool,
+    drain_timeout: Duration,
     etcd: Option<(etcd_membership::EtcdSettings, tokio::task::JoinHandle<()>)>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -191,6 +192,7 @@ impl Cluster {
                 metrics: cluster_metrics,
                 router_codecs: Default::default(),
                 draining: AtomicBool::new(false),
+                drain_timeout: Duration::from_secs(config.drain_timeout_secs),
                 etcd,
                 tasks: Default::default(),
             }),
@@ -278,11 +280,17 @@ impl Cluster {
         self.inner.draining.load(Ordering::Relaxed)
     }
 
-    /// Drains, leaves the cluster (its key deleted, so the others close
-    /// their pipes from it at once rather than after the lease TTL), then
-    /// closes every object.
+    /// Drains (new work refused, `/v1/ready` 503) and gives sessions up to
+    /// `drain_timeout_secs` to end; then leaves the cluster (its key
+    /// deleted, so the others close their pipes from it at once rather than
+    /// after the lease TTL) and closes every object left.
     pub async fn shutdown(&self) {
         self.drain();
+        let deadline = tokio::time::Instant::now() + self.inner.drain_timeout;
+        let topology = self.inner.node.topology();
+        while topology.object_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
         if let Some((settings, task)) = &self.inner.etcd {
             task.abort();
             etcd_membership::deregister(settings, self.node_id()).await;

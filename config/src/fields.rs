@@ -130,6 +130,11 @@ pub const FIELDS: &[FieldSpec] = &[
         default: "3",
     },
     FieldSpec {
+        key: "drain_timeout_secs",
+        help: "on SIGTERM, seconds to wait for sessions to end before closing them",
+        default: "0",
+    },
+    FieldSpec {
         key: "demo_dir",
         help: "directory of the demo page (index.html and dist/app.js)",
         default: "demo",

@@ -32,6 +32,7 @@ pub struct Config {
     pub dtls_private_key: Option<PathBuf>,
     pub ice_consent_timeout_secs: u64,
     pub etcd_lease_ttl_secs: u64,
+    pub drain_timeout_secs: u64,
     pub demo_dir: PathBuf,
     pub log: String,
 }
@@ -319,6 +320,7 @@ impl Config {
                 "must be between 1 and 3600",
             ));
         }
+        let drain_timeout_secs: u64 = r.parsed("drain_timeout_secs", 0, "a number of seconds")?;
         let demo_dir = PathBuf::from(
             r.optional_text("demo_dir")?
                 .unwrap_or_else(|| "demo".into()),
@@ -344,6 +346,7 @@ impl Config {
             dtls_private_key,
             ice_consent_timeout_secs,
             etcd_lease_ttl_secs,
+            drain_timeout_secs,
             demo_dir,
             log,
         })

@@ -6,6 +6,7 @@ mod consumers;
 mod demo;
 pub mod error;
 mod events;
+mod exposition;
 pub mod json_body;
 mod metrics;
 mod middleware;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use troupe_cluster::Readiness;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::api::exposition;
 use crate::api::openapi::ApiDoc;
 use crate::api::State;
 
@@ -66,15 +67,23 @@ pub async fn ready(state: State) -> HttpResponse {
     }
 }
 
-/// Prometheus metrics in the OpenMetrics text format.
+/// Prometheus metrics: OpenMetrics when the scraper asks for it (as
+/// Prometheus does), else the classic text format.
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
-pub async fn metrics(state: State) -> HttpResponse {
+pub async fn metrics(state: State, request: actix_web::HttpRequest) -> HttpResponse {
     let mut text = String::new();
+    let accept = request
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     match prometheus_client::encoding::text::encode(&mut text, &state.registry) {
-        Ok(()) => HttpResponse::Ok()
-            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        Ok(()) if exposition::wants_openmetrics(accept) => HttpResponse::Ok()
+            .content_type(exposition::OPENMETRICS)
             .body(text),
+        Ok(()) => HttpResponse::Ok()
+            .content_type(exposition::PROMETHEUS_TEXT)
+            .body(exposition::to_prometheus_text(&text)),
         Err(e) => HttpResponse::InternalServerError().body(format!("cannot encode metrics: {e}")),
     }
 }
