@@ -5,6 +5,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,6 +56,23 @@ pub struct DirectionLabel {
     pub direction: String,
 }
 
+/// A histogram of seconds with fixed buckets, so `ActorMetrics` can be
+/// `Default` like the other metric types.
+#[derive(Clone, Debug)]
+pub struct SecondsHistogram<const RTT: bool>(pub Histogram);
+
+impl<const RTT: bool> Default for SecondsHistogram<RTT> {
+    fn default() -> Self {
+        // RTT: 5 ms to 1.6 s; jitter: 1 ms to 160 ms.
+        let buckets: &[f64] = if RTT {
+            &[0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6]
+        } else {
+            &[0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16]
+        };
+        SecondsHistogram(Histogram::new(buckets.iter().copied()))
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ActorMetrics {
     pub objects: Family<KindLabel, Gauge>,
@@ -63,6 +81,11 @@ pub struct ActorMetrics {
     pub rtp_packets: Family<DirectionLabel, Counter>,
     pub rtp_bytes: Family<DirectionLabel, Counter>,
     pub rtcp_feedback: Family<KindLabel, Counter>,
+    pub retransmissions: Counter,
+    pub round_trip_time: SecondsHistogram<true>,
+    pub jitter: SecondsHistogram<false>,
+    /// ICE consent lost, DTLS failed.
+    pub transport_failures: Family<KindLabel, Counter>,
     /// Handles on the per-packet series, made once so the packet path does
     /// no label lookup.
     rtp_in: (Counter, Counter),
@@ -107,6 +130,13 @@ impl ActorMetrics {
                     reason: reason.into(),
                 }));
             }
+        }
+        for kind in ["ice_disconnected", "dtls_failed"] {
+            drop(
+                metrics
+                    .transport_failures
+                    .get_or_create(&KindLabel { kind: kind.into() }),
+            );
         }
         for reason in DROP_REASONS {
             drop(metrics.dropped.get_or_create(&ReasonLabel {
@@ -158,7 +188,33 @@ impl ActorMetrics {
             "RTCP feedback received from receivers (pli, fir, nack) and sent to senders (pli_sent)",
             metrics.rtcp_feedback.clone(),
         );
+        registry.register(
+            "troupe_retransmissions",
+            "Packets retransmitted to receivers (as RTX when negotiated) on their NACKs",
+            metrics.retransmissions.clone(),
+        );
+        registry.register(
+            "troupe_round_trip_time_seconds",
+            "Round-trip times to receivers, from their receiver reports",
+            metrics.round_trip_time.0.clone(),
+        );
+        registry.register(
+            "troupe_jitter_seconds",
+            "Interarrival jitter of the streams producers send, as reported to them",
+            metrics.jitter.0.clone(),
+        );
+        registry.register(
+            "troupe_transport_failures",
+            "WebRTC transports that lost ICE consent (ice_disconnected) or failed DTLS (dtls_failed)",
+            metrics.transport_failures.clone(),
+        );
         metrics
+    }
+
+    pub fn transport_failed(&self, kind: &str) {
+        self.transport_failures
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
     }
 
     pub fn drop_packet(&self, reason: &str) {

@@ -483,6 +483,7 @@ pub async fn sweep_idle_pipes(cluster: Cluster) {
         tick.tick().await;
         let metrics = &cluster.inner.metrics;
         metrics.set_registered(cluster.is_registered());
+        metrics.set_etcd_contact_age(cluster.inner.table.seconds_since_contact());
         metrics.set_members(cluster.members().len());
         let topology = cluster.node().topology();
         let idle = cluster

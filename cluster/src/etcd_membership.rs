@@ -107,6 +107,7 @@ async fn session(
         )
         .await?;
     table.set_registered(true);
+    table.heard_from_etcd();
     tracing::info!(key, lease = lease_id, "registered in etcd");
     let mut tick = tokio::time::interval(ttl / 3);
     let mut refresh = tokio::time::interval(RECORD_REFRESH);
@@ -121,7 +122,10 @@ async fn session(
             }
             answer = keep_alive_answers.message() => {
                 match answer? {
-                    Some(a) if a.ttl() > 0 => last_answer = tokio::time::Instant::now(),
+                    Some(a) if a.ttl() > 0 => {
+                        last_answer = tokio::time::Instant::now();
+                        table.heard_from_etcd();
+                    }
                     // TTL 0: the lease is gone (etcd expired it).
                     Some(_) => {
                         *lease = None;
@@ -140,7 +144,10 @@ async fn session(
             }
             event = watch.message() => {
                 match event? {
-                    Some(response) => apply(table, &settings.prefix(), &response),
+                    Some(response) => {
+                        table.heard_from_etcd();
+                        apply(table, &settings.prefix(), &response);
+                    }
                     None => return Err(etcd_client::Error::WatchError("watch stream ended".into())),
                 }
             }

@@ -35,6 +35,8 @@ pub struct MemberTable {
     members: RwLock<BTreeMap<String, NodeRecord>>,
     registered: AtomicBool,
     changes: broadcast::Sender<MembershipChange>,
+    /// When etcd last answered (keep-alive or watch); `None` standalone.
+    last_contact: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// Membership changes kept for a slow listener.
@@ -46,6 +48,7 @@ impl MemberTable {
             members: RwLock::new(BTreeMap::new()),
             registered: AtomicBool::new(false),
             changes: broadcast::channel(CHANGE_BACKLOG).0,
+            last_contact: std::sync::Mutex::new(None),
         })
     }
 
@@ -63,6 +66,19 @@ impl MemberTable {
 
     pub fn set_registered(&self, registered: bool) {
         self.registered.store(registered, Ordering::Relaxed);
+    }
+
+    pub fn heard_from_etcd(&self) {
+        *self.last_contact.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(std::time::Instant::now());
+    }
+
+    /// Seconds since etcd last answered: how stale the member list may be.
+    pub fn seconds_since_contact(&self) -> f64 {
+        self.last_contact
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map_or(0.0, |t| t.elapsed().as_secs_f64())
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<MembershipChange> {

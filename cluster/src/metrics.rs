@@ -3,7 +3,7 @@
 //! the cluster's size, never per object.
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -32,6 +32,7 @@ pub struct RequestLabels {
 pub struct ClusterMetrics {
     members: Gauge<i64, AtomicI64>,
     registered: Gauge<i64, AtomicI64>,
+    etcd_contact_age: Gauge<f64, AtomicU64>,
     pipes: Family<PipeLabels, Gauge<i64, AtomicI64>>,
     requests: Family<RequestLabels, Counter>,
     /// Peers with a pipe gauge set, so a peer's gauge drops to zero when its
@@ -44,6 +45,7 @@ impl ClusterMetrics {
         let metrics = ClusterMetrics {
             members: Gauge::default(),
             registered: Gauge::default(),
+            etcd_contact_age: Gauge::default(),
             pipes: Family::default(),
             requests: Family::default(),
             peers_seen: Default::default(),
@@ -59,10 +61,25 @@ impl ClusterMetrics {
             metrics.registered.clone(),
         );
         registry.register(
+            "troupe_etcd_contact_age_seconds",
+            "Seconds since etcd last answered this node (keep-alive or watch): how stale its view of the cluster may be",
+            metrics.etcd_contact_age.clone(),
+        );
+        registry.register(
             "troupe_pipes",
             "Pipe transports to (out) or from (in) each peer node",
             metrics.pipes.clone(),
         );
+        // Every request and outcome exists from the start at zero.
+        for request in crate::protocol::ControlRequest::NAMES {
+            for outcome in ["ok", "refused", "timeout", "unreachable"] {
+                drop(
+                    metrics
+                        .requests
+                        .get_or_create(&RequestLabels { request, outcome }),
+                );
+            }
+        }
         registry.register(
             "troupe_cluster_requests",
             "Node-to-node control requests sent, by outcome",
@@ -73,6 +90,10 @@ impl ClusterMetrics {
 
     pub fn set_members(&self, count: usize) {
         self.members.set(count as i64);
+    }
+
+    pub fn set_etcd_contact_age(&self, seconds: f64) {
+        self.etcd_contact_age.set(seconds);
     }
 
     pub fn set_registered(&self, registered: bool) {

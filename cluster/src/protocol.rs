@@ -23,15 +23,24 @@ pub enum ControlRequest {
 }
 
 impl ControlRequest {
+    pub const NAMES: [&'static str; 6] = [
+        "router_codecs",
+        "open_pipe",
+        "close_pipe",
+        "producer_paused",
+        "producer_closed",
+        "close_router",
+    ];
+
     pub fn name(&self) -> &'static str {
-        match self {
-            ControlRequest::RouterCodecs { .. } => "router_codecs",
-            ControlRequest::OpenPipe(_) => "open_pipe",
-            ControlRequest::ClosePipe { .. } => "close_pipe",
-            ControlRequest::ProducerPaused { .. } => "producer_paused",
-            ControlRequest::ProducerClosed { .. } => "producer_closed",
-            ControlRequest::CloseRouter { .. } => "close_router",
-        }
+        Self::NAMES[match self {
+            ControlRequest::RouterCodecs { .. } => 0,
+            ControlRequest::OpenPipe(_) => 1,
+            ControlRequest::ClosePipe { .. } => 2,
+            ControlRequest::ProducerPaused { .. } => 3,
+            ControlRequest::ProducerClosed { .. } => 4,
+            ControlRequest::CloseRouter { .. } => 5,
+        }]
     }
 }
 

@@ -43,6 +43,7 @@ struct Rtx {
 
 pub struct ConsumerMedia {
     pub id: String,
+    metrics: crate::metrics::ActorMetrics,
     pub ssrc: u32,
     kind: MediaKind,
     clock_rate: u32,
@@ -108,6 +109,7 @@ impl ConsumerMedia {
         let initial_ts: u32 = rand::random();
         Arc::new(ConsumerMedia {
             id: id.to_string(),
+            metrics: producer.metrics.clone(),
             ssrc: encoding.and_then(|e| e.ssrc).unwrap_or_default(),
             kind,
             clock_rate,
@@ -350,6 +352,7 @@ impl ConsumerMedia {
             };
             if sent {
                 self.counters.packets_retransmitted.fetch_add(1, Relaxed);
+                self.metrics.retransmissions.inc();
             }
         }
     }
@@ -374,6 +377,7 @@ impl ConsumerMedia {
             self.counters
                 .round_trip_time_us
                 .store(rtt.as_micros() as u64, Relaxed);
+            self.metrics.round_trip_time.0.observe(rtt.as_secs_f64());
         }
     }
 

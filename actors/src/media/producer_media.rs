@@ -49,6 +49,7 @@ impl RoutedPacket<'_> {
 /// Reception state of one encoding.
 struct Reception {
     statistics: ReceiveStatistics,
+    clock_rate: u32,
     /// Middle 32 bits of the sender's last SR and when it arrived.
     last_sender_report: Option<(u32, Instant)>,
 }
@@ -59,7 +60,7 @@ pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
 pub struct ProducerMedia {
     pub shared: Arc<ProducerShared>,
     endpoint: Option<Weak<dyn MediaTransport>>,
-    metrics: ActorMetrics,
+    pub(crate) metrics: ActorMetrics,
     /// Client extension id → router extension id (0: drop).
     extension_map: [u8; 256],
     video_codec: Option<VideoCodec>,
@@ -103,6 +104,7 @@ impl ProducerMedia {
             .iter()
             .map(|_| Reception {
                 statistics: ReceiveStatistics::new(clock_rate, nack),
+                clock_rate,
                 last_sender_report: None,
             })
             .collect();
@@ -389,6 +391,10 @@ impl ProducerMedia {
                     ),
                     None => (0, 0),
                 };
+                if reception.clock_rate > 0 {
+                    let seconds = f64::from(block.jitter) / f64::from(reception.clock_rate);
+                    self.metrics.jitter.0.observe(seconds);
+                }
                 blocks.push(ReportBlockValues {
                     ssrc,
                     fraction_lost: block.fraction_lost,

@@ -288,7 +288,7 @@ impl WebRtcEndpoint {
 
     fn dtls_failed(&self, reason: &str) {
         tracing::warn!(transport_id = %self.core.transport_id, %reason, "DTLS failed");
-        self.core.ctx.metrics.failure("transport", "dtls_failed");
+        self.core.ctx.metrics.transport_failed("dtls_failed");
         self.emit(
             "dtlsstatechange",
             json!({"dtlsState": "failed", "reason": reason}),
@@ -416,6 +416,9 @@ impl WebRtcEndpoint {
         self.flush_dtls(state);
         for event in events {
             if let IceEvent::StateChanged(s) = event {
+                if s.as_str() == "disconnected" {
+                    self.core.ctx.metrics.transport_failed("ice_disconnected");
+                }
                 self.emit("icestatechange", json!({"iceState": s.as_str()}));
             }
         }
