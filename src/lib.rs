@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod metrics_bridge;
 pub mod server;
 pub mod telemetry;
 

@@ -61,6 +61,7 @@ async fn run(config: troupe_config::Config) -> ExitCode {
     // Scripts and tests read the bound address from this line (the port may
     // have been 0).
     println!("troupe listening on http://{}", server.http_addr());
+    telemetry.export_metrics(server.registry());
     wait_for_signal().await;
     tracing::info!("shutting down");
     server.stop().await;

@@ -42,6 +42,7 @@ impl StartError {
 
 pub struct RunningServer {
     http_addr: SocketAddr,
+    registry: Arc<Registry>,
     cluster: Cluster,
     server: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -54,6 +55,11 @@ impl RunningServer {
 
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+
+    /// Every metric of the node, as `/metrics` serves it.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
     }
 
     /// Refuses new work, closes every object, then stops serving.
@@ -97,9 +103,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             ClusterError::Config { field, message } => StartError::Config { field, message },
             other => StartError::Other(other.to_string()),
         })?;
+    let registry = Arc::new(registry);
     let state = web::Data::new(AppState {
         cluster: cluster.clone(),
-        registry: Arc::new(registry),
+        registry: registry.clone(),
         api_metrics,
         api_token: config.api_token.clone(),
         started: Instant::now(),
@@ -121,6 +128,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
     tracing::info!(%http_addr, node_id = %config.node_id, region = %config.region, "troupe node serving");
     Ok(RunningServer {
         http_addr,
+        registry,
         cluster,
         server: handle,
         task,

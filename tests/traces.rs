@@ -1,6 +1,7 @@
 //! Traces across nodes: a consumer created on node b for a producer on node
 //! a makes ONE trace, with spans from both nodes and the parent links
-//! intact, received by a real OTLP/HTTP receiver (here, in the test).
+//! intact, received by a real OTLP/HTTP receiver (here, in the test), which
+//! also gets both nodes' metrics; and traces over OTLP/gRPC.
 
 mod common;
 
@@ -11,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::cluster::{etcd_available, eventually, Etcd, Node, NodeOptions};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
 use serde_json::json;
 
@@ -24,15 +27,22 @@ struct ReceivedSpan {
     parent_span_id: Vec<u8>,
 }
 
-/// An OTLP/HTTP (protobuf) receiver on a free port: POST /v1/traces.
-fn otlp_receiver() -> (u16, Arc<Mutex<Vec<ReceivedSpan>>>) {
+/// Metric names received over OTLP, by node.
+type ReceivedMetrics = Arc<Mutex<HashSet<(String, String)>>>;
+
+/// An OTLP/HTTP (protobuf) receiver on a free port: POST /v1/traces and
+/// /v1/metrics.
+fn otlp_receiver() -> (u16, Arc<Mutex<Vec<ReceivedSpan>>>, ReceivedMetrics) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let spans = Arc::new(Mutex::new(Vec::new()));
+    let metrics: ReceivedMetrics = Default::default();
     let into = spans.clone();
+    let metrics_into = metrics.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let into = into.clone();
+            let metrics_into = metrics_into.clone();
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut writer = stream;
@@ -42,6 +52,7 @@ fn otlp_receiver() -> (u16, Arc<Mutex<Vec<ReceivedSpan>>>) {
                     if reader.read_line(&mut line).unwrap_or(0) == 0 {
                         return;
                     }
+                    let is_metrics = line.contains("/v1/metrics");
                     loop {
                         line.clear();
                         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -61,7 +72,11 @@ fn otlp_receiver() -> (u16, Arc<Mutex<Vec<ReceivedSpan>>>) {
                     if reader.read_exact(&mut body).is_err() {
                         return;
                     }
-                    if let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) {
+                    if is_metrics {
+                        if let Ok(request) = ExportMetricsServiceRequest::decode(body.as_slice()) {
+                            metrics_into.lock().unwrap().extend(metric_names(request));
+                        }
+                    } else if let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) {
                         into.lock().unwrap().extend(flatten(request));
                     }
                     let _ = writer.write_all(
@@ -71,25 +86,39 @@ fn otlp_receiver() -> (u16, Arc<Mutex<Vec<ReceivedSpan>>>) {
             });
         }
     });
-    (port, spans)
+    (port, spans, metrics)
+}
+
+fn node_of(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> String {
+    resource
+        .iter()
+        .flat_map(|r| r.attributes.iter())
+        .find(|a| a.key == "troupe.node_id")
+        .and_then(|a| a.value.as_ref())
+        .and_then(|v| match &v.value {
+            Some(AnyValue::StringValue(s)) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn metric_names(request: ExportMetricsServiceRequest) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for resource_metrics in request.resource_metrics {
+        let node = node_of(resource_metrics.resource.as_ref());
+        for scope in resource_metrics.scope_metrics {
+            for metric in scope.metrics {
+                out.push((node.clone(), metric.name));
+            }
+        }
+    }
+    out
 }
 
 fn flatten(request: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
     let mut out = Vec::new();
     for resource_spans in request.resource_spans {
-        let node = resource_spans
-            .resource
-            .iter()
-            .flat_map(|r| r.attributes.iter())
-            .find(|a| a.key == "troupe.node_id")
-            .and_then(|a| a.value.as_ref())
-            .and_then(|v| match &v.value {
-                Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => {
-                    Some(s.clone())
-                }
-                _ => None,
-            })
-            .unwrap_or_default();
+        let node = node_of(resource_spans.resource.as_ref());
         for scope in resource_spans.scope_spans {
             for span in scope.spans {
                 out.push(ReceivedSpan {
@@ -111,7 +140,7 @@ fn a_cross_node_consume_is_one_trace_with_spans_from_both_nodes() {
         etcd_available(),
         "etcd is not installed: scripts/test.sh installs Debian's etcd-server"
     );
-    let (port, spans) = otlp_receiver();
+    let (port, spans, metrics) = otlp_receiver();
     let endpoint = format!("http://127.0.0.1:{port}");
     let etcd = Etcd::start();
     let logs = tempfile::tempdir().unwrap();
@@ -211,5 +240,116 @@ fn a_cross_node_consume_is_one_trace_with_spans_from_both_nodes() {
     assert!(
         consume.parent_span_id.is_empty(),
         "the API request is the root"
+    );
+
+    // Metrics went over OTLP too (flushed at shutdown), from both nodes.
+    let metrics = metrics.lock().unwrap().clone();
+    for node in ["a", "b"] {
+        for name in [
+            "troupe_objects",
+            "troupe_rtp_packets_total",
+            "troupe_api_requests_total",
+        ] {
+            assert!(
+                metrics.contains(&(node.to_string(), name.to_string())),
+                "{name} from {node} over OTLP; got {metrics:?}"
+            );
+        }
+    }
+}
+
+/// An OTLP/gRPC trace receiver (tonic, the collector's own service
+/// definition) on a free port.
+mod grpc_receiver {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+
+    pub struct Receiver {
+        pub spans: Arc<Mutex<Vec<super::ReceivedSpan>>>,
+    }
+
+    #[tonic::async_trait]
+    impl TraceService for Receiver {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            self.spans
+                .lock()
+                .unwrap()
+                .extend(super::flatten(request.into_inner()));
+            Ok(tonic::Response::new(ExportTraceServiceResponse {
+                partial_success: None,
+            }))
+        }
+    }
+
+    /// Serves on a thread of its own; returns the port and what arrives.
+    pub fn start() -> (u16, Arc<Mutex<Vec<super::ReceivedSpan>>>) {
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let receiver = Receiver {
+            spans: spans.clone(),
+        };
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+                tonic::transport::Server::builder()
+                    .add_service(TraceServiceServer::new(receiver))
+                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                    .await
+                    .unwrap();
+            });
+        });
+        (port_rx.recv().unwrap(), spans)
+    }
+}
+
+#[test]
+fn traces_also_go_over_otlp_grpc() {
+    let (port, spans) = grpc_receiver::start();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut troupe = std::process::Command::new(env!("CARGO_BIN_EXE_troupe"))
+        .args([
+            "--http-listen",
+            "127.0.0.1:0",
+            "--webrtc-port",
+            "0",
+            "--node-id",
+            "g1",
+        ])
+        .args(["--otlp-endpoint", &endpoint, "--otlp-protocol", "grpc"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = common::listening_url(&mut troupe);
+    let api = common::TestServer::alias(url.trim_start_matches("http://").parse().unwrap());
+    assert_eq!(api.call("POST", "/v1/routers", Some(json!({}))).0, 200);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &troupe.id().to_string()])
+        .status();
+    assert!(troupe.wait().unwrap().success());
+    eventually(
+        Duration::from_secs(10),
+        "API spans arrive over gRPC",
+        || {
+            spans
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|s| s.node == "g1" && s.name == "api")
+        },
     );
 }

@@ -95,8 +95,13 @@ pub const FIELDS: &[FieldSpec] = &[
         default: "default",
     },
     FieldSpec {
+        key: "otlp_protocol",
+        help: "OTLP transport: http/protobuf (port 4318) or grpc (port 4317)",
+        default: "http/protobuf",
+    },
+    FieldSpec {
         key: "otlp_endpoint",
-        help: "OpenTelemetry OTLP/HTTP endpoint (empty = off)",
+        help: "OpenTelemetry collector for traces and metrics (empty = off)",
         default: "",
     },
     FieldSpec {

@@ -11,7 +11,7 @@ mod schema;
 pub use error::ConfigError;
 pub use fields::{FieldSpec, FIELDS};
 pub use layers::{Layer, RawValue};
-pub use schema::{Config, PortRange};
+pub use schema::{Config, OtlpProtocol, PortRange};
 
 use std::path::Path;
 

@@ -26,6 +26,7 @@ pub struct Config {
     pub node_id: String,
     pub region: String,
     pub otlp_endpoint: Option<String>,
+    pub otlp_protocol: OtlpProtocol,
     pub ffmpeg: String,
     pub recordings_dir: PathBuf,
     pub dtls_certificate: Option<PathBuf>,
@@ -35,6 +36,16 @@ pub struct Config {
     pub drain_timeout_secs: u64,
     pub demo_dir: PathBuf,
     pub log: String,
+}
+
+/// How OTLP reaches the collector (OpenTelemetry's
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OtlpProtocol {
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    #[serde(rename = "grpc")]
+    Grpc,
 }
 
 fn redacted<S: serde::Serializer>(token: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -279,6 +290,16 @@ impl Config {
                 ));
             }
         }
+        let otlp_protocol = match r.optional_text("otlp_protocol")?.as_deref() {
+            None | Some("http/protobuf") => OtlpProtocol::HttpProtobuf,
+            Some("grpc") => OtlpProtocol::Grpc,
+            Some(other) => {
+                return Err(ConfigError::field(
+                    "otlp_protocol",
+                    format!("{other:?} is not http/protobuf or grpc"),
+                ))
+            }
+        };
         let ffmpeg = r
             .optional_text("ffmpeg")?
             .unwrap_or_else(|| "ffmpeg".into());
@@ -340,6 +361,7 @@ impl Config {
             node_id,
             region,
             otlp_endpoint,
+            otlp_protocol,
             ffmpeg,
             recordings_dir,
             dtls_certificate,
