@@ -37,7 +37,17 @@ fn probes_metrics_and_openapi_answer() {
     assert!(metrics.contains(
         "troupe_api_requests_total{route=\"/v1/routers\",method=\"POST\",status=\"200\"} 1"
     ));
-    assert!(metrics.trim_end().ends_with("# EOF"));
+    // Classic text by default (promtool, most scrapers); OpenMetrics, with
+    // its `# EOF`, for a scraper that asks, as Prometheus does.
+    assert!(!metrics.contains("# EOF"));
+    let openmetrics = ureq::get(&server.url("/metrics"))
+        .header("Accept", "application/openmetrics-text; version=1.0.0")
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert!(openmetrics.trim_end().ends_with("# EOF"));
 
     let (status, doc) = server.call("GET", "/v1/openapi.json", None);
     assert_eq!(status, 200);

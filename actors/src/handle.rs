@@ -272,6 +272,7 @@ impl NodeHandle {
     }
 
     /// Starts recording producers of a router to a file (see `recording`).
+    #[tracing::instrument(name = "recording start", skip_all, fields(router.id = %router_id))]
     pub async fn start_recording(
         &self,
         router_id: &str,
@@ -446,6 +447,7 @@ impl NodeHandle {
     }
 
     /// Stops a recording; returns once ffmpeg has finalized the file.
+    #[tracing::instrument(name = "recording stop", skip(self), fields(recording.id = %id))]
     pub async fn stop_recording(&self, id: &str) -> ActorResult<RecordingInfo> {
         match self.ctx.topology.recording(id) {
             RecordingLookup::Live(entry) => {

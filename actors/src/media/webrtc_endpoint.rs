@@ -28,6 +28,11 @@ struct EndpointState {
     srtp: Option<Box<SrtpContexts>>,
     ufrags: Vec<String>,
     tuples: Vec<Tuple>,
+    /// Open from the transport's creation until ICE connects: its length
+    /// is how long the client took to reach us.
+    ice_span: Option<tracing::Span>,
+    /// Open from `connect` until the handshake ends (`dtls.result`).
+    dtls_span: Option<tracing::Span>,
 }
 
 pub struct WebRtcEndpoint {
@@ -73,6 +78,8 @@ impl WebRtcEndpoint {
                 srtp: None,
                 ufrags: vec![ufrag.clone()],
                 tuples: Vec::new(),
+                ice_span: Some(tracing::info_span!("ice connect", transport.id = %transport_id)),
+                dtls_span: None,
             }),
             closed: AtomicBool::new(false),
         });
@@ -147,6 +154,12 @@ impl WebRtcEndpoint {
             let _ = session.start(Instant::now());
         }
         state.dtls = Some(session);
+        state.dtls_span = Some(tracing::info_span!(
+            "dtls handshake",
+            transport.id = %self.core.transport_id,
+            dtls.role = ?local_role,
+            dtls.result = tracing::field::Empty
+        ));
         let start_now = local_role == DtlsRole::Client && state.ice.selected_tuple().is_some();
         drop(state);
         self.emit("dtlsstatechange", json!({"dtlsState": "connecting"}));
@@ -201,7 +214,7 @@ impl WebRtcEndpoint {
         server.send(tuple, &response);
         for event in events {
             match event {
-                IceEvent::StateChanged(s) => self.emit("icestatechange", json!({"iceState": s.as_str()})),
+                IceEvent::StateChanged(s) => self.ice_state_changed(s),
                 IceEvent::SelectedTupleChanged(t) => self.emit(
                     "iceselectedtuplechange",
                     json!({"iceSelectedTuple": tuple_json(&t, server.local_port, &server.announced_address)}),
@@ -279,6 +292,7 @@ impl WebRtcEndpoint {
         match outcome {
             Some(Ok(())) => {
                 tracing::info!(transport_id = %self.core.transport_id, "DTLS connected");
+                self.dtls_done("connected");
                 self.emit("dtlsstatechange", json!({"dtlsState": "connected"}));
             }
             Some(Err(reason)) => self.dtls_failed(&reason),
@@ -286,7 +300,27 @@ impl WebRtcEndpoint {
         }
     }
 
+    fn ice_state_changed(&self, state: IceState) {
+        match state {
+            IceState::Connected | IceState::Completed => {
+                // Closing the span records how long ICE took.
+                self.lock().ice_span.take();
+            }
+            IceState::Disconnected => self.core.ctx.metrics.transport_failed("ice_disconnected"),
+            _ => {}
+        }
+        self.emit("icestatechange", json!({"iceState": state.as_str()}));
+    }
+
+    /// Ends the DTLS handshake span with its result.
+    fn dtls_done(&self, result: &str) {
+        if let Some(span) = self.lock().dtls_span.take() {
+            span.record("dtls.result", result);
+        }
+    }
+
     fn dtls_failed(&self, reason: &str) {
+        self.dtls_done("failed");
         tracing::warn!(transport_id = %self.core.transport_id, %reason, "DTLS failed");
         self.core.ctx.metrics.transport_failed("dtls_failed");
         self.emit(
@@ -416,10 +450,7 @@ impl WebRtcEndpoint {
         self.flush_dtls(state);
         for event in events {
             if let IceEvent::StateChanged(s) = event {
-                if s.as_str() == "disconnected" {
-                    self.core.ctx.metrics.transport_failed("ice_disconnected");
-                }
-                self.emit("icestatechange", json!({"iceState": s.as_str()}));
+                self.ice_state_changed(s);
             }
         }
         if let Some(reason) = failure {
