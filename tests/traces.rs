@@ -185,6 +185,8 @@ fn a_cross_node_consume_is_one_trace_with_spans_from_both_nodes() {
             "encodings": [{"ssrc": 5555}]
         }}),
     );
+    // A WebRTC client connecting to b: ICE and DTLS spans.
+    let (_client, _, _) = common::webrtc_client::connected_client(&b.api, &router);
     let transport = b.post(&format!("/v1/routers/{router}/plain-transports"), json!({}));
     b.post(
         &format!(
@@ -241,6 +243,19 @@ fn a_cross_node_consume_is_one_trace_with_spans_from_both_nodes() {
         consume.parent_span_id.is_empty(),
         "the API request is the root"
     );
+
+    for name in [
+        "ice connect",
+        "dtls handshake",
+        "transport",
+        "consumer",
+        "producer",
+    ] {
+        assert!(
+            spans.iter().any(|s| s.name == name),
+            "a {name:?} span was exported"
+        );
+    }
 
     // Metrics went over OTLP too (flushed at shutdown), from both nodes.
     let metrics = metrics.lock().unwrap().clone();
