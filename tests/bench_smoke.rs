@@ -13,3 +13,15 @@ fn the_benchmark_runs_and_reports() {
     assert!(report.json_line().contains("\"cpuMicrosPerPacket\""));
     assert!(Report::TABLE_HEADER.contains("CPU µs/pkt"));
 }
+
+#[test]
+fn the_srtp_variant_runs_and_reports() {
+    let config = BenchConfig {
+        srtp: true,
+        ..BenchConfig::smoke(env!("CARGO_BIN_EXE_troupe"))
+    };
+    let report = run(&config).expect("the SRTP smoke run completes");
+    // Counted only when the sink could unprotect it: SRTP end to end.
+    assert!(report.packets_forwarded > 0, "{report:?}");
+    assert!(report.json_line().contains("\"legs\":\"srtp\""));
+}

@@ -25,6 +25,9 @@ pub struct BenchConfig {
     pub window: Duration,
     /// Payload bytes after the 12-byte RTP header.
     pub payload: usize,
+    /// SRTP (AEAD_AES_128_GCM) on every leg: the sender protects, Troupe
+    /// unprotects and protects each copy, the sinks unprotect.
+    pub srtp: bool,
 }
 
 impl BenchConfig {
@@ -37,6 +40,7 @@ impl BenchConfig {
             warmup: Duration::from_millis(2500),
             window: Duration::from_secs(2),
             payload: 1200,
+            srtp: false,
         }
     }
 }
@@ -45,14 +49,15 @@ impl BenchConfig {
 pub fn run(config: &BenchConfig) -> Result<Report, String> {
     let troupe = process::Troupe::start(&config.troupe)?;
     let api = api::Api::new(&troupe.url);
-    let room = api.room(config.consumers)?;
+    let room = api.room(config.consumers, config.srtp)?;
     let clock = Instant::now();
-    let sinks = sink::Sinks::start(room.sink_sockets, clock)?;
+    let sinks = sink::Sinks::start(room.sink_sockets, room.sink_keys, clock)?;
     let sender = sender::Sender::start(
         room.producer_port,
         room.payload_type,
         config.rate,
         config.payload,
+        room.sender_key,
         clock,
     )?;
     std::thread::sleep(config.warmup);

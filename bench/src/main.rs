@@ -1,4 +1,4 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--troupe PATH] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--troupe PATH] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, and prints a Markdown table row and a JSON line.
@@ -13,11 +13,13 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut troupe = "target/release/troupe".to_string();
     let mut smoke = false;
+    let mut srtp = false;
     let mut window = Duration::from_secs(10);
     let mut runs = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--smoke" => smoke = true,
+            "--srtp" => srtp = true,
             "--troupe" => troupe = args.next().expect("--troupe PATH"),
             "--window" => {
                 window = Duration::from_secs(
@@ -33,7 +35,10 @@ fn main() {
         }
     }
     let configs: Vec<BenchConfig> = if smoke {
-        vec![BenchConfig::smoke(&troupe)]
+        vec![BenchConfig {
+            srtp,
+            ..BenchConfig::smoke(&troupe)
+        }]
     } else {
         let runs = if runs.is_empty() {
             DEFAULT_RUNS.to_vec()
@@ -48,6 +53,7 @@ fn main() {
                 warmup: Duration::from_secs(3),
                 window,
                 payload: 1200,
+                srtp,
             })
             .collect()
     };

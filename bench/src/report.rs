@@ -19,6 +19,7 @@ pub struct Report {
     pub rss_mib: f64,
     pub rss_kib_per_consumer: f64,
     pub packets_forwarded: u64,
+    pub srtp: bool,
 }
 
 fn percentile(histogram: &[u64], fraction: f64) -> u64 {
@@ -74,6 +75,7 @@ impl Report {
             rss_mib: rss as f64 / (1024.0 * 1024.0),
             rss_kib_per_consumer: rss as f64 / 1024.0 / config.consumers.max(1) as f64,
             packets_forwarded: received,
+            srtp: config.srtp,
         }
     }
 
@@ -106,6 +108,7 @@ impl Report {
             "p99Micros": self.p99_micros,
             "rssMiB": self.rss_mib,
             "rssKiBPerConsumer": self.rss_kib_per_consumer,
+            "legs": if self.srtp { "srtp" } else { "plain" },
         })
         .to_string()
     }

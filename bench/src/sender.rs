@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use troupe_transports::srtp_keys::SrtpKey;
+
 use crate::api::SSRC;
 
 pub struct Sender {
@@ -26,8 +28,13 @@ impl Sender {
         payload_type: u8,
         rate: u32,
         payload: usize,
+        key: Option<SrtpKey>,
         clock: Instant,
     ) -> Result<Sender, String> {
+        let mut protect = match key {
+            Some(key) => Some(key.context(false).map_err(|e| e.to_string())?),
+            None => None,
+        };
         let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
         socket
             .connect(("127.0.0.1", port))
@@ -73,7 +80,14 @@ impl Sender {
                     packet[stamp..stamp + 8].copy_from_slice(&index.to_be_bytes());
                     let sent_at = clock.elapsed().as_nanos() as u64;
                     packet[stamp + 8..stamp + 16].copy_from_slice(&sent_at.to_be_bytes());
-                    if socket.send(&packet).is_ok() {
+                    let sent = match protect.as_mut() {
+                        Some(context) => match context.encrypt_rtp(&packet) {
+                            Ok(protected) => socket.send(&protected),
+                            Err(e) => Err(std::io::Error::other(e.to_string())),
+                        },
+                        None => socket.send(&packet),
+                    };
+                    if sent.is_ok() {
                         sent_counter.fetch_add(1, Relaxed);
                     }
                     sequence = sequence.wrapping_add(1);

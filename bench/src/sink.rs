@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use troupe_transports::srtp_keys::SrtpKey;
+
 use crate::sender::STAMP_OFFSET;
 
 /// Latency histogram: 10 µs buckets up to 100 ms.
@@ -41,7 +43,18 @@ fn payload_offset(packet: &[u8]) -> Option<usize> {
 }
 
 impl Sinks {
-    pub fn start(sockets: Vec<UdpSocket>, clock: Instant) -> Result<Sinks, String> {
+    pub fn start(
+        sockets: Vec<UdpSocket>,
+        keys: Vec<Option<SrtpKey>>,
+        clock: Instant,
+    ) -> Result<Sinks, String> {
+        let mut unprotect = Vec::with_capacity(keys.len());
+        for key in keys {
+            unprotect.push(match key {
+                Some(key) => Some(key.context(false).map_err(|e| e.to_string())?),
+                None => None,
+            });
+        }
         for s in &sockets {
             s.set_nonblocking(true).map_err(|e| e.to_string())?;
             let size: libc::c_int = 4 << 20;
@@ -83,7 +96,11 @@ impl Sinks {
                     latency: Vec::new(),
                 };
                 let mut samples = Vec::with_capacity(256);
-                for pfd in fds.iter_mut().filter(|p| p.revents & libc::POLLIN != 0) {
+                for (pfd, context) in fds
+                    .iter_mut()
+                    .zip(unprotect.iter_mut())
+                    .filter(|(p, _)| p.revents & libc::POLLIN != 0)
+                {
                     loop {
                         let mut iovecs: Vec<libc::iovec> = buffers
                             .iter_mut()
@@ -114,7 +131,22 @@ impl Sinks {
                         }
                         let now = clock.elapsed().as_nanos() as u64;
                         for (h, buffer) in headers.iter().zip(buffers.iter()).take(n as usize) {
-                            let packet = &buffer[..h.msg_len as usize];
+                            let received = &buffer[..h.msg_len as usize];
+                            let decrypted;
+                            let packet = match context.as_mut() {
+                                Some(context) => match context.decrypt_rtp(received) {
+                                    Ok(plain) => {
+                                        decrypted = plain;
+                                        &decrypted[..]
+                                    }
+                                    // RTCP (sender reports) or a bad packet.
+                                    Err(_) => continue,
+                                },
+                                None => received,
+                            };
+                            if troupe_transports::packet_kind::is_rtcp(packet) {
+                                continue;
+                            }
                             local.received += 1;
                             if let Some(offset) = payload_offset(packet) {
                                 let at = offset + STAMP_OFFSET + 8;
