@@ -101,6 +101,13 @@ impl TransportCore {
         self.transport_sequence.fetch_add(1, Relaxed)
     }
 
+    pub fn has_producers(&self) -> bool {
+        self.listener
+            .read()
+            .map(|l| !l.producers.is_empty())
+            .unwrap_or(false)
+    }
+
     /// Registers a producer with the client's ids for MID, RID and RRID.
     pub fn add_producer(&self, producer: &Arc<ProducerMedia>, extension_ids: [Option<u8>; 3]) {
         let Ok(mut listener) = self.listener.write() else {
