@@ -25,3 +25,18 @@ fn the_srtp_variant_runs_and_reports() {
     assert!(report.packets_forwarded > 0, "{report:?}");
     assert!(report.json_line().contains("\"legs\":\"srtp\""));
 }
+
+#[test]
+fn the_webrtc_consumer_variant_runs_and_reports() {
+    let config = BenchConfig {
+        webrtc: true,
+        ..BenchConfig::smoke(env!("CARGO_BIN_EXE_troupe"))
+    };
+    let report = run(&config).expect("the WebRTC smoke run completes");
+    // Counted only when the sink could unprotect it with the keys of its
+    // DTLS handshake.
+    assert!(report.packets_forwarded > 0, "{report:?}");
+    assert!(report
+        .json_line()
+        .contains("\"consumerTransports\":\"webrtc\""));
+}

@@ -3,7 +3,10 @@
 use std::net::UdpSocket;
 
 use serde_json::{json, Value};
-use troupe_transports::srtp_keys::{SrtpCryptoSuite, SrtpKey};
+use troupe_transports::certificate::{DtlsCertificate, Fingerprint};
+use troupe_transports::srtp_keys::{Context, SrtpCryptoSuite, SrtpKey};
+
+use crate::webrtc_client::{dtls_parameters, handshake, Peer};
 
 pub struct Api {
     base: String,
@@ -15,9 +18,10 @@ pub struct Room {
     pub payload_type: u8,
     pub sink_sockets: Vec<UdpSocket>,
     /// With SRTP: what the sender protects with, and what each sink
-    /// unprotects with (Troupe's key for that consumer's transport).
+    /// unprotects with (from Troupe's key for that consumer's transport, or
+    /// from the DTLS handshake of a WebRTC consumer).
     pub sender_key: Option<SrtpKey>,
-    pub sink_keys: Vec<Option<SrtpKey>>,
+    pub sink_contexts: Vec<Option<Context>>,
 }
 
 const SUITE: SrtpCryptoSuite = SrtpCryptoSuite::AeadAes128Gcm;
@@ -68,7 +72,7 @@ impl Api {
 
     /// A router, a producer on a comedia plain transport, and `consumers`
     /// plain consumers each connected to its own sink socket.
-    pub fn room(&self, consumers: usize, srtp: bool) -> Result<Room, String> {
+    pub fn room(&self, consumers: usize, srtp: bool, webrtc: bool) -> Result<Room, String> {
         let transport_options = |extra: Value| {
             let mut options = extra;
             if srtp {
@@ -105,8 +109,22 @@ impl Api {
             }}),
         )?;
         let mut sink_sockets = Vec::with_capacity(consumers);
-        let mut sink_keys = Vec::with_capacity(consumers);
+        let mut sink_contexts = Vec::with_capacity(consumers);
+        // One certificate for every WebRTC consumer: the handshakes, not
+        // the key generation, are what this measures.
+        let certificate = if webrtc {
+            Some(DtlsCertificate::generate().map_err(|e| e.to_string())?)
+        } else {
+            None
+        };
         for _ in 0..consumers {
+            if let Some(certificate) = &certificate {
+                let (sink, context) =
+                    self.webrtc_consumer(router_id, &router, &producer, certificate)?;
+                sink_sockets.push(sink);
+                sink_contexts.push(Some(context));
+                continue;
+            }
             let sink = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
             let port = sink.local_addr().map_err(|e| e.to_string())?.port();
             let transport = self.post(
@@ -118,9 +136,12 @@ impl Api {
             if srtp {
                 // The sink sends nothing; the key is what SRTP needs both ways.
                 connect["srtpParameters"] = srtp_parameters(&SrtpKey::generate(SUITE));
-                sink_keys.push(Some(troupe_key(&transport)?));
+                let context = troupe_key(&transport)?
+                    .context(false)
+                    .map_err(|e| e.to_string())?;
+                sink_contexts.push(Some(context));
             } else {
-                sink_keys.push(None);
+                sink_contexts.push(None);
             }
             self.post(&format!("/v1/transports/{id}/connect"), connect)?;
             self.post(
@@ -135,7 +156,73 @@ impl Api {
             payload_type,
             sink_sockets,
             sender_key,
-            sink_keys,
+            sink_contexts,
         })
+    }
+
+    /// A WebRTC transport, a client connected to it (ICE, DTLS) on a fresh
+    /// socket, and a consumer on it: the socket and its SRTP context.
+    fn webrtc_consumer(
+        &self,
+        router_id: &str,
+        router: &Value,
+        producer: &Value,
+        certificate: &DtlsCertificate,
+    ) -> Result<(UdpSocket, Context), String> {
+        let created = self.post(
+            &format!("/v1/routers/{router_id}/webrtc-transports"),
+            json!({"enableTcp": false}),
+        )?;
+        let id = created["id"].as_str().ok_or("no transport id")?;
+        let candidate = created["iceCandidates"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["protocol"] == "udp"))
+            .ok_or("no UDP candidate")?;
+        let server = std::net::SocketAddr::new(
+            candidate["address"]
+                .as_str()
+                .and_then(|a| a.parse().ok())
+                .ok_or("bad candidate address")?,
+            candidate["port"].as_u64().ok_or("bad candidate port")? as u16,
+        );
+        let fingerprints = created["dtlsParameters"]["fingerprints"]
+            .as_array()
+            .ok_or("no fingerprints")?
+            .iter()
+            .map(|f| Fingerprint {
+                algorithm: f["algorithm"].as_str().unwrap_or_default().into(),
+                value: f["value"].as_str().unwrap_or_default().into(),
+            })
+            .collect();
+        self.post(
+            &format!("/v1/transports/{id}/connect"),
+            json!({"dtlsParameters": dtls_parameters(certificate)}),
+        )?;
+        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(20)))
+            .map_err(|e| e.to_string())?;
+        let ufrag = created["iceParameters"]["usernameFragment"]
+            .as_str()
+            .ok_or("no ufrag")?;
+        let password = created["iceParameters"]["password"]
+            .as_str()
+            .ok_or("no ICE password")?;
+        let contexts = handshake(
+            &socket,
+            certificate,
+            &Peer {
+                server,
+                ice_username: &format!("{ufrag}:bench"),
+                ice_password: password,
+                server_fingerprints: fingerprints,
+            },
+            std::time::Duration::from_secs(10),
+        )?;
+        self.post(
+            &format!("/v1/transports/{id}/consumers"),
+            json!({"producerId": producer["id"], "rtpCapabilities": router["rtpCapabilities"], "enableRtx": false}),
+        )?;
+        Ok((socket, contexts.remote))
     }
 }

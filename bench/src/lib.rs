@@ -9,6 +9,7 @@ mod process;
 mod report;
 mod sender;
 mod sink;
+pub mod webrtc_client;
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,9 @@ pub struct BenchConfig {
     /// SRTP (AEAD_AES_128_GCM) on every leg: the sender protects, Troupe
     /// unprotects and protects each copy, the sinks unprotect.
     pub srtp: bool,
+    /// Consumers on WebRTC transports (ICE-lite, DTLS, SRTP), each driven by
+    /// a client on `webrtc_client`, instead of plain transports.
+    pub webrtc: bool,
 }
 
 impl BenchConfig {
@@ -41,6 +45,7 @@ impl BenchConfig {
             window: Duration::from_secs(2),
             payload: 1200,
             srtp: false,
+            webrtc: false,
         }
     }
 }
@@ -49,9 +54,9 @@ impl BenchConfig {
 pub fn run(config: &BenchConfig) -> Result<Report, String> {
     let troupe = process::Troupe::start(&config.troupe)?;
     let api = api::Api::new(&troupe.url);
-    let room = api.room(config.consumers, config.srtp)?;
+    let room = api.room(config.consumers, config.srtp, config.webrtc)?;
     let clock = Instant::now();
-    let sinks = sink::Sinks::start(room.sink_sockets, room.sink_keys, clock)?;
+    let sinks = sink::Sinks::start(room.sink_sockets, room.sink_contexts, clock)?;
     let sender = sender::Sender::start(
         room.producer_port,
         room.payload_type,

@@ -1,4 +1,4 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--troupe PATH] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--troupe PATH] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, and prints a Markdown table row and a JSON line.
@@ -14,12 +14,14 @@ fn main() {
     let mut troupe = "target/release/troupe".to_string();
     let mut smoke = false;
     let mut srtp = false;
+    let mut webrtc = false;
     let mut window = Duration::from_secs(10);
     let mut runs = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--smoke" => smoke = true,
             "--srtp" => srtp = true,
+            "--webrtc" => webrtc = true,
             "--troupe" => troupe = args.next().expect("--troupe PATH"),
             "--window" => {
                 window = Duration::from_secs(
@@ -37,6 +39,7 @@ fn main() {
     let configs: Vec<BenchConfig> = if smoke {
         vec![BenchConfig {
             srtp,
+            webrtc,
             ..BenchConfig::smoke(&troupe)
         }]
     } else {
@@ -54,6 +57,7 @@ fn main() {
                 window,
                 payload: 1200,
                 srtp,
+                webrtc,
             })
             .collect()
     };

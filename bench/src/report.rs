@@ -20,6 +20,7 @@ pub struct Report {
     pub rss_kib_per_consumer: f64,
     pub packets_forwarded: u64,
     pub srtp: bool,
+    pub webrtc: bool,
 }
 
 fn percentile(histogram: &[u64], fraction: f64) -> u64 {
@@ -76,6 +77,7 @@ impl Report {
             rss_kib_per_consumer: rss as f64 / 1024.0 / config.consumers.max(1) as f64,
             packets_forwarded: received,
             srtp: config.srtp,
+            webrtc: config.webrtc,
         }
     }
 
@@ -109,6 +111,7 @@ impl Report {
             "rssMiB": self.rss_mib,
             "rssKiBPerConsumer": self.rss_kib_per_consumer,
             "legs": if self.srtp { "srtp" } else { "plain" },
+            "consumerTransports": if self.webrtc { "webrtc" } else { "plain" },
         })
         .to_string()
     }

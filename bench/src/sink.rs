@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use troupe_transports::srtp_keys::SrtpKey;
+use troupe_transports::srtp_keys::Context;
 
 use crate::sender::STAMP_OFFSET;
 
@@ -45,16 +45,9 @@ fn payload_offset(packet: &[u8]) -> Option<usize> {
 impl Sinks {
     pub fn start(
         sockets: Vec<UdpSocket>,
-        keys: Vec<Option<SrtpKey>>,
+        mut unprotect: Vec<Option<Context>>,
         clock: Instant,
     ) -> Result<Sinks, String> {
-        let mut unprotect = Vec::with_capacity(keys.len());
-        for key in keys {
-            unprotect.push(match key {
-                Some(key) => Some(key.context(false).map_err(|e| e.to_string())?),
-                None => None,
-            });
-        }
         for s in &sockets {
             s.set_nonblocking(true).map_err(|e| e.to_string())?;
             let size: libc::c_int = 4 << 20;

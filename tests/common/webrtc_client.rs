@@ -1,6 +1,6 @@
 //! A minimal WebRTC client for tests, built on Troupe's own sans-IO cores:
-//! one UDP socket, an ICE Binding request with USE-CANDIDATE, a DTLS client
-//! handshake, SRTP both ways.
+//! one UDP socket, the benchmark's ICE + DTLS client handshake, SRTP both
+//! ways.
 
 #![allow(dead_code)]
 
@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::TestServer;
+use troupe_bench::webrtc_client::{dtls_parameters, handshake, Peer};
 use troupe_transports::certificate::{DtlsCertificate, Fingerprint};
-use troupe_transports::dtls_session::{DtlsEvent, DtlsRole, DtlsSession, SrtpContexts};
-use troupe_transports::ice_lite::binding_request;
+use troupe_transports::dtls_session::SrtpContexts;
 use troupe_transports::packet_kind::{classify, is_rtcp, PacketKind};
 
 pub struct WebRtcTestClient {
@@ -62,13 +62,7 @@ impl WebRtcTestClient {
 
     /// `dtlsParameters` for `connect`: this client is the DTLS client.
     pub fn dtls_parameters(&self) -> Value {
-        let sha256 = self
-            .certificate
-            .fingerprints
-            .iter()
-            .find(|f| f.algorithm == "sha-256")
-            .unwrap();
-        json!({"role": "client", "fingerprints": [{"algorithm": "sha-256", "value": sha256.value}]})
+        dtls_parameters(&self.certificate)
     }
 
     fn receive(&self) -> Option<Vec<u8>> {
@@ -82,16 +76,6 @@ impl WebRtcTestClient {
     /// ICE then DTLS, until SRTP keys exist. `server_fingerprints` are the
     /// transport's `dtlsParameters.fingerprints`.
     pub fn connect(&mut self, server_fingerprints: &Value) {
-        let request = binding_request(&self.ice_username, &self.ice_pwd, true);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut answered = false;
-        while !answered {
-            assert!(Instant::now() < deadline, "no STUN answer");
-            self.socket.send_to(&request, self.server).unwrap();
-            while let Some(d) = self.receive() {
-                answered |= classify(&d) == PacketKind::Stun;
-            }
-        }
         let fingerprints = server_fingerprints
             .as_array()
             .unwrap()
@@ -101,30 +85,20 @@ impl WebRtcTestClient {
                 value: f["value"].as_str().unwrap().into(),
             })
             .collect();
-        let mut dtls = DtlsSession::new(&self.certificate, DtlsRole::Client, fingerprints).unwrap();
-        dtls.start(Instant::now()).unwrap();
-        while self.srtp.is_none() {
-            assert!(Instant::now() < deadline, "no DTLS handshake");
-            while let Some(d) = dtls.poll_transmit() {
-                self.socket.send_to(&d, self.server).unwrap();
-            }
-            if let Some(d) = self.receive() {
-                if classify(&d) == PacketKind::Dtls {
-                    for event in dtls.handle_datagram(Instant::now(), &d) {
-                        match event {
-                            DtlsEvent::Connected(contexts) => self.srtp = Some(contexts),
-                            DtlsEvent::Failed(reason) => panic!("DTLS failed: {reason}"),
-                            DtlsEvent::Closed => panic!("DTLS closed"),
-                        }
-                    }
-                }
-            } else {
-                let _ = dtls.handle_timeout(Instant::now());
-            }
-        }
-        while let Some(d) = dtls.poll_transmit() {
-            self.socket.send_to(&d, self.server).unwrap();
-        }
+        let peer = Peer {
+            server: self.server,
+            ice_username: &self.ice_username,
+            ice_password: &self.ice_pwd,
+            server_fingerprints: fingerprints,
+        };
+        let contexts = handshake(
+            &self.socket,
+            &self.certificate,
+            &peer,
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        self.srtp = Some(contexts);
     }
 
     /// Protects an RTP packet as this client would send it.
