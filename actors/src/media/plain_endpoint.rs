@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 use tokio::net::UdpSocket;
@@ -24,13 +24,7 @@ use crate::media::MediaHandle;
 
 const MAX_DATAGRAM: usize = 2048;
 
-/// How often a transport polls its RTCP work. Producers need it often: their
-/// NACKs must go out within tens of milliseconds of a loss. Consumers only
-/// send a sender report a second, so a transport with consumers alone polls
-/// 5× less — at 500 consumers the 50 ms tick of every transport was about
-/// 2 µs of CPU per forwarded packet at 100 packets/s (docs/benchmarks.md).
-const REPORT_TICK_WITH_PRODUCERS: Duration = Duration::from_millis(50);
-const REPORT_TICK_CONSUMERS_ONLY: Duration = Duration::from_millis(250);
+use crate::media::transport_core::FAST_TICK;
 
 pub struct PlainOptions {
     pub listen_ip: IpAddr,
@@ -135,17 +129,13 @@ impl PlainEndpoint {
         }
         let weak = Arc::downgrade(&endpoint);
         tokio::spawn(async move {
-            let mut pause = REPORT_TICK_WITH_PRODUCERS;
+            let mut pause = FAST_TICK;
             loop {
                 tokio::time::sleep(pause).await;
                 let Some(endpoint) = weak.upgrade() else {
                     break;
                 };
-                pause = if endpoint.core.has_producers() {
-                    REPORT_TICK_WITH_PRODUCERS
-                } else {
-                    REPORT_TICK_CONSUMERS_ONLY
-                };
+                pause = endpoint.core.report_tick();
                 if endpoint.closed.load(Relaxed) {
                     break;
                 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU16;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
@@ -20,6 +20,16 @@ use crate::topology::ObjectKind;
 
 /// The SSRC Troupe signs its RTCP feedback with.
 pub const FEEDBACK_SSRC: u32 = 0x7472_6f75; // "trou"
+
+/// How often a transport looks at its timed work (RTCP, and for WebRTC the
+/// DTLS and ICE timers). Producers need it often: their NACKs must go out
+/// within tens of milliseconds of a loss; so does a DTLS handshake. A
+/// transport with connected consumers only sends a sender report a second,
+/// so it looks 5× less often: at 500 consumers the 50 ms tick of every
+/// transport cost about 2 µs of CPU per forwarded packet at 100 packets/s
+/// (docs/benchmarks.md).
+pub const FAST_TICK: Duration = Duration::from_millis(50);
+pub const SLOW_TICK: Duration = Duration::from_millis(250);
 
 /// How a transport puts packets on the wire. Producers and consumers hold
 /// their transport as this, so the packet path is the same for every kind.
@@ -106,6 +116,15 @@ impl TransportCore {
             .read()
             .map(|l| !l.producers.is_empty())
             .unwrap_or(false)
+    }
+
+    /// How long until the transport's next look at its RTCP work.
+    pub fn report_tick(&self) -> Duration {
+        if self.has_producers() {
+            FAST_TICK
+        } else {
+            SLOW_TICK
+        }
     }
 
     /// Registers a producer with the client's ids for MID, RID and RRID.

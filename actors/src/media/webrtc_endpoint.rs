@@ -17,7 +17,7 @@ use troupe_transports::srtp_keys::unprotect_failure_reason;
 use crate::close::close_object;
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
-use crate::media::transport_core::{MediaTransport, TransportCore};
+use crate::media::transport_core::{MediaTransport, TransportCore, FAST_TICK};
 use crate::media::webrtc_server::WebRtcServer;
 use crate::media::MediaHandle;
 use crate::topology::{CloseCause, ObjectKind};
@@ -86,9 +86,9 @@ impl WebRtcEndpoint {
         server.register_ufrag(&ufrag, &endpoint);
         let weak = Arc::downgrade(&endpoint);
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(Duration::from_millis(50));
+            let mut pause = FAST_TICK;
             loop {
-                ticker.tick().await;
+                tokio::time::sleep(pause).await;
                 let Some(endpoint) = weak.upgrade() else {
                     break;
                 };
@@ -96,6 +96,7 @@ impl WebRtcEndpoint {
                     break;
                 }
                 endpoint.tick(Instant::now());
+                pause = endpoint.next_tick();
             }
         });
         endpoint
@@ -430,6 +431,21 @@ impl WebRtcEndpoint {
     }
 
     /// Timers: DTLS retransmissions and ICE consent.
+    /// Fast while DTLS is not connected yet (its retransmissions) or while
+    /// producers need timely NACKs; ICE consent is checked in seconds.
+    fn next_tick(&self) -> Duration {
+        let handshaking = self
+            .lock()
+            .dtls
+            .as_ref()
+            .is_none_or(|d| d.state() != DtlsState::Connected);
+        if handshaking {
+            FAST_TICK
+        } else {
+            self.core.report_tick()
+        }
+    }
+
     fn tick(&self, now: Instant) {
         let mut state = self.lock();
         let mut failure = None;
