@@ -8,7 +8,7 @@ mod common;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-use common::webrtc_client::{opus_packet, payload_type, post};
+use common::webrtc_client::{opus_ingest, opus_packet, payload_type, post};
 use common::{assert_error, config, TestServer};
 use serde_json::{json, Value};
 use troupe_transports::rtp_packet::RtpHeader;
@@ -47,24 +47,8 @@ fn a_producer_piped_between_two_routers_reaches_the_far_consumer() {
         .unwrap()
         .to_string();
 
-    let ingest = post(
-        &server,
-        &format!("/v1/routers/{origin}/plain-transports"),
-        json!({"comedia": true}),
-    );
     let pt = payload_type(&caps, "audio/opus");
-    let producer = post(
-        &server,
-        &format!(
-            "/v1/transports/{}/producers",
-            ingest["id"].as_str().unwrap()
-        ),
-        json!({"kind": "audio", "rtpParameters": {
-            "codecs": [{"mimeType": "audio/opus", "payloadType": pt, "clockRate": 48000, "channels": 2}],
-            "encodings": [{"ssrc": 4444}]
-        }}),
-    );
-    let producer = producer["id"].as_str().unwrap().to_string();
+    let (ingest, producer) = opus_ingest(&server, &origin, &caps, 4444);
 
     let (near_pipe, far_pipe) = (pipe(&server, &origin), pipe(&server, &far));
     assert_eq!(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::cluster::{eventually, free_port, Sink};
-use common::webrtc_client::{opus_packet, payload_type, post};
+use common::webrtc_client::{opus_ingest, opus_packet, payload_type, post};
 use common::{config, TestServer};
 use serde_json::json;
 
@@ -22,23 +22,8 @@ fn forwarding_server() -> (TestServer, Arc<AtomicBool>, Sink) {
     let router = post(&server, "/v1/routers", json!({}));
     let caps = router["rtpCapabilities"].clone();
     let router = router["id"].as_str().unwrap().to_string();
-    let ingest = post(
-        &server,
-        &format!("/v1/routers/{router}/plain-transports"),
-        json!({"comedia": true}),
-    );
     let pt = payload_type(&caps, "audio/opus");
-    let producer = post(
-        &server,
-        &format!(
-            "/v1/transports/{}/producers",
-            ingest["id"].as_str().unwrap()
-        ),
-        json!({"kind": "audio", "rtpParameters": {
-            "codecs": [{"mimeType": "audio/opus", "payloadType": pt, "clockRate": 48000, "channels": 2}],
-            "encodings": [{"ssrc": 6666}]
-        }}),
-    );
+    let (ingest, producer) = opus_ingest(&server, &router, &caps, 6666);
     let sink = Sink::open("127.0.0.1");
     let out = post(
         &server,
@@ -54,7 +39,7 @@ fn forwarding_server() -> (TestServer, Arc<AtomicBool>, Sink) {
     post(
         &server,
         &format!("/v1/transports/{out}/consumers"),
-        json!({"producerId": producer["id"], "rtpCapabilities": caps}),
+        json!({"producerId": producer, "rtpCapabilities": caps}),
     );
     let running = Arc::new(AtomicBool::new(true));
     let flag = running.clone();

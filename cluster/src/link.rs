@@ -396,6 +396,18 @@ async fn serve_connection(
 mod tests {
     use super::*;
 
+    async fn codecs(
+        links: &Links,
+        address: SocketAddr,
+        router_id: &str,
+        deadline: Duration,
+    ) -> Result<ControlResponse, LinkError> {
+        let request = ControlRequest::RouterCodecs {
+            router_id: router_id.into(),
+        };
+        links.request("b", address, request, None, deadline).await
+    }
+
     fn echo_handler() -> Handler {
         Arc::new(|from, request, _| {
             Box::pin(async move {
@@ -428,17 +440,7 @@ mod tests {
     async fn requests_are_answered_with_the_callers_identity() {
         let address = server(b"s3cret").await;
         let links = Links::new("a", b"s3cret");
-        let answer = links
-            .request(
-                "b",
-                address,
-                ControlRequest::RouterCodecs {
-                    router_id: "r".into(),
-                },
-                None,
-                Duration::from_secs(2),
-            )
-            .await;
+        let answer = codecs(&links, address, "r", Duration::from_secs(2)).await;
         assert!(matches!(answer, Ok(ControlResponse::RouterCodecs(Some(s))) if s == "a:r"));
         let refused = links
             .request(
@@ -458,17 +460,7 @@ mod tests {
     async fn a_wrong_secret_is_refused_both_ways() {
         let address = server(b"right").await;
         let links = Links::new("a", b"wrong");
-        let answer = links
-            .request(
-                "b",
-                address,
-                ControlRequest::RouterCodecs {
-                    router_id: "r".into(),
-                },
-                None,
-                Duration::from_secs(2),
-            )
-            .await;
+        let answer = codecs(&links, address, "r", Duration::from_secs(2)).await;
         assert!(
             matches!(answer, Err(LinkError::Unreachable { .. })),
             "{answer:?}"
@@ -479,17 +471,7 @@ mod tests {
     async fn a_slow_peer_times_out_with_a_clear_error() {
         let address = server(b"s").await;
         let links = Links::new("a", b"s");
-        let answer = links
-            .request(
-                "b",
-                address,
-                ControlRequest::RouterCodecs {
-                    router_id: "slow".into(),
-                },
-                None,
-                Duration::from_millis(200),
-            )
-            .await;
+        let answer = codecs(&links, address, "slow", Duration::from_millis(200)).await;
         assert_eq!(
             answer.unwrap_err(),
             LinkError::Timeout {
@@ -516,17 +498,7 @@ mod tests {
         let address = listener.local_addr().unwrap();
         let first = serve(listener, "b".into(), b"s".to_vec(), echo_handler());
         let links = Links::new("a", b"s");
-        let ask = || {
-            links.request(
-                "b",
-                address,
-                ControlRequest::RouterCodecs {
-                    router_id: "r".into(),
-                },
-                None,
-                Duration::from_secs(2),
-            )
-        };
+        let ask = || codecs(&links, address, "r", Duration::from_secs(2));
         assert!(ask().await.is_ok());
         first.abort();
         // Closing the listener's task leaves the accepted connection's task:

@@ -248,3 +248,32 @@ pub fn payload_type(capabilities: &Value, mime_type: &str) -> u8 {
         .as_u64()
         .unwrap() as u8
 }
+
+/// An Opus producer with `ssrc` on a new comedia plain transport of
+/// `router`: the transport as created, and the producer's id.
+pub fn opus_ingest(
+    server: &TestServer,
+    router: &str,
+    capabilities: &Value,
+    ssrc: u32,
+) -> (Value, String) {
+    let ingest = post(
+        server,
+        &format!("/v1/routers/{router}/plain-transports"),
+        json!({"comedia": true}),
+    );
+    let pt = payload_type(capabilities, "audio/opus");
+    let producer = post(
+        server,
+        &format!(
+            "/v1/transports/{}/producers",
+            ingest["id"].as_str().unwrap()
+        ),
+        json!({"kind": "audio", "rtpParameters": {
+            "codecs": [{"mimeType": "audio/opus", "payloadType": pt, "clockRate": 48000, "channels": 2}],
+            "encodings": [{"ssrc": ssrc}]
+        }}),
+    );
+    let id = producer["id"].as_str().unwrap().to_string();
+    (ingest, id)
+}
