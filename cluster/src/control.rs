@@ -1,8 +1,5 @@
-//! What a node does for the cluster: answering other nodes' requests,
-//! opening and closing pipes, following membership changes and the
-//! producers it sends through pipes.
-
-use std::time::Duration;
+//! Answering other nodes' requests, and opening and closing pipes: the
+//! source side (`open_outbound`) and the receiving side (`ensure_producer`).
 
 use tracing::Instrument;
 
@@ -16,43 +13,10 @@ use troupe_actors::{ActorError, ObjectKind};
 
 use crate::cascade::{self, InboundPipe, OutboundPipe};
 use crate::link::{Handler, LinkError};
-use crate::membership::MembershipChange;
 use crate::protocol::{
     ControlRequest, ControlResponse, OpenPipe, PipeOpened, PipeSrtp, RemoteError,
 };
 use crate::{CascadeError, Cluster, OPEN_PIPE_DEADLINE, REMOTE_DEADLINE};
-
-/// How often idle inbound pipes are looked for, and how many empty looks in
-/// a row close one (a consumer being created right after its pipe must not
-/// lose it).
-const SWEEP_EVERY: Duration = Duration::from_secs(1);
-const IDLE_SWEEPS: u32 = 3;
-
-/// How trace context crosses the control link: the binary owns the
-/// tracing setup, so it provides both ends.
-#[derive(Clone, Copy)]
-pub struct TraceHooks {
-    /// The W3C `traceparent` of the current span.
-    pub current: fn() -> Option<String>,
-    /// Makes a span the child of the span a `traceparent` names.
-    pub adopt: fn(&tracing::Span, &str),
-}
-
-static TRACE_HOOKS: std::sync::OnceLock<TraceHooks> = std::sync::OnceLock::new();
-
-pub fn set_trace_hooks(hooks: TraceHooks) {
-    let _ = TRACE_HOOKS.set(hooks);
-}
-
-pub fn current_traceparent() -> Option<String> {
-    TRACE_HOOKS.get().and_then(|hooks| (hooks.current)())
-}
-
-fn adopt_parent(span: &tracing::Span, traceparent: Option<&str>) {
-    if let (Some(hooks), Some(parent)) = (TRACE_HOOKS.get(), traceparent) {
-        (hooks.adopt)(span, parent);
-    }
-}
 
 fn remote_error(e: &CascadeError) -> RemoteError {
     let (status, code) = match e {
@@ -80,7 +44,7 @@ pub fn handler(cluster: Cluster) -> Handler {
         Box::pin(async move {
             let name = request.name();
             let span = tracing::info_span!("control", request = name, from = %from);
-            adopt_parent(&span, traceparent.as_deref());
+            crate::trace_context::adopt_parent(&span, traceparent.as_deref());
             answer(&cluster, &from, request)
                 .instrument(span)
                 .await
@@ -396,120 +360,4 @@ fn close_inbound(cluster: &Cluster, producer_id: &str, why: &str) {
             .close(ObjectKind::Transport, &pipe.transport_id);
     }
     cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
-}
-
-/// A node that left takes its pipes with it, both ways.
-pub async fn watch_membership(cluster: Cluster) {
-    let mut changes = cluster.inner.table.subscribe();
-    loop {
-        let change = match changes.recv().await {
-            Ok(change) => change,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(_) => return,
-        };
-        cluster.inner.metrics.set_members(cluster.members().len());
-        let MembershipChange::Left(gone) = change else {
-            continue;
-        };
-        let (inbound, outbound) = cluster.inner.pipes.remove_node(&gone);
-        for pipe in inbound {
-            tracing::warn!(producer = %pipe.producer_id, node = %gone, "source node gone: closing its pipe");
-            let _ = cluster
-                .node()
-                .close(ObjectKind::Transport, &pipe.transport_id);
-        }
-        for pipe in outbound {
-            let _ = cluster
-                .node()
-                .close(ObjectKind::Transport, &pipe.transport_id);
-        }
-        cluster.inner.links.forget(&gone).await;
-        cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
-    }
-}
-
-/// Pause, resume and close of a producer travel to the nodes it is piped
-/// to: the pipe consumers here see them first.
-pub async fn forward_producer_events(cluster: Cluster) {
-    let mut events = cluster.node().events().subscribe();
-    loop {
-        let event = match events.recv().await {
-            Ok(event) => event,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "cluster fell behind on notifications");
-                continue;
-            }
-            Err(_) => return,
-        };
-        if event.target_kind != ObjectKind::Consumer {
-            continue;
-        }
-        let Some(pipe) = cluster.inner.pipes.outbound_by_consumer(&event.target_id) else {
-            continue;
-        };
-        let request = match event.event.as_str() {
-            "producerpause" | "producerresume" => ControlRequest::ProducerPaused {
-                producer_id: pipe.producer_id.clone(),
-                paused: event.event == "producerpause",
-            },
-            "producerclose" | "transportclose" | "routerclose" | "close" | "failed" => {
-                cluster.inner.pipes.remove_outbound(&pipe.transport_id);
-                let _ = cluster
-                    .node()
-                    .close(ObjectKind::Transport, &pipe.transport_id);
-                cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
-                ControlRequest::ProducerClosed {
-                    producer_id: pipe.producer_id.clone(),
-                }
-            }
-            _ => continue,
-        };
-        let cluster = cluster.clone();
-        tokio::spawn(async move {
-            if let Err(e) = cluster
-                .request(&pipe.to_node, request, REMOTE_DEADLINE)
-                .await
-            {
-                tracing::warn!(node = %pipe.to_node, error = %e, "cannot tell a pipe's far end");
-            }
-        });
-    }
-}
-
-/// Closes inbound pipes nobody consumes any more, and tells their sources.
-pub async fn sweep_idle_pipes(cluster: Cluster) {
-    let mut tick = tokio::time::interval(SWEEP_EVERY);
-    loop {
-        tick.tick().await;
-        let metrics = &cluster.inner.metrics;
-        metrics.set_registered(cluster.is_registered());
-        metrics.set_etcd_contact_age(cluster.inner.table.seconds_since_contact());
-        metrics.set_members(cluster.members().len());
-        let topology = cluster.node().topology();
-        let idle = cluster
-            .inner
-            .pipes
-            .idle_inbound(IDLE_SWEEPS, |producer_id| {
-                topology
-                    .producer(producer_id)
-                    .map(|p| p.consumers.len())
-                    .unwrap_or(0)
-            });
-        for pipe in idle {
-            tracing::info!(producer = %pipe.producer_id, from = %pipe.from_node, "last consumer gone: closing the pipe");
-            let _ = cluster
-                .node()
-                .close(ObjectKind::Transport, &pipe.transport_id);
-            let close = ControlRequest::ClosePipe {
-                pipe_transport_id: pipe.remote_transport_id.clone(),
-            };
-            if let Err(e) = cluster
-                .request(&pipe.from_node, close, REMOTE_DEADLINE)
-                .await
-            {
-                tracing::warn!(node = %pipe.from_node, error = %e, "cannot close the pipe's far end");
-            }
-        }
-        cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
-    }
 }

@@ -11,6 +11,8 @@ mod link;
 mod membership;
 mod metrics;
 pub mod protocol;
+mod trace_context;
+mod upkeep;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,10 +27,10 @@ use troupe_actors::{ActorError, ActorMetrics, NodeHandle};
 use troupe_config::Config;
 
 pub use cascade::{InboundPipe, OutboundPipe, PipeListing};
-pub use control::{set_trace_hooks, TraceHooks};
 pub use link::LinkError;
 pub use membership::{MemberTable, MembershipChange, NodeRecord};
 pub use metrics::ClusterMetrics;
+pub use trace_context::{set_trace_hooks, TraceHooks};
 
 use cascade::PipeBook;
 use link::Links;
@@ -207,11 +209,11 @@ impl Cluster {
             );
             cluster.spawn_task(task);
         }
-        let watcher = tokio::spawn(control::watch_membership(cluster.clone()));
+        let watcher = tokio::spawn(upkeep::watch_membership(cluster.clone()));
         cluster.spawn_task(watcher);
-        let events = tokio::spawn(control::forward_producer_events(cluster.clone()));
+        let events = tokio::spawn(upkeep::forward_producer_events(cluster.clone()));
         cluster.spawn_task(events);
-        let sweeper = tokio::spawn(control::sweep_idle_pipes(cluster.clone()));
+        let sweeper = tokio::spawn(upkeep::sweep_idle_pipes(cluster.clone()));
         cluster.spawn_task(sweeper);
         Ok(cluster)
     }
@@ -434,7 +436,7 @@ impl Cluster {
                 node,
                 address,
                 body,
-                control::current_traceparent(),
+                trace_context::current_traceparent(),
                 deadline,
             )
             .await;
