@@ -156,3 +156,45 @@ fn a_producer_piped_between_two_routers_reaches_the_far_consumer() {
     );
     assert_eq!(status, 404);
 }
+
+#[test]
+fn enable_rtx_decides_whether_a_pipe_carries_retransmissions() {
+    let server = TestServer::start(config(&[]));
+    let router = post(&server, "/v1/routers", json!({}));
+    let caps = router["rtpCapabilities"].clone();
+    let router = router["id"].as_str().unwrap().to_string();
+    let ingest = post(
+        &server,
+        &format!("/v1/routers/{router}/plain-transports"),
+        json!({"comedia": true}),
+    );
+    let vp8 = payload_type(&caps, "video/VP8");
+    let producer = post(
+        &server,
+        &format!(
+            "/v1/transports/{}/producers",
+            ingest["id"].as_str().unwrap()
+        ),
+        json!({"kind": "video", "rtpParameters": {
+            "codecs": [{"mimeType": "video/VP8", "payloadType": vp8, "clockRate": 90000,
+                        "rtcpFeedback": [{"type": "nack"}, {"type": "nack", "parameter": "pli"}]}],
+            "encodings": [{"ssrc": 7777}]
+        }}),
+    );
+    let codecs_over = |options: Value| {
+        let pipe = post(
+            &server,
+            &format!("/v1/routers/{router}/pipe-transports"),
+            options,
+        );
+        let consumer = post(
+            &server,
+            &format!("/v1/transports/{}/consumers", pipe["id"].as_str().unwrap()),
+            json!({"producerId": producer["id"], "rtpCapabilities": {}}),
+        );
+        consumer["rtpParameters"]["codecs"].to_string()
+    };
+    assert!(codecs_over(json!({"enableRtx": true})).contains("video/rtx"));
+    // As mediasoup: without enableRtx a pipe has no RTX.
+    assert!(!codecs_over(json!({})).contains("video/rtx"));
+}
