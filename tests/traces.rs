@@ -368,3 +368,32 @@ fn traces_also_go_over_otlp_grpc() {
         },
     );
 }
+
+#[test]
+fn an_unreachable_collector_slows_nothing() {
+    // Nothing listens on this port: every export fails.
+    let closed = common::cluster::free_port();
+    let mut troupe = std::process::Command::new(env!("CARGO_BIN_EXE_troupe"))
+        .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
+        .args(["--otlp-endpoint", &format!("http://127.0.0.1:{closed}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = common::listening_url(&mut troupe);
+    let api = common::TestServer::alias(url.trim_start_matches("http://").parse().unwrap());
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        assert_eq!(api.call("POST", "/v1/routers", Some(json!({}))).0, 200);
+    }
+    eprintln!(
+        "50 requests in {:?} with the collector down",
+        started.elapsed()
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &troupe.id().to_string()])
+        .status();
+    let stopping = std::time::Instant::now();
+    assert!(troupe.wait().unwrap().success());
+    eprintln!("stopped in {:?}", stopping.elapsed());
+}
