@@ -234,11 +234,13 @@ fn a_browser_watches_on_one_node_what_another_browser_publishes_on_another() {
     }
     let watch_origin = format!("http://{}", nodes[1].api.addr);
     let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        common::browser::run_scenario(
-            &format!("http://{}", nodes[0].api.addr),
-            "publish-here-watch-there",
-            Some(&watch_origin),
-        )
+        for scenario in ["publish-here-watch-there", "watch-there-then-publish-here"] {
+            common::browser::run_scenario(
+                &format!("http://{}", nodes[0].api.addr),
+                scenario,
+                Some(&watch_origin),
+            );
+        }
     }));
     if let Err(panic) = report {
         for node in &nodes {
@@ -249,8 +251,8 @@ fn a_browser_watches_on_one_node_what_another_browser_publishes_on_another() {
     let inbound = pipes(&nodes[1], "inbound");
     assert_eq!(
         inbound.len(),
-        2,
-        "audio and video piped from a to b: {inbound:?}"
+        4,
+        "audio and video of both rooms piped from a to b: {inbound:?}"
     );
 }
 
@@ -320,7 +322,9 @@ fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
         "pipes per peer in metrics"
     );
 
-    // A key-frame request on n4, two pipes away, reaches the VP8 sender on n1.
+    // A key-frame request on n4, two pipes away, reaches the VP8 sender on n1;
+    // n4's subscribers hear of the new producer, which lives on n1.
+    let events_n4 = EventLog::subscribe(n4);
     let video_ingest = n1.post(
         &format!("/v1/routers/{router}/plain-transports"),
         json!({"comedia": true}),
@@ -337,6 +341,11 @@ fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
         }}),
     );
     let video = video["id"].as_str().unwrap().to_string();
+    eventually(
+        Duration::from_secs(5),
+        "newproducer reaches n4's subscribers",
+        || events_n4.saw_data("newproducer", "producerId", &video),
+    );
     let video_port = video_ingest["tuple"]["localPort"].as_u64().unwrap() as u16;
     let camera = VideoSender::start(([127, 0, 0, 1], video_port).into(), video_pt, 2222);
     let watcher = consume(n4, n4, &router, &video, &caps);

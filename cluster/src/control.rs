@@ -98,6 +98,23 @@ async fn answer(
             close_inbound(cluster, &producer_id, "the producer closed at its source");
             Ok(ControlResponse::Done)
         }
+        ControlRequest::NewProducer {
+            router_id,
+            producer_id,
+            kind,
+        } => {
+            // Only a node serving the room has subscribers to tell.
+            if node.topology().router(&router_id).is_ok() {
+                node.events().emit(
+                    "newproducer",
+                    ObjectKind::Router,
+                    &router_id,
+                    Some(&router_id),
+                    serde_json::json!({"producerId": producer_id, "kind": kind, "node": from}),
+                );
+            }
+            Ok(ControlResponse::Done)
+        }
         ControlRequest::CloseRouter { router_id } => {
             cluster
                 .inner

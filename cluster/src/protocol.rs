@@ -20,16 +20,23 @@ pub enum ControlRequest {
     ProducerClosed { producer_id: String },
     /// A router (room) was closed: close the local one too.
     CloseRouter { router_id: String },
+    /// A producer was made in a room: tell this node's subscribers of it.
+    NewProducer {
+        router_id: String,
+        producer_id: String,
+        kind: String,
+    },
 }
 
 impl ControlRequest {
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "router_codecs",
         "open_pipe",
         "close_pipe",
         "producer_paused",
         "producer_closed",
         "close_router",
+        "new_producer",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -40,6 +47,7 @@ impl ControlRequest {
             ControlRequest::ProducerPaused { .. } => 3,
             ControlRequest::ProducerClosed { .. } => 4,
             ControlRequest::CloseRouter { .. } => 5,
+            ControlRequest::NewProducer { .. } => 6,
         }]
     }
 }

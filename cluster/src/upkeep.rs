@@ -59,6 +59,10 @@ pub async fn forward_producer_events(cluster: Cluster) {
             }
             Err(_) => return,
         };
+        if event.target_kind == ObjectKind::Router && event.event == "newproducer" {
+            announce_new_producer(&cluster, &event);
+            continue;
+        }
         if event.target_kind != ObjectKind::Consumer {
             continue;
         }
@@ -89,6 +93,38 @@ pub async fn forward_producer_events(cluster: Cluster) {
                 .await
             {
                 tracing::warn!(node = %pipe.to_node, error = %e, "cannot tell a pipe's far end");
+            }
+        });
+    }
+}
+
+/// A producer made here is announced to every other node, which tells its
+/// own subscribers of the room (`newproducer`): a client watching the room
+/// through another node learns of it there and consumes it (the pipe
+/// follows). Pipe producers are not announced: their origin was.
+fn announce_new_producer(cluster: &Cluster, event: &troupe_actors::Notification) {
+    let Some(producer_id) = event.data["producerId"].as_str() else {
+        return;
+    };
+    if cluster.remote_home_of(producer_id).is_some() {
+        return;
+    }
+    let Some(router_id) = event.router_id.clone() else {
+        return;
+    };
+    for member in cluster.members() {
+        if member.id == cluster.node_id() {
+            continue;
+        }
+        let request = ControlRequest::NewProducer {
+            router_id: router_id.clone(),
+            producer_id: producer_id.to_string(),
+            kind: event.data["kind"].as_str().unwrap_or_default().to_string(),
+        };
+        let cluster = cluster.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cluster.request(&member.id, request, REMOTE_DEADLINE).await {
+                tracing::debug!(node = %member.id, error = %e, "cannot announce a producer");
             }
         });
     }

@@ -135,6 +135,21 @@ async function publishHereWatchThere(browser, watchOrigin) {
   };
 }
 
+// Watches a room through another node before anyone publishes in it: the
+// watcher hears of the new producers on its own node and consumes them.
+async function watchThereThenPublishHere(browser, watchOrigin) {
+  const response = await fetch(`${baseUrl}/v1/routers`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}',
+  });
+  const routerId = (await response.json()).id;
+  const watcher = await openPage(browser, watchOrigin);
+  await watcher.evaluate((id) => window.troupeDemo.watch({ routerId: id }), routerId);
+  const publisher = await openPage(browser);
+  await publisher.evaluate((id) => window.troupeDemo.publish({ routerId: id }), routerId);
+  const first = await waitFor(watcher, (s) => s.framesDecoded > 0 && s.audioPacketsReceived > 0, 20000);
+  return { ok: first.ok, routerId, first: first.stats, logs: watcher.logs.slice(-10) };
+}
+
 // Watches a room whose producers something else (ffmpeg) feeds.
 async function watchExisting(browser, routerId) {
   const watcher = await openPage(browser);
@@ -155,6 +170,7 @@ try {
         case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;
     case 'publish-here-watch-there': result = await publishHereWatchThere(browser, argument); break;
+    case 'watch-there-then-publish-here': result = await watchThereThenPublishHere(browser, argument); break;
     default: result = { ok: false, error: `unknown scenario ${scenario}` };
   }
 } catch (e) {

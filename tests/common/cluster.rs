@@ -281,6 +281,15 @@ impl EventLog {
         EventLog { seen }
     }
 
+    /// Whether `event` was seen with `data[key] == value`.
+    pub fn saw_data(&self, event: &str, key: &str, value: &str) -> bool {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|n| n["event"] == event && n["data"][key] == value)
+    }
+
     /// Whether `event` was seen for object `target_id`.
     pub fn saw(&self, event: &str, target_id: &str) -> bool {
         self.seen
