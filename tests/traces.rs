@@ -335,27 +335,16 @@ mod grpc_receiver {
 fn traces_also_go_over_otlp_grpc() {
     let (port, spans) = grpc_receiver::start();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let mut troupe = std::process::Command::new(env!("CARGO_BIN_EXE_troupe"))
-        .args([
-            "--http-listen",
-            "127.0.0.1:0",
-            "--webrtc-port",
-            "0",
-            "--node-id",
-            "g1",
-        ])
-        .args(["--otlp-endpoint", &endpoint, "--otlp-protocol", "grpc"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = common::listening_url(&mut troupe);
-    let api = common::TestServer::alias(url.trim_start_matches("http://").parse().unwrap());
+    let (troupe, api) = standalone_troupe(&[
+        "--node-id",
+        "g1",
+        "--otlp-endpoint",
+        &endpoint,
+        "--otlp-protocol",
+        "grpc",
+    ]);
     assert_eq!(api.call("POST", "/v1/routers", Some(json!({}))).0, 200);
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &troupe.id().to_string()])
-        .status();
-    assert!(troupe.wait().unwrap().success());
+    assert!(terminate(troupe).success());
     eventually(
         Duration::from_secs(10),
         "API spans arrive over gRPC",
@@ -373,15 +362,8 @@ fn traces_also_go_over_otlp_grpc() {
 fn an_unreachable_collector_slows_nothing() {
     // Nothing listens on this port: every export fails.
     let closed = common::cluster::free_port();
-    let mut troupe = std::process::Command::new(env!("CARGO_BIN_EXE_troupe"))
-        .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
-        .args(["--otlp-endpoint", &format!("http://127.0.0.1:{closed}")])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = common::listening_url(&mut troupe);
-    let api = common::TestServer::alias(url.trim_start_matches("http://").parse().unwrap());
+    let (troupe, api) =
+        standalone_troupe(&["--otlp-endpoint", &format!("http://127.0.0.1:{closed}")]);
     let started = std::time::Instant::now();
     for _ in 0..50 {
         assert_eq!(api.call("POST", "/v1/routers", Some(json!({}))).0, 200);
@@ -390,10 +372,30 @@ fn an_unreachable_collector_slows_nothing() {
         "50 requests in {:?} with the collector down",
         started.elapsed()
     );
+    let stopping = std::time::Instant::now();
+    assert!(terminate(troupe).success());
+    eprintln!("stopped in {:?}", stopping.elapsed());
+}
+
+/// A standalone `troupe` process on free ports with more flags, and a
+/// client of its API.
+fn standalone_troupe(flags: &[&str]) -> (std::process::Child, common::TestServer) {
+    let mut troupe = std::process::Command::new(env!("CARGO_BIN_EXE_troupe"))
+        .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
+        .args(flags)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = common::listening_url(&mut troupe);
+    let api = common::TestServer::alias(url.trim_start_matches("http://").parse().unwrap());
+    (troupe, api)
+}
+
+/// SIGTERM (which flushes the exporters), then the exit status.
+fn terminate(mut troupe: std::process::Child) -> std::process::ExitStatus {
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &troupe.id().to_string()])
         .status();
-    let stopping = std::time::Instant::now();
-    assert!(troupe.wait().unwrap().success());
-    eprintln!("stopped in {:?}", stopping.elapsed());
+    troupe.wait().unwrap()
 }
