@@ -128,10 +128,10 @@ async fn answer(
     }
 }
 
-fn pipe_srtp(created: &PlainTransportCreated) -> Option<PipeSrtp> {
+fn pipe_srtp(cluster: &Cluster, created: &PlainTransportCreated) -> Option<PipeSrtp> {
     created.srtp_parameters.as_ref().map(|s| PipeSrtp {
         crypto_suite: s.crypto_suite.clone(),
-        key_base64: s.key_base64.clone(),
+        sealed_key: cluster.inner.sealer.seal(&s.key_base64),
     })
 }
 
@@ -149,14 +149,22 @@ async fn connect_pipe(
     port: u16,
     srtp: Option<PipeSrtp>,
 ) -> Result<(), ActorError> {
+    let srtp_parameters = match srtp {
+        Some(s) => Some(SrtpParameters {
+            crypto_suite: s.crypto_suite,
+            key_base64: cluster
+                .inner
+                .sealer
+                .open(&s.sealed_key)
+                .map_err(|e| ActorError::invalid("srtp", e.to_string()))?,
+        }),
+        None => None,
+    };
     let request = PlainConnectRequest {
         ip: Some(ip.to_string()),
         port: Some(port),
         rtcp_port: None,
-        srtp_parameters: srtp.map(|s| SrtpParameters {
-            crypto_suite: s.crypto_suite,
-            key_base64: s.key_base64,
-        }),
+        srtp_parameters,
     };
     cluster
         .node()
@@ -220,7 +228,7 @@ async fn open_outbound(
             pipe_transport_id: transport_id.clone(),
             ip: cluster.inner.this.pipe_address.clone(),
             port: local_port(&created)?,
-            srtp: pipe_srtp(&created),
+            srtp: pipe_srtp(cluster, &created),
             kind: match consumed.kind {
                 MediaKind::Audio => "audio".into(),
                 MediaKind::Video => "video".into(),
@@ -299,7 +307,7 @@ async fn pipe_in(
         producer_id: producer_id.to_string(),
         ip: cluster.inner.this.pipe_address.clone(),
         port: local_port(&created)?,
-        srtp: pipe_srtp(&created),
+        srtp: pipe_srtp(cluster, &created),
     };
     let opened = match cluster
         .request(&source, ControlRequest::OpenPipe(open), OPEN_PIPE_DEADLINE)

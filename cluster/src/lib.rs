@@ -11,6 +11,7 @@ mod link;
 mod membership;
 mod metrics;
 pub mod protocol;
+mod sealed;
 mod trace_context;
 mod upkeep;
 
@@ -81,6 +82,7 @@ struct Inner {
     this: NodeRecord,
     table: Arc<MemberTable>,
     links: Links,
+    sealer: sealed::KeySealer,
     pipes: PipeBook,
     metrics: ClusterMetrics,
     /// The codecs of routers made on this node (`None`: the defaults), for
@@ -190,6 +192,7 @@ impl Cluster {
                 this,
                 table,
                 links: Links::new(&config.node_id, secret.as_bytes()),
+                sealer: sealed::KeySealer::new(secret.as_bytes()),
                 pipes: PipeBook::default(),
                 metrics: cluster_metrics,
                 router_codecs: Default::default(),

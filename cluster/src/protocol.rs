@@ -65,7 +65,8 @@ pub struct OpenPipe {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipeSrtp {
     pub crypto_suite: String,
-    pub key_base64: String,
+    /// The key, sealed with the cluster secret (`sealed`).
+    pub sealed_key: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
