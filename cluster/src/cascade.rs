@@ -59,6 +59,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The right to set up one object, while held.
+pub struct Setup<'a> {
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+    book: &'a PipeBook,
+    key: String,
+}
+
+impl Drop for Setup<'_> {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut locks = lock(&self.book.locks);
+        // Only the map holds it: nobody waits.
+        if locks
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
+            locks.remove(&self.key);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PipeListing {
@@ -67,13 +88,20 @@ pub struct PipeListing {
 }
 
 impl PipeBook {
-    /// The lock that serialises setting up one object (a producer's pipe,
-    /// a room's local router).
-    pub fn setup_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        lock(&self.locks)
+    /// Waits for the right to set up one object (a producer's pipe, a
+    /// room's local router); one setup per object at a time. The lock is
+    /// forgotten when its last holder or waiter is done, so the map holds
+    /// only setups in progress.
+    pub async fn setup(&self, key: &str) -> Setup<'_> {
+        let mutex = lock(&self.locks)
             .entry(key.to_string())
             .or_default()
-            .clone()
+            .clone();
+        Setup {
+            guard: Some(mutex.lock_owned().await),
+            book: self,
+            key: key.to_string(),
+        }
     }
 
     pub fn add_inbound(&self, pipe: InboundPipe) {
@@ -81,7 +109,6 @@ impl PipeBook {
     }
 
     pub fn remove_inbound(&self, producer_id: &str) -> Option<InboundPipe> {
-        lock(&self.locks).remove(producer_id);
         lock(&self.inbound).remove(producer_id)
     }
 
@@ -235,6 +262,23 @@ mod tests {
         let idle = book.idle_inbound(2, |_| 0);
         assert_eq!(idle.len(), 1);
         assert!(book.listing().inbound.is_empty());
+    }
+
+    #[tokio::test]
+    async fn setups_of_one_object_wait_for_each_other_and_leave_nothing_behind() {
+        let book = Arc::new(PipeBook::default());
+        let first = book.setup("p").await;
+        let waiter = {
+            let book = book.clone();
+            tokio::spawn(async move {
+                let _second = book.setup("p").await;
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "the second setup waits");
+        drop(first);
+        waiter.await.unwrap();
+        assert!(lock(&book.locks).is_empty());
     }
 
     #[test]

@@ -285,8 +285,7 @@ async fn pipe_in(
         members.iter().map(|m| (m.id.as_str(), m.region.as_str())),
     )
     .to_string();
-    let lock = cluster.inner.pipes.setup_lock(producer_id);
-    let _setting_up = lock.lock().await;
+    let _setting_up = cluster.inner.pipes.setup(producer_id).await;
     if here(node) {
         return Ok(());
     }

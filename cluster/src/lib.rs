@@ -374,8 +374,7 @@ impl Cluster {
         let Some(home) = self.remote_home_of(router_id) else {
             return Err(ActorError::not_found(troupe_actors::ObjectKind::Router, router_id).into());
         };
-        let lock = self.inner.pipes.setup_lock(router_id);
-        let _setting_up = lock.lock().await;
+        let _setting_up = self.inner.pipes.setup(router_id).await;
         if self.inner.node.topology().router(router_id).is_ok() {
             return Ok(());
         }

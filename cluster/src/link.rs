@@ -112,6 +112,19 @@ fn protocol_error(message: &str) -> std::io::Error {
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<ControlResponse, RemoteError>>>>>;
 
+/// Takes a request's waiter out of the pending map when the request ends,
+/// however it ends.
+struct Waiting {
+    pending: Pending,
+    id: u64,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        lock(&self.pending).remove(&self.id);
+    }
+}
+
 /// An open, authenticated connection to one peer.
 struct Connection {
     frames: mpsc::Sender<Frame>,
@@ -232,13 +245,18 @@ impl Links {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let (answer, answered) = oneshot::channel();
             lock(&connection.pending).insert(id, answer);
+            // A request that times out (this future dropped) leaves no waiter
+            // behind for an answer that may never come.
+            let _waiting = Waiting {
+                pending: connection.pending.clone(),
+                id,
+            };
             let frame = Frame::Request {
                 id,
                 traceparent,
                 body,
             };
             if connection.frames.try_send(frame).is_err() {
-                lock(&connection.pending).remove(&id);
                 return Err(LinkError::Unreachable {
                     node: node.to_string(),
                     reason: "the link's send queue is full or closed".into(),
@@ -374,6 +392,8 @@ async fn serve_connection(
             }
         }
     });
+    // Requests of one peer handled at once; more wait, unread, in the socket.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(SEND_QUEUE));
     loop {
         let frame = read_frame(&mut reader).await?;
         let Frame::Request {
@@ -385,7 +405,12 @@ async fn serve_connection(
             continue;
         };
         let (handler, answers, peer) = (handler.clone(), answers.clone(), peer.clone());
+        // The semaphore is never closed: this cannot fail.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return Ok(());
+        };
         tokio::spawn(async move {
+            let _permit = permit;
             let result = handler(peer, body, traceparent).await;
             let _ = answers.send(Frame::Response { id, result }).await;
         });
@@ -480,6 +505,9 @@ mod tests {
                 millis: 200
             }
         );
+        let connections = links.connections.lock().await;
+        let pending = lock(&connections["b"].pending).len();
+        assert_eq!(pending, 0, "a timed-out request leaves no waiter behind");
     }
 
     #[tokio::test]

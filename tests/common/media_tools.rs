@@ -58,6 +58,28 @@ pub fn which(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The last output's RTP destination (SRTP with `key`), RTCP on the same
+/// port.
+fn rtp_output(command: &mut Command, key: Option<&str>, port: u16) {
+    let scheme = match key {
+        Some(key) => {
+            command.args([
+                "-srtp_out_suite",
+                "AES_CM_128_HMAC_SHA1_80",
+                "-srtp_out_params",
+                key,
+            ]);
+            "srtp"
+        }
+        None => "rtp",
+    };
+    command.args([
+        "-f",
+        "rtp",
+        &format!("{scheme}://127.0.0.1:{port}?rtcpport={port}&pkt_size=1200"),
+    ]);
+}
+
 /// An ffmpeg test pattern (VP8 320x240 30 fps with key frames every second,
 /// and an Opus sine) sent as RTP to two ports for `seconds`.
 pub fn ffmpeg_sender(
@@ -68,7 +90,6 @@ pub fn ffmpeg_sender(
 ) -> Tool {
     let (video_port, video_pt, video_ssrc) = video;
     let (audio_port, audio_pt, audio_ssrc) = audio;
-    let scheme = if srtp.is_some() { "srtp" } else { "rtp" };
     let mut command = Command::new("ffmpeg");
     command.args(["-hide_banner", "-loglevel", "error", "-re"]);
     command.args([
@@ -105,19 +126,7 @@ pub fn ffmpeg_sender(
         "-ssrc",
         &video_ssrc.to_string(),
     ]);
-    if let Some(key) = srtp {
-        command.args([
-            "-srtp_out_suite",
-            "AES_CM_128_HMAC_SHA1_80",
-            "-srtp_out_params",
-            key,
-        ]);
-    }
-    command.args([
-        "-f",
-        "rtp",
-        &format!("{scheme}://127.0.0.1:{video_port}?rtcpport={video_port}&pkt_size=1200"),
-    ]);
+    rtp_output(&mut command, srtp, video_port);
     command.args(["-map", "1:a", "-c:a", "libopus", "-ac", "2", "-b:a", "64k"]);
     command.args([
         "-payload_type",
@@ -125,18 +134,6 @@ pub fn ffmpeg_sender(
         "-ssrc",
         &audio_ssrc.to_string(),
     ]);
-    if let Some(key) = srtp {
-        command.args([
-            "-srtp_out_suite",
-            "AES_CM_128_HMAC_SHA1_80",
-            "-srtp_out_params",
-            key,
-        ]);
-    }
-    command.args([
-        "-f",
-        "rtp",
-        &format!("{scheme}://127.0.0.1:{audio_port}?rtcpport={audio_port}&pkt_size=1200"),
-    ]);
+    rtp_output(&mut command, srtp, audio_port);
     Tool::spawn(&mut command, "ffmpeg sender")
 }

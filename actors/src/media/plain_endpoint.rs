@@ -24,7 +24,7 @@ use crate::media::MediaHandle;
 
 const MAX_DATAGRAM: usize = 2048;
 
-use crate::media::transport_core::FAST_TICK;
+use crate::media::transport_core::spawn_ticker;
 
 pub struct PlainOptions {
     pub listen_ip: IpAddr,
@@ -127,22 +127,14 @@ impl PlainEndpoint {
         if let Ok(mut slot) = endpoint.tasks.lock() {
             *slot = tasks;
         }
-        let weak = Arc::downgrade(&endpoint);
-        tokio::spawn(async move {
-            let mut pause = FAST_TICK;
-            loop {
-                tokio::time::sleep(pause).await;
-                let Some(endpoint) = weak.upgrade() else {
-                    break;
-                };
-                pause = endpoint.core.report_tick();
-                if endpoint.closed.load(Relaxed) {
-                    break;
-                }
-                for report in endpoint.core.poll_reports(Instant::now()) {
-                    endpoint.send_rtcp(&report);
-                }
+        spawn_ticker(&endpoint, |endpoint| {
+            if endpoint.closed.load(Relaxed) {
+                return None;
             }
+            for report in endpoint.core.poll_reports(Instant::now()) {
+                endpoint.send_rtcp(&report);
+            }
+            Some(endpoint.core.report_tick())
         });
         Ok(endpoint)
     }

@@ -31,6 +31,29 @@ pub const FEEDBACK_SSRC: u32 = 0x7472_6f75; // "trou"
 pub const FAST_TICK: Duration = Duration::from_millis(50);
 pub const SLOW_TICK: Duration = Duration::from_millis(250);
 
+/// Runs a transport's timed work: `tick` is called after each pause and
+/// returns the next pause, or `None` once the transport has closed. The task
+/// holds the transport weakly, so it ends when the transport is dropped.
+pub fn spawn_ticker<T: Send + Sync + 'static>(
+    transport: &Arc<T>,
+    tick: fn(&T) -> Option<Duration>,
+) {
+    let weak = Arc::downgrade(transport);
+    tokio::spawn(async move {
+        let mut pause = FAST_TICK;
+        loop {
+            tokio::time::sleep(pause).await;
+            let Some(transport) = weak.upgrade() else {
+                break;
+            };
+            match tick(&transport) {
+                Some(next) => pause = next,
+                None => break,
+            }
+        }
+    });
+}
+
 /// How a transport puts packets on the wire. Producers and consumers hold
 /// their transport as this, so the packet path is the same for every kind.
 pub trait MediaTransport: Send + Sync {
@@ -109,6 +132,10 @@ impl TransportCore {
     /// The next transport-wide sequence number for packets sent here.
     pub fn next_transport_sequence(&self) -> u16 {
         self.transport_sequence.fetch_add(1, Relaxed)
+    }
+
+    fn consumer_by_ssrc(&self, ssrc: u32) -> Option<Arc<ConsumerMedia>> {
+        self.consumers.read().ok()?.get(&ssrc).cloned()
     }
 
     pub fn has_producers(&self) -> bool {
@@ -305,11 +332,7 @@ impl TransportCore {
                         "fir"
                     };
                     self.ctx.metrics.feedback(kind);
-                    let consumer = self
-                        .consumers
-                        .read()
-                        .ok()
-                        .and_then(|c| c.get(&media_ssrc).cloned());
+                    let consumer = self.consumer_by_ssrc(media_ssrc);
                     if let Some(consumer) = consumer {
                         let counter = if kind == "pli" {
                             &consumer.counters.pli_count
@@ -325,11 +348,7 @@ impl TransportCore {
                     sequence_numbers,
                 } => {
                     self.ctx.metrics.feedback("nack");
-                    let consumer = self
-                        .consumers
-                        .read()
-                        .ok()
-                        .and_then(|c| c.get(&media_ssrc).cloned());
+                    let consumer = self.consumer_by_ssrc(media_ssrc);
                     if let Some(consumer) = consumer {
                         consumer.on_nack(&sequence_numbers);
                     }
@@ -342,11 +361,7 @@ impl TransportCore {
                     delay,
                     ..
                 } => {
-                    let consumer = self
-                        .consumers
-                        .read()
-                        .ok()
-                        .and_then(|c| c.get(&ssrc).cloned());
+                    let consumer = self.consumer_by_ssrc(ssrc);
                     if let Some(consumer) = consumer.filter(|c| c.ssrc == ssrc) {
                         consumer.on_report(fraction_lost, total_lost, last_sender_report, delay);
                     }

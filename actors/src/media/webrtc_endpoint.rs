@@ -17,7 +17,7 @@ use troupe_transports::srtp_keys::unprotect_failure_reason;
 use crate::close::close_object;
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
-use crate::media::transport_core::{MediaTransport, TransportCore, FAST_TICK};
+use crate::media::transport_core::{spawn_ticker, MediaTransport, TransportCore, FAST_TICK};
 use crate::media::webrtc_server::WebRtcServer;
 use crate::media::MediaHandle;
 use crate::topology::{CloseCause, ObjectKind};
@@ -84,20 +84,12 @@ impl WebRtcEndpoint {
             closed: AtomicBool::new(false),
         });
         server.register_ufrag(&ufrag, &endpoint);
-        let weak = Arc::downgrade(&endpoint);
-        tokio::spawn(async move {
-            let mut pause = FAST_TICK;
-            loop {
-                tokio::time::sleep(pause).await;
-                let Some(endpoint) = weak.upgrade() else {
-                    break;
-                };
-                if endpoint.closed.load(Relaxed) {
-                    break;
-                }
-                endpoint.tick(Instant::now());
-                pause = endpoint.next_tick();
+        spawn_ticker(&endpoint, |endpoint| {
+            if endpoint.closed.load(Relaxed) {
+                return None;
             }
+            endpoint.tick(Instant::now());
+            Some(endpoint.next_tick())
         });
         endpoint
     }
