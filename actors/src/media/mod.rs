@@ -6,6 +6,7 @@
 
 pub mod consumer_media;
 pub mod fan_out;
+pub mod media_socket;
 pub mod plain_endpoint;
 pub mod port_allocator;
 pub mod producer_media;

@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use serde_json::json;
-use tokio::net::UdpSocket;
 use troupe_transports::packet_kind::{classify, is_rtcp, PacketKind};
 use troupe_transports::srtp_keys::Context;
 use troupe_transports::srtp_keys::{unprotect_failure_reason, SrtpCryptoSuite, SrtpKey};
 
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
+use crate::media::media_socket::MediaSocket;
 use crate::media::port_allocator::AllocatedPort;
 use crate::media::transport_core::{MediaTransport, TransportCore};
 use crate::media::MediaHandle;
@@ -44,8 +44,8 @@ struct PlainState {
 
 pub struct PlainEndpoint {
     core: TransportCore,
-    rtp_socket: Arc<UdpSocket>,
-    rtcp_socket: Option<Arc<UdpSocket>>,
+    rtp_socket: Arc<MediaSocket>,
+    rtcp_socket: Option<Arc<MediaSocket>>,
     pub rtp_port: u16,
     pub rtcp_port: Option<u16>,
     pub listen_ip: IpAddr,
@@ -78,10 +78,8 @@ impl PlainEndpoint {
         rtp_port: AllocatedPort,
         rtcp_port: Option<AllocatedPort>,
     ) -> std::io::Result<Arc<Self>> {
-        let to_tokio = |port: &AllocatedPort| -> std::io::Result<Arc<UdpSocket>> {
-            let socket = port.socket.try_clone()?;
-            socket.set_nonblocking(true)?;
-            Ok(Arc::new(UdpSocket::from_std(socket)?))
+        let to_tokio = |port: &AllocatedPort| -> std::io::Result<Arc<MediaSocket>> {
+            Ok(Arc::new(MediaSocket::new(port.socket.try_clone()?)?))
         };
         let rtp_socket = to_tokio(&rtp_port)?;
         let rtcp_socket = rtcp_port.as_ref().map(to_tokio).transpose()?;
@@ -143,7 +141,7 @@ impl PlainEndpoint {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn receive(endpoint: Weak<PlainEndpoint>, socket: Arc<UdpSocket>, rtcp_port: bool) {
+    async fn receive(endpoint: Weak<PlainEndpoint>, socket: Arc<MediaSocket>, rtcp_port: bool) {
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         loop {
             let (length, from) = match socket.recv_from(&mut buffer).await {
@@ -375,11 +373,11 @@ impl PlainEndpoint {
                         srtp.encrypt_rtp(packet)
                     };
                     match protected {
-                        Ok(bytes) => socket.try_send_to(&bytes, destination),
+                        Ok(bytes) => socket.send_to(&bytes, destination),
                         Err(_) => return false,
                     }
                 }
-                None => socket.try_send_to(packet, destination),
+                None => socket.send_to(packet, destination),
             };
             result.ok()
         };

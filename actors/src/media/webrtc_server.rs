@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use troupe_transports::certificate::DtlsCertificate;
 use troupe_transports::ice_lite::{local_ufrag_of, Protocol, Tuple};
 use troupe_transports::packet_kind::{classify, PacketKind};
 use troupe_transports::tcp_framing::{encode_frame, TcpFrameDecoder};
 
+use crate::media::media_socket::MediaSocket;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::MediaConfig;
 use crate::metrics::ActorMetrics;
@@ -32,7 +33,7 @@ const MAX_TCP_CONNECTIONS: usize = 4096;
 const TCP_IDLE_LIMIT: Duration = Duration::from_secs(30);
 
 pub struct WebRtcServer {
-    udp: Arc<UdpSocket>,
+    udp: Arc<MediaSocket>,
     pub local_port: u16,
     pub listen_ip: IpAddr,
     pub announced_address: String,
@@ -80,10 +81,9 @@ impl WebRtcServer {
                 ),
             )
         })?;
-        udp.set_nonblocking(true)?;
         tcp.set_nonblocking(true)?;
         let local_port = udp.local_addr()?.port();
-        let udp = Arc::new(UdpSocket::from_std(udp)?);
+        let udp = Arc::new(MediaSocket::new(udp)?);
         let tcp = TcpListener::from_std(tcp)?;
         let server = Arc::new(WebRtcServer {
             udp: udp.clone(),
@@ -103,7 +103,7 @@ impl WebRtcServer {
         Ok(server)
     }
 
-    async fn receive_udp(server: Weak<WebRtcServer>, udp: Arc<UdpSocket>) {
+    async fn receive_udp(server: Weak<WebRtcServer>, udp: Arc<MediaSocket>) {
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         loop {
             let (length, from) = match udp.recv_from(&mut buffer).await {
@@ -292,7 +292,7 @@ impl WebRtcServer {
     /// packet (counted) rather than stalling every transport on this port.
     pub fn send(&self, tuple: Tuple, data: &[u8]) -> bool {
         match tuple.protocol {
-            Protocol::Udp => match self.udp.try_send_to(data, tuple.remote) {
+            Protocol::Udp => match self.udp.send_to(data, tuple.remote) {
                 Ok(_) => true,
                 Err(_) => {
                     self.metrics.drop_packet("send_failed");
