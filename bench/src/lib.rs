@@ -50,20 +50,28 @@ impl BenchConfig {
     }
 }
 
+/// Nanoseconds since the Unix epoch: the clock of the kernel's receive
+/// timestamps, so the sender's send time and the sinks' arrival time
+/// compare directly.
+pub(crate) fn wall_clock_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
+
 /// Runs one configuration against a fresh Troupe and returns its report.
 pub fn run(config: &BenchConfig) -> Result<Report, String> {
     let troupe = process::Troupe::start(&config.troupe)?;
     let api = api::Api::new(&troupe.url);
     let room = api.room(config.consumers, config.srtp, config.webrtc)?;
-    let clock = Instant::now();
-    let sinks = sink::Sinks::start(room.sink_sockets, room.sink_contexts, clock)?;
+    let sinks = sink::Sinks::start(room.sink_sockets, room.sink_contexts)?;
     let sender = sender::Sender::start(
         room.producer_port,
         room.payload_type,
         config.rate,
         config.payload,
         room.sender_key,
-        clock,
     )?;
     std::thread::sleep(config.warmup);
 

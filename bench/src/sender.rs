@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use troupe_transports::srtp_keys::SrtpKey;
 
 use crate::api::SSRC;
+use crate::wall_clock_nanos;
 
 pub struct Sender {
     sent: Arc<AtomicU64>,
@@ -29,7 +30,6 @@ impl Sender {
         rate: u32,
         payload: usize,
         key: Option<SrtpKey>,
-        clock: Instant,
     ) -> Result<Sender, String> {
         let mut protect = match key {
             Some(key) => Some(key.context(false).map_err(|e| e.to_string())?),
@@ -78,7 +78,7 @@ impl Sender {
                     packet[13] = if key_frame { 0x00 } else { 0x01 };
                     let stamp = 12 + STAMP_OFFSET;
                     packet[stamp..stamp + 8].copy_from_slice(&index.to_be_bytes());
-                    let sent_at = clock.elapsed().as_nanos() as u64;
+                    let sent_at = wall_clock_nanos();
                     packet[stamp + 8..stamp + 16].copy_from_slice(&sent_at.to_be_bytes());
                     let sent = match protect.as_mut() {
                         Some(context) => match context.encrypt_rtp(&packet) {
