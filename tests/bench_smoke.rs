@@ -2,6 +2,9 @@
 //! debug build, asserting that packets flow and a report comes out — never
 //! a speed.
 
+use std::time::Duration;
+
+use troupe_bench::floor::{run_floor, Method};
 use troupe_bench::{run, BenchConfig, Report};
 
 #[test]
@@ -39,4 +42,20 @@ fn the_webrtc_consumer_variant_runs_and_reports() {
     assert!(report
         .json_line()
         .contains("\"consumerTransports\":\"webrtc\""));
+}
+
+#[test]
+fn the_kernel_floor_runs_both_send_methods() {
+    for method in [Method::SendTo, Method::SendMmsg] {
+        let report = run_floor(
+            4,
+            300,
+            method,
+            Duration::from_millis(500),
+            Duration::from_secs(1),
+        )
+        .expect("the floor run completes");
+        assert!(report.copies_delivered > 0, "{}", report.table_row());
+        assert!(report.json_line().contains("\"cpuMicrosPerCopy\""));
+    }
 }

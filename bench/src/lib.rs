@@ -5,6 +5,7 @@
 //! per forwarded packet (from /proc), added latency and memory.
 
 mod api;
+pub mod floor;
 mod process;
 mod report;
 mod sender;

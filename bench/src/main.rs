@@ -1,56 +1,105 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--troupe PATH] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--floor] [--window S] [--troupe PATH] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
-//! fresh Troupe, and prints a Markdown table row and a JSON line.
+//! fresh Troupe, and prints a Markdown table row and a JSON line. `--floor`
+//! runs the same fan-outs through a bare forwarder instead (no Troupe), to
+//! show what the kernel alone costs.
 
 use std::time::Duration;
 
+use troupe_bench::floor::{run_floor, FloorReport, Method};
 use troupe_bench::{run, BenchConfig, Report};
 
 const DEFAULT_RUNS: &[(usize, u32)] = &[(10, 2000), (100, 1000), (500, 100), (500, 500)];
 
+/// What `--smoke --floor` runs (a Troupe smoke run has its own config).
+const SMOKE_RUN: (usize, u32) = (4, 300);
+
+const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--floor] [--window SECONDS] [--troupe PATH] [N:R ...]
+  N:R         N consumers of one producer sending R packets/s (default: 10:2000 100:1000 500:100 500:500)
+  --srtp      SRTP on every leg
+  --webrtc    every consumer on its own WebRTC transport
+  --floor     the same fan-outs through a bare forwarder, no Troupe (sendto per copy, and sendmmsg)
+  --smoke     a few seconds, as CI runs it
+  --window    seconds measured per run (default 10)
+  --troupe    the troupe binary (default target/release/troupe)";
+
+fn usage_error(message: &str) -> ! {
+    eprintln!("{message}\n{USAGE}");
+    std::process::exit(2);
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut troupe = "target/release/troupe".to_string();
-    let mut smoke = false;
-    let mut srtp = false;
-    let mut webrtc = false;
+    let (mut smoke, mut srtp, mut webrtc, mut floor) = (false, false, false, false);
     let mut window = Duration::from_secs(10);
     let mut runs = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return;
+            }
             "--smoke" => smoke = true,
             "--srtp" => srtp = true,
             "--webrtc" => webrtc = true,
-            "--troupe" => troupe = args.next().expect("--troupe PATH"),
+            "--floor" => floor = true,
+            "--troupe" => {
+                troupe = args
+                    .next()
+                    .unwrap_or_else(|| usage_error("--troupe needs a path"))
+            }
             "--window" => {
-                window = Duration::from_secs(
-                    args.next()
-                        .and_then(|s| s.parse().ok())
-                        .expect("--window SECONDS"),
-                )
+                window = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .map(Duration::from_secs)
+                    .unwrap_or_else(|| usage_error("--window needs a number of seconds"))
             }
             spec => {
-                let (n, r) = spec.split_once(':').expect("runs are N:R, e.g. 100:1000");
-                runs.push((n.parse().expect("N"), r.parse().expect("R")));
+                let parsed = spec
+                    .split_once(':')
+                    .and_then(|(n, r)| Some((n.parse().ok()?, r.parse().ok()?)));
+                match parsed {
+                    Some(run) => runs.push(run),
+                    None => usage_error(&format!("not an option or N:R: {spec}")),
+                }
             }
         }
     }
+    if smoke {
+        runs = vec![SMOKE_RUN];
+        window = Duration::from_secs(1);
+    } else if runs.is_empty() {
+        runs = DEFAULT_RUNS.to_vec();
+    }
+    let failed = if floor {
+        run_floors(&runs, window)
+    } else {
+        run_troupe(&troupe, &runs, smoke, srtp, webrtc, window)
+    };
+    std::process::exit(i32::from(failed));
+}
+
+fn run_troupe(
+    troupe: &str,
+    runs: &[(usize, u32)],
+    smoke: bool,
+    srtp: bool,
+    webrtc: bool,
+    window: Duration,
+) -> bool {
     let configs: Vec<BenchConfig> = if smoke {
         vec![BenchConfig {
             srtp,
             webrtc,
-            ..BenchConfig::smoke(&troupe)
+            ..BenchConfig::smoke(troupe)
         }]
     } else {
-        let runs = if runs.is_empty() {
-            DEFAULT_RUNS.to_vec()
-        } else {
-            runs
-        };
-        runs.into_iter()
-            .map(|(consumers, rate)| BenchConfig {
-                troupe: troupe.clone(),
+        runs.iter()
+            .map(|&(consumers, rate)| BenchConfig {
+                troupe: troupe.to_string(),
                 consumers,
                 rate,
                 warmup: Duration::from_secs(3),
@@ -79,5 +128,32 @@ fn main() {
             }
         }
     }
-    std::process::exit(i32::from(failed));
+    failed
+}
+
+fn run_floors(runs: &[(usize, u32)], window: Duration) -> bool {
+    println!("{}", FloorReport::TABLE_HEADER);
+    let mut failed = false;
+    for &(consumers, rate) in runs {
+        for method in [Method::SendTo, Method::SendMmsg] {
+            match run_floor(consumers, rate, method, Duration::from_secs(1), window) {
+                Ok(report) => {
+                    println!("{}", report.table_row());
+                    eprintln!("{}", report.json_line());
+                    if report.copies_delivered == 0 {
+                        eprintln!("floor: no copy was delivered");
+                        failed = true;
+                    }
+                }
+                Err(e) => {
+                    eprintln!(
+                        "floor N={consumers} R={rate} ({}) failed: {e}",
+                        method.name()
+                    );
+                    failed = true;
+                }
+            }
+        }
+    }
+    failed
 }

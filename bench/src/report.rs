@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::sink::{Snapshot, BUCKET_MICROS};
+use crate::sink::{percentile_micros, Snapshot};
 use crate::BenchConfig;
 
 #[derive(Debug, Clone)]
@@ -21,22 +21,6 @@ pub struct Report {
     pub packets_forwarded: u64,
     pub srtp: bool,
     pub webrtc: bool,
-}
-
-fn percentile(histogram: &[u64], fraction: f64) -> u64 {
-    let total: u64 = histogram.iter().sum();
-    if total == 0 {
-        return 0;
-    }
-    let target = (total as f64 * fraction).ceil() as u64;
-    let mut seen = 0;
-    for (i, count) in histogram.iter().enumerate() {
-        seen += count;
-        if seen >= target {
-            return (i as u64 + 1) * BUCKET_MICROS;
-        }
-    }
-    histogram.len() as u64 * BUCKET_MICROS
 }
 
 impl Report {
@@ -71,8 +55,8 @@ impl Report {
             } else {
                 cpu.as_micros() as f64 / received as f64
             },
-            p50_micros: percentile(&latency, 0.50),
-            p99_micros: percentile(&latency, 0.99),
+            p50_micros: percentile_micros(&latency, 0.50),
+            p99_micros: percentile_micros(&latency, 0.99),
             rss_mib: rss as f64 / (1024.0 * 1024.0),
             rss_kib_per_consumer: rss as f64 / 1024.0 / config.consumers.max(1) as f64,
             packets_forwarded: received,

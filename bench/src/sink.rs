@@ -83,6 +83,23 @@ fn receive_timestamp(header: &libc::msghdr) -> Option<u64> {
     None
 }
 
+/// The latency below which `fraction` of the histogram's samples fall.
+pub fn percentile_micros(histogram: &[u64], fraction: f64) -> u64 {
+    let total: u64 = histogram.iter().sum();
+    if total == 0 {
+        return 0;
+    }
+    let target = (total as f64 * fraction).ceil() as u64;
+    let mut seen = 0;
+    for (i, count) in histogram.iter().enumerate() {
+        seen += count;
+        if seen >= target {
+            return (i as u64 + 1) * BUCKET_MICROS;
+        }
+    }
+    histogram.len() as u64 * BUCKET_MICROS
+}
+
 impl Sinks {
     pub fn start(
         sockets: Vec<UdpSocket>,
@@ -100,6 +117,8 @@ impl Sinks {
         let stop = Arc::new(AtomicBool::new(false));
         let (shared, stop_flag) = (state.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
+            // SAFETY: setpriority on this thread (a tid of 0 is the caller).
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
             let mut fds: Vec<libc::pollfd> = sockets
                 .iter()
                 .map(|s| libc::pollfd {
