@@ -117,4 +117,61 @@ mod tests {
         assert!(seq_newer(0, 65_535));
         assert!(!seq_newer(65_535, 0));
     }
+
+    #[test]
+    fn a_gap_in_the_source_stays_a_gap_so_the_receiver_can_nack_it() {
+        let now = Instant::now();
+        let mut r = StreamRewriter::new(90_000, 500, 0);
+        assert_eq!(r.rewrite(10, 0, now), Some((500, 0)));
+        // 11 and 12 were lost on the way in.
+        assert_eq!(r.rewrite(13, 9000, now), Some((503, 9000)));
+        // A retransmission of 11 arrives late and keeps its place.
+        assert_eq!(r.rewrite(11, 3000, now), Some((501, 3000)));
+    }
+
+    #[test]
+    fn a_late_packet_does_not_move_the_stream_back() {
+        let start = Instant::now();
+        let mut r = StreamRewriter::new(90_000, 100, 1000);
+        r.rewrite(1, 0, start);
+        r.rewrite(3, 6000, start);
+        r.rewrite(2, 3000, start);
+        r.resync();
+        // The new segment continues after the newest packet sent (103), not
+        // after the late one (102).
+        assert_eq!(r.rewrite(50, 0, start).map(|(seq, _)| seq), Some(103));
+    }
+
+    #[test]
+    fn a_resync_without_time_passing_still_moves_the_timestamp_on() {
+        let now = Instant::now();
+        let mut r = StreamRewriter::new(90_000, 0, 7000);
+        assert_eq!(r.rewrite(1, 100, now), Some((0, 7000)));
+        r.resync();
+        // Same instant, same source timestamp: one tick later, never equal.
+        assert_eq!(r.rewrite(2, 100, now), Some((1, 7001)));
+    }
+
+    #[test]
+    fn the_timestamp_wraps_around_thirty_two_bits() {
+        let now = Instant::now();
+        let mut r = StreamRewriter::new(90_000, 0, u32::MAX - 1000);
+        assert_eq!(r.rewrite(1, 0, now), Some((0, u32::MAX - 1000)));
+        assert_eq!(r.rewrite(2, 3000, now), Some((1, 1999)));
+        r.resync();
+        let later = now + Duration::from_millis(10);
+        // 10 ms at 90 kHz is 900 ticks after the last timestamp sent.
+        assert_eq!(r.rewrite(9, 0, later), Some((2, 1999 + 900)));
+    }
+
+    #[test]
+    fn resyncs_before_the_first_packet_start_at_the_initial_values() {
+        let now = Instant::now();
+        let mut r = StreamRewriter::new(48_000, 4242, 99);
+        r.resync();
+        r.resync();
+        assert!(r.is_syncing());
+        assert_eq!(r.rewrite(30_000, 123_456, now), Some((4242, 99)));
+        assert!(!r.is_syncing());
+    }
 }

@@ -1,0 +1,226 @@
+//! The packet path without sockets: one producer's packets through the
+//! fan-out (split over helper threads from `SPLIT_AT` consumers on) into
+//! transports that keep what they are given.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use prometheus_client::registry::Registry;
+use serde_json::json;
+use troupe_transports::rtp_packet::RtpHeader;
+
+use crate::context::NodeContext;
+use crate::media::consumer_media::ConsumerMedia;
+use crate::media::fan_out::{FanOutPool, SPLIT_AT};
+use crate::media::producer_media::ProducerMedia;
+use crate::media::transport_core::{MediaTransport, TransportCore};
+use crate::metrics::ActorMetrics;
+use crate::producer::{ProducerShared, ProducerType};
+use crate::rtp_parameters::{CodecMapping, MediaKind, RtpMapping, RtpParameters};
+use crate::stats::StreamCounters;
+
+const PRODUCER_SSRC: u32 = 1111;
+const PRODUCER_PAYLOAD_TYPE: u8 = 101;
+const ROUTER_PAYLOAD_TYPE: u8 = 96;
+
+/// A transport that keeps every RTP packet it is asked to send.
+struct KeepingTransport {
+    core: TransportCore,
+    sent: Mutex<Vec<Vec<u8>>>,
+}
+
+impl MediaTransport for KeepingTransport {
+    fn core(&self) -> &TransportCore {
+        &self.core
+    }
+
+    fn send_rtp(&self, packet: &[u8]) -> bool {
+        self.sent.lock().unwrap().push(packet.to_vec());
+        true
+    }
+
+    fn send_rtcp(&self, _packet: &[u8]) -> bool {
+        true
+    }
+}
+
+fn vp8_parameters(ssrc: u32, payload_type: u8) -> RtpParameters {
+    serde_json::from_value(json!({
+        "codecs": [{"mimeType": "video/VP8", "payloadType": payload_type, "clockRate": 90000}],
+        "encodings": [{"ssrc": ssrc}],
+    }))
+    .unwrap()
+}
+
+struct Room {
+    producer: Arc<ProducerMedia>,
+    consumers: Vec<(Arc<ConsumerMedia>, Arc<KeepingTransport>)>,
+}
+
+fn room(consumer_count: usize) -> Room {
+    let ctx = NodeContext::new(
+        "node",
+        "region",
+        ActorMetrics::register(&mut Registry::default()),
+        None,
+        None,
+    );
+    let shared = Arc::new(ProducerShared {
+        id: "producer".into(),
+        kind: MediaKind::Video,
+        producer_type: ProducerType::Simple,
+        rtp_parameters: vp8_parameters(PRODUCER_SSRC, PRODUCER_PAYLOAD_TYPE),
+        consumable_rtp_parameters: vp8_parameters(PRODUCER_SSRC, ROUTER_PAYLOAD_TYPE),
+        rtp_mapping: RtpMapping {
+            codecs: vec![CodecMapping {
+                payload_type: PRODUCER_PAYLOAD_TYPE,
+                mapped_payload_type: ROUTER_PAYLOAD_TYPE,
+            }],
+            encodings: Vec::new(),
+        },
+        counters: vec![StreamCounters::default()],
+    });
+    let producer = ProducerMedia::new(shared, None, &[], ctx.metrics.clone(), false);
+    let consumers = (0..consumer_count)
+        .map(|i| {
+            let transport = Arc::new(KeepingTransport {
+                core: TransportCore::new(ctx.clone(), &format!("transport-{i}"), "router"),
+                sent: Mutex::new(Vec::new()),
+            });
+            let endpoint: Arc<dyn MediaTransport> = transport.clone();
+            let endpoint: Weak<dyn MediaTransport> = Arc::downgrade(&endpoint);
+            let consumer = ConsumerMedia::new(
+                &format!("consumer-{i}"),
+                &vp8_parameters(50_000 + i as u32, ROUTER_PAYLOAD_TYPE),
+                MediaKind::Video,
+                &producer,
+                endpoint,
+                false,
+                false,
+            );
+            producer.add_consumer(consumer.clone());
+            (consumer, transport)
+        })
+        .collect();
+    Room {
+        producer,
+        consumers,
+    }
+}
+
+/// A VP8 key-frame packet whose payload carries its index.
+fn key_frame_packet(sequence: u16) -> Vec<u8> {
+    let mut packet = vec![0x80, PRODUCER_PAYLOAD_TYPE];
+    packet.extend_from_slice(&sequence.to_be_bytes());
+    packet.extend_from_slice(&(u32::from(sequence) * 3000).to_be_bytes());
+    packet.extend_from_slice(&PRODUCER_SSRC.to_be_bytes());
+    // VP8 descriptor (start of partition) and a key frame's tag (P bit 0).
+    packet.extend_from_slice(&[0x10, 0x00]);
+    packet.extend_from_slice(&sequence.to_be_bytes());
+    packet.extend_from_slice(&[7; 100]);
+    packet
+}
+
+fn send(room: &Room, packets: u16) {
+    let now = Instant::now();
+    for sequence in 1000..1000 + packets {
+        let packet = key_frame_packet(sequence);
+        let header = RtpHeader::parse(&packet).unwrap();
+        room.producer.receive(&packet, header, 0, now);
+    }
+}
+
+/// Waits for the helper threads to finish their shares.
+fn wait_for_all(room: &Room, packets: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let done = room
+            .consumers
+            .iter()
+            .all(|(_, t)| t.sent.lock().unwrap().len() >= packets);
+        if done {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Every consumer got every packet once, in order, rewritten for it.
+fn assert_each_consumer_got_the_stream(room: &Room, packets: u16) {
+    for (consumer, transport) in &room.consumers {
+        let sent = transport.sent.lock().unwrap();
+        assert_eq!(sent.len(), usize::from(packets), "{}", consumer.id);
+        let first = RtpHeader::parse(&sent[0]).unwrap();
+        for (i, packet) in sent.iter().enumerate() {
+            let header = RtpHeader::parse(packet).unwrap();
+            assert_eq!(header.ssrc, consumer.ssrc);
+            assert_eq!(header.payload_type, ROUTER_PAYLOAD_TYPE);
+            assert_eq!(
+                header.sequence_number,
+                first.sequence_number.wrapping_add(i as u16),
+                "{}: copies in order, without gaps",
+                consumer.id
+            );
+            assert_eq!(
+                header.timestamp,
+                first.timestamp.wrapping_add(i as u32 * 3000)
+            );
+            let payload = header.payload(packet);
+            assert_eq!(&payload[2..4], &(1000 + i as u16).to_be_bytes());
+            assert_eq!(payload.len(), 104);
+        }
+    }
+}
+
+#[test]
+fn a_small_fan_out_runs_on_the_receiving_thread() {
+    let room = room(5);
+    assert_eq!(FanOutPool::get().shares(5), 1);
+    send(&room, 20);
+    // No helper involved: everything is there when `receive` returns.
+    assert_each_consumer_got_the_stream(&room, 20);
+}
+
+#[test]
+fn a_split_fan_out_gives_every_consumer_each_packet_once_in_order() {
+    let consumers = SPLIT_AT + 50;
+    let room = room(consumers);
+    let pool = FanOutPool::get();
+    let shares = pool.shares(consumers);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(shares, cores.min(8), "one share per core from SPLIT_AT on");
+    send(&room, 40);
+    wait_for_all(&room, 40);
+    assert_each_consumer_got_the_stream(&room, 40);
+}
+
+#[test]
+fn shares_are_stable_and_cover_every_consumer() {
+    let room = room(64);
+    for shares in 1..=8 {
+        let mut seen = vec![0usize; shares];
+        for (consumer, _) in &room.consumers {
+            let share = consumer.share(shares);
+            assert!(share < shares);
+            assert_eq!(share, consumer.share(shares), "the same every time");
+            seen[share] += 1;
+        }
+        assert_eq!(seen.iter().sum::<usize>(), 64);
+    }
+}
+
+#[test]
+fn a_share_without_a_helper_is_handed_back_to_do_inline() {
+    let room = room(1);
+    let pool = FanOutPool::get();
+    let job = crate::media::fan_out::Job {
+        producer: room.producer.clone(),
+        packet: key_frame_packet(1),
+        encoding: 0,
+        now: Instant::now(),
+        share: 9,
+        shares: 10,
+    };
+    let returned = pool.submit(job).expect_err("share 9 has no helper");
+    assert_eq!(returned.share, 9);
+}
