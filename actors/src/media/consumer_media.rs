@@ -14,6 +14,7 @@ use troupe_transports::rtcp_feedback;
 use troupe_transports::rtp_packet::{rebuild, Rewrite, RtpHeader};
 use troupe_transports::stream_rewriter::StreamRewriter;
 
+use crate::media::id_set::IdSet;
 use crate::media::producer_media::{ProducerMedia, RoutedPacket, MAX_EXTENSIONS, REPORT_INTERVAL};
 use crate::media::transport_core::MediaTransport;
 use crate::media::MediaHandle;
@@ -67,10 +68,10 @@ pub struct ConsumerMedia {
     clock_rate: u32,
     mid: Option<String>,
     /// Router payload types this consumer may receive.
-    payload_types: Vec<u8>,
+    payload_types: IdSet,
     /// Router extension ids this consumer negotiated; MID and transport-wide
     /// sequence numbers are rewritten.
-    extension_ids: Vec<u8>,
+    extension_ids: IdSet,
     mid_extension_id: Option<u8>,
     transport_cc_extension_id: Option<u8>,
     rtx: Option<Rtx>,
@@ -224,7 +225,7 @@ impl ConsumerMedia {
     }
 
     pub fn forward(&self, routed: &RoutedPacket<'_>, now: Instant) {
-        if !self.active() || !self.payload_types.contains(&routed.payload_type) {
+        if !self.active() || !self.payload_types.contains(routed.payload_type) {
             return;
         }
         let target = self.target_encoding.load(Relaxed);
@@ -282,7 +283,7 @@ impl ConsumerMedia {
             } else if Some(*id) == self.transport_cc_extension_id {
                 // Transport-wide numbers belong to the transport they are sent on.
                 Some(&transport_sequence)
-            } else if self.extension_ids.contains(id) {
+            } else if self.extension_ids.contains(*id) {
                 Some(value)
             } else {
                 None

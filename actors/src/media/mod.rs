@@ -8,6 +8,7 @@ pub mod consumer_media;
 pub mod fan_out;
 #[cfg(test)]
 mod fan_out_tests;
+pub mod id_set;
 pub mod media_socket;
 pub mod plain_endpoint;
 pub mod port_allocator;
