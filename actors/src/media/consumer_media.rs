@@ -15,6 +15,7 @@ use troupe_transports::rtp_packet::{rebuild, Rewrite, RtpHeader};
 use troupe_transports::stream_rewriter::StreamRewriter;
 
 use crate::media::id_set::IdSet;
+use crate::media::prefetch::prefetch;
 use crate::media::producer_media::{ProducerMedia, RoutedPacket, MAX_EXTENSIONS, REPORT_INTERVAL};
 use crate::media::transport_core::MediaTransport;
 use crate::media::MediaHandle;
@@ -165,6 +166,16 @@ impl ConsumerMedia {
                     .saturating_sub(1),
             ),
         })
+    }
+
+    /// Starts loading what `forward` reads first, a copy or two ahead.
+    pub fn prefetch(&self) {
+        prefetch(self);
+        prefetch(&self.state);
+        prefetch(&self.current_encoding);
+        prefetch(Arc::as_ptr(&self.counters));
+        // The transport's reference counts, which `forward` updates.
+        prefetch(self.endpoint.as_ptr());
     }
 
     /// Which share of a split fan-out this consumer is in (stable).

@@ -12,6 +12,7 @@ pub mod id_set;
 pub mod media_socket;
 pub mod plain_endpoint;
 pub mod port_allocator;
+pub mod prefetch;
 pub mod producer_media;
 pub mod transport_core;
 pub mod webrtc_endpoint;

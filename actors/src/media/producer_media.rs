@@ -36,6 +36,10 @@ pub struct RoutedPacket<'a> {
     pub encoding: usize,
 }
 
+/// How many consumers ahead of the one being sent to the fan-out starts
+/// loading state.
+const PREFETCH_AHEAD: usize = 2;
+
 /// Header extensions carried per packet; RFC 8285 allows at most 14 in
 /// the one-byte form, which is what browsers send.
 pub const MAX_EXTENSIONS: usize = 16;
@@ -244,7 +248,10 @@ impl ProducerMedia {
                 inline[job.share] = true;
             }
         }
-        for consumer in consumers.iter() {
+        for (i, consumer) in consumers.iter().enumerate() {
+            if let Some(ahead) = consumers.get(i + PREFETCH_AHEAD) {
+                ahead.prefetch();
+            }
             if shares == 1 || inline[consumer.share(shares)] {
                 consumer.forward(&routed, now);
             }
@@ -269,7 +276,12 @@ impl ProducerMedia {
         let Ok(consumers) = self.consumers.read() else {
             return;
         };
-        for consumer in consumers.iter().filter(|c| c.share(shares) == share) {
+        let mut mine = consumers.iter().filter(|c| c.share(shares) == share);
+        let mut ahead = mine.clone().skip(PREFETCH_AHEAD);
+        for consumer in mine.by_ref() {
+            if let Some(next) = ahead.next() {
+                next.prefetch();
+            }
             consumer.forward(&routed, now);
         }
     }
