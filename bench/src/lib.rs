@@ -8,6 +8,7 @@ mod api;
 pub mod floor;
 mod process;
 mod report;
+pub mod results_file;
 mod sender;
 mod sink;
 pub mod webrtc_client;

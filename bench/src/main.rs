@@ -1,27 +1,28 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--floor] [--window S] [--troupe PATH] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--floor] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, and prints a Markdown table row and a JSON line. `--floor`
 //! runs the same fan-outs through a bare forwarder instead (no Troupe), to
 //! show what the kernel alone costs.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use troupe_bench::floor::{run_floor, FloorReport, Method};
-use troupe_bench::{run, BenchConfig, Report};
+use troupe_bench::{results_file, run, BenchConfig, Report};
 
 const DEFAULT_RUNS: &[(usize, u32)] = &[(10, 2000), (100, 1000), (500, 100), (500, 500)];
 
 /// What `--smoke --floor` runs (a Troupe smoke run has its own config).
 const SMOKE_RUN: (usize, u32) = (4, 300);
 
-const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--floor] [--window SECONDS] [--troupe PATH] [N:R ...]
+const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--floor] [--window SECONDS] [--append FILE] [--troupe PATH] [N:R ...]
   N:R         N consumers of one producer sending R packets/s (default: 10:2000 100:1000 500:100 500:500)
   --srtp      SRTP on every leg
   --webrtc    every consumer on its own WebRTC transport
   --floor     the same fan-outs through a bare forwarder, no Troupe (sendto per copy, and sendmmsg)
   --smoke     a few seconds, as CI runs it
   --window    seconds measured per run (default 10)
+  --append    FILE: append the table, with the date, command and machine (e.g. docs/benchmarks.md)
   --troupe    the troupe binary (default target/release/troupe)";
 
 fn usage_error(message: &str) -> ! {
@@ -34,6 +35,7 @@ fn main() {
     let mut troupe = "target/release/troupe".to_string();
     let (mut smoke, mut srtp, mut webrtc, mut floor) = (false, false, false, false);
     let mut window = Duration::from_secs(10);
+    let mut append_to = None;
     let mut runs = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -45,6 +47,12 @@ fn main() {
             "--srtp" => srtp = true,
             "--webrtc" => webrtc = true,
             "--floor" => floor = true,
+            "--append" => {
+                append_to = Some(
+                    args.next()
+                        .unwrap_or_else(|| usage_error("--append needs a file")),
+                )
+            }
             "--troupe" => {
                 troupe = args
                     .next()
@@ -74,11 +82,22 @@ fn main() {
     } else if runs.is_empty() {
         runs = DEFAULT_RUNS.to_vec();
     }
-    let failed = if floor {
+    let (mut failed, table) = if floor {
         run_floors(&runs, window)
     } else {
         run_troupe(&troupe, &runs, smoke, srtp, webrtc, window)
     };
+    if let Some(path) = append_to {
+        let command = std::iter::once("troupe-bench".to_string())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let section = results_file::section(&command, &table, SystemTime::now());
+        if let Err(e) = results_file::append(&path, &section) {
+            eprintln!("{e}");
+            failed = true;
+        }
+    }
     std::process::exit(i32::from(failed));
 }
 
@@ -89,7 +108,7 @@ fn run_troupe(
     srtp: bool,
     webrtc: bool,
     window: Duration,
-) -> bool {
+) -> (bool, String) {
     let configs: Vec<BenchConfig> = if smoke {
         vec![BenchConfig {
             srtp,
@@ -110,6 +129,7 @@ fn run_troupe(
             })
             .collect()
     };
+    let mut table = vec![Report::TABLE_HEADER.to_string()];
     println!("{}", Report::TABLE_HEADER);
     let mut failed = false;
     for config in &configs {
@@ -117,6 +137,7 @@ fn run_troupe(
             Ok(report) => {
                 println!("{}", report.table_row());
                 eprintln!("{}", report.json_line());
+                table.push(report.table_row());
                 if smoke && report.packets_forwarded == 0 {
                     eprintln!("smoke: no packet was forwarded");
                     failed = true;
@@ -128,10 +149,11 @@ fn run_troupe(
             }
         }
     }
-    failed
+    (failed, table.join("\n"))
 }
 
-fn run_floors(runs: &[(usize, u32)], window: Duration) -> bool {
+fn run_floors(runs: &[(usize, u32)], window: Duration) -> (bool, String) {
+    let mut table = vec![FloorReport::TABLE_HEADER.to_string()];
     println!("{}", FloorReport::TABLE_HEADER);
     let mut failed = false;
     for &(consumers, rate) in runs {
@@ -140,6 +162,7 @@ fn run_floors(runs: &[(usize, u32)], window: Duration) -> bool {
                 Ok(report) => {
                     println!("{}", report.table_row());
                     eprintln!("{}", report.json_line());
+                    table.push(report.table_row());
                     if report.copies_delivered == 0 {
                         eprintln!("floor: no copy was delivered");
                         failed = true;
@@ -155,5 +178,5 @@ fn run_floors(runs: &[(usize, u32)], window: Duration) -> bool {
             }
         }
     }
-    failed
+    (failed, table.join("\n"))
 }
