@@ -797,11 +797,10 @@ impl Actor for Transport {
             }
             TransportMsg::Stats(reply) => {
                 let a = &state.args;
-                let counters = a.media.core().counters.clone();
                 let _ = reply.send(vec![TransportStats::from_counters(
                     a.kind.stats_type(),
                     &a.id,
-                    &counters,
+                    &a.media.core().counters,
                 )]);
             }
             #[cfg(test)]

@@ -78,7 +78,7 @@ pub struct ConsumerMedia {
     rtx: Option<Rtx>,
     producer: Weak<ProducerMedia>,
     endpoint: Weak<dyn MediaTransport>,
-    pub counters: Arc<StreamCounters>,
+    pub counters: StreamCounters,
     paused: AtomicBool,
     producer_paused: AtomicBool,
     closed: AtomicBool,
@@ -141,7 +141,7 @@ impl ConsumerMedia {
             rtx,
             producer: Arc::downgrade(producer),
             endpoint,
-            counters: Arc::new(StreamCounters::default()),
+            counters: StreamCounters::default(),
             paused: paused.into(),
             producer_paused: producer_paused.into(),
             closed: false.into(),
@@ -173,7 +173,7 @@ impl ConsumerMedia {
         prefetch(self);
         prefetch(&self.state);
         prefetch(&self.current_encoding);
-        prefetch(Arc::as_ptr(&self.counters));
+        prefetch(&self.counters.packets);
         // The transport's reference counts, which `forward` updates.
         prefetch(self.endpoint.as_ptr());
     }

@@ -90,7 +90,7 @@ pub struct TransportCore {
     pub router_id: String,
     listener: RwLock<Listener>,
     consumers: RwLock<HashMap<u32, Arc<ConsumerMedia>>>,
-    pub counters: Arc<TransportCounters>,
+    pub counters: TransportCounters,
     transport_sequence: AtomicU16,
     last_sample: Mutex<Option<Instant>>,
 }
@@ -103,7 +103,7 @@ impl TransportCore {
             router_id: router_id.to_string(),
             listener: RwLock::new(Listener::default()),
             consumers: RwLock::new(HashMap::new()),
-            counters: Arc::new(TransportCounters::default()),
+            counters: TransportCounters::default(),
             transport_sequence: AtomicU16::new(rand::random()),
             last_sample: Mutex::new(None),
         }
