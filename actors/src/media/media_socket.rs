@@ -1,11 +1,13 @@
 //! A UDP socket on the packet path, watched by the runtime for reading
-//! only. A socket registered for writing too (as `tokio::net::UdpSocket`
-//! is) gets a write-space wake-up from the kernel after every datagram it
-//! sends, which the runtime's epoll then has to collect: with one socket
-//! per plain consumer that was a quarter of Troupe's CPU at 500 consumers
-//! (measured with perf: `sock_poll` under `epoll_wait`, and the wake-up
-//! under `sock_wfree`, per copy sent). Sends never wait for space anyway:
-//! a datagram that does not fit is dropped and counted, as a router must.
+//! only. For a socket registered for writing too (as `tokio::net::UdpSocket`
+//! is), every datagram it sends makes it writable again once the kernel
+//! frees it, so the socket joins epoll's ready list and the runtime then
+//! collects and dispatches that readiness: with one socket per plain
+//! consumer that was about a quarter of Troupe's CPU at 500 consumers
+//! (perf: `sock_poll` under `epoll_wait`, and the wake-up under
+//! `sock_wfree`). Registered for reading only, the kernel's callback stops
+//! at the interest check. Sends never wait for space anyway: a datagram
+//! that does not fit is dropped and counted, as a router must.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -41,9 +43,5 @@ impl MediaSocket {
     /// Sends now or fails; never waits for buffer space.
     pub fn send_to(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
         self.socket.get_ref().send_to(datagram, destination)
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.get_ref().local_addr()
     }
 }
