@@ -117,6 +117,9 @@ impl Sinks {
         let stop = Arc::new(AtomicBool::new(false));
         let (shared, stop_flag) = (state.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
+            // The sinks stand in for receivers on other machines, and the
+            // latency comes from kernel timestamps, so they can leave the
+            // cores to Troupe when both want them.
             // SAFETY: setpriority on this thread (a tid of 0 is the caller).
             unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
             let mut fds: Vec<libc::pollfd> = sockets

@@ -26,8 +26,7 @@ use crate::stats::StreamCounters;
 /// Runs `send` with this thread's buffer for outgoing copies. One buffer
 /// per thread rather than per consumer: a fan-out to hundreds of consumers
 /// then writes every copy into the same hot cache lines instead of a cold
-/// 1,500-byte buffer each (measured at 500 consumers: see
-/// docs/benchmarks.md).
+/// 1,500-byte buffer each, and a consumer holds no buffer of its own.
 fn with_outgoing_buffer(send: impl FnOnce(&mut Vec<u8>)) {
     thread_local! {
         static OUTGOING: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1500));
