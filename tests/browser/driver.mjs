@@ -105,8 +105,12 @@ async function wrongFingerprint(browser) {
     await new Promise((resolve) => { socket.onopen = resolve; });
     socket.onmessage = (m) => events.push(JSON.parse(m.data));
     const attempt = window.troupeDemo.publish({ tamperFingerprint: true }).catch((e) => e.message);
+    // The transport's close follows its DTLS failure: wait for both, not
+    // just the first (checking between the two made this test flaky).
+    const failed = () => events.some((e) => e.event === 'dtlsstatechange' && e.data.dtlsState === 'failed');
+    const closed = () => events.some((e) => e.event === 'close' && e.targetKind === 'transport');
     const deadline = Date.now() + 10000;
-    while (Date.now() < deadline && !events.some((e) => e.event === 'dtlsstatechange' && e.data.dtlsState === 'failed')) {
+    while (Date.now() < deadline && !(failed() && closed())) {
       await new Promise((r) => setTimeout(r, 200));
     }
     return { events, states: window.troupeDemo.connectionStates(), attempt: await Promise.race([attempt, new Promise((r) => setTimeout(() => r('pending'), 100))]) };
