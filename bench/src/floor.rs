@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::sender::Sender;
-use crate::sink::{percentile_micros, Sinks};
+use crate::sink::{percentile_micros, Sinks, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -271,14 +271,8 @@ pub fn run_floor(
     let _ = thread.join();
     sinks.stop();
 
-    let received = received_after.received - received_before.received;
+    let Snapshot { received, latency } = received_after.since(&received_before);
     let expected = (sent_after - sent_before) * consumers as u64;
-    let latency: Vec<u64> = received_after
-        .latency
-        .iter()
-        .zip(&received_before.latency)
-        .map(|(a, b)| a - b)
-        .collect();
     Ok(FloorReport {
         consumers,
         rate,

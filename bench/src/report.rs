@@ -33,13 +33,7 @@ impl Report {
         after: &Snapshot,
         rss: u64,
     ) -> Report {
-        let received = after.received - before.received;
-        let latency: Vec<u64> = after
-            .latency
-            .iter()
-            .zip(&before.latency)
-            .map(|(a, b)| a - b)
-            .collect();
+        let Snapshot { received, latency } = after.since(before);
         let expected = sent * config.consumers as u64;
         Report {
             consumers: config.consumers,

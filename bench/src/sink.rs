@@ -31,6 +31,21 @@ pub struct Snapshot {
     pub latency: Vec<u64>,
 }
 
+impl Snapshot {
+    /// What arrived between `before` and this snapshot.
+    pub fn since(&self, before: &Snapshot) -> Snapshot {
+        Snapshot {
+            received: self.received - before.received,
+            latency: self
+                .latency
+                .iter()
+                .zip(&before.latency)
+                .map(|(a, b)| a - b)
+                .collect(),
+        }
+    }
+}
+
 pub struct Sinks {
     state: Arc<Mutex<Snapshot>>,
     stop: Arc<AtomicBool>,
