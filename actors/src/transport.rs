@@ -15,9 +15,10 @@ use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::plain_endpoint::{PlainConnect, PlainEndpoint};
 use crate::media::producer_media::ProducerMedia;
+use crate::media::transport_core::ClientExtensionIds;
 use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::{tuple_json, RemoteDtlsRole, WebRtcEndpoint};
-use crate::ortc::{self, MID_URI, RID_URI, RRID_URI};
+use crate::ortc::{self, ABS_SEND_TIME_URI, MID_URI, RID_URI, RRID_URI, TRANSPORT_CC_URI};
 use crate::producer::{Producer, ProducerArgs, ProducerShared, ProducerType};
 use crate::rtp_parameters::{MediaKind, RtpCapabilities, RtpParameters};
 use crate::stats::TransportStats;
@@ -339,6 +340,11 @@ pub struct TransportState {
     mid_owners: HashMap<String, String>,
     rid_owners: HashMap<String, String>,
     next_consumer_mid: u32,
+    /// One CNAME for every producer of the transport (mediasoup's rule): the
+    /// first one a client gave, else a random one. Chrome sends none with
+    /// rid-based simulcast, and a consumer without one makes the receiving
+    /// browser reject its SDP ("Missing stream ID").
+    cname_for_producers: Option<String>,
     /// Open for the transport's whole life; closed when the state drops.
     _lifetime: tracing::Span,
 }
@@ -505,7 +511,7 @@ impl TransportState {
     async fn produce(
         &mut self,
         myself: &ActorRef<TransportMsg>,
-        request: ProduceRequest,
+        mut request: ProduceRequest,
     ) -> ActorResult<ProducerCreated> {
         if request.id.is_some() && self.args.kind != TransportKind::Pipe {
             return Err(ActorError::invalid(
@@ -513,8 +519,21 @@ impl TransportState {
                 "only a producer on a pipe transport takes its origin's id",
             ));
         }
+        ortc::validate_rtp_parameters(&request.rtp_parameters, request.kind)?;
+        let given_cname = request
+            .rtp_parameters
+            .rtcp
+            .cname
+            .clone()
+            .filter(|c| !c.is_empty());
+        let cname = self
+            .cname_for_producers
+            .get_or_insert_with(|| {
+                given_cname.unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()))
+            })
+            .clone();
+        request.rtp_parameters.rtcp.cname = Some(cname);
         let params = &request.rtp_parameters;
-        ortc::validate_rtp_parameters(params, request.kind)?;
         let caps = &self.args.router_capabilities;
         let rtp_mapping = ortc::get_producer_rtp_parameters_mapping(params, caps)?;
         self.check_listener(params)?;
@@ -581,7 +600,13 @@ impl TransportState {
         };
         self.args.media.core().add_producer(
             &media,
-            [client_id(MID_URI), client_id(RID_URI), client_id(RRID_URI)],
+            ClientExtensionIds {
+                mid: client_id(MID_URI),
+                rid: client_id(RID_URI),
+                rrid: client_id(RRID_URI),
+                transport_cc: client_id(TRANSPORT_CC_URI),
+                abs_send_time: client_id(ABS_SEND_TIME_URI),
+            },
         );
         ctx.metrics.object_opened("producer");
         self.record_listener(params, &id);
@@ -719,6 +744,7 @@ impl Actor for Transport {
             mid_owners: HashMap::new(),
             rid_owners: HashMap::new(),
             next_consumer_mid: 0,
+            cname_for_producers: None,
         })
     }
 

@@ -37,7 +37,13 @@ function wireConnect(transport, id, { tamper } = {}) {
 
 const state = { producers: [], consumers: [], sendTransport: null, recvTransport: null };
 
-export async function publish({ routerId, tcp = false, tamperFingerprint = false } = {}) {
+// `video` picks the camera size; `encodings` (simulcast, or one encoding
+// with a `scalabilityMode` for SVC) and `codec` (a mime type) are passed to
+// mediasoup-client's produce() as an app would.
+export async function publish({
+  routerId, tcp = false, tamperFingerprint = false,
+  video = { width: 320, height: 240 }, encodings, codec,
+} = {}) {
   const router = routerId
     ? await api('GET', `/v1/routers/${routerId}`)
     : await api('POST', '/v1/routers', {});
@@ -51,16 +57,21 @@ export async function publish({ routerId, tcp = false, tamperFingerprint = false
     api('POST', `/v1/transports/${params.id}/producers`, { kind, rtpParameters, appData })
       .then(({ id }) => callback({ id }), errback);
   });
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video });
   const preview = document.getElementById('local');
   if (preview) preview.srcObject = stream;
   for (const track of stream.getTracks()) {
-    state.producers.push(await transport.produce({ track }));
+    const options = { track };
+    if (track.kind === 'video') {
+      if (encodings) options.encodings = encodings;
+      if (codec) options.codec = device.rtpCapabilities.codecs.find((c) => c.mimeType.toLowerCase() === codec.toLowerCase());
+    }
+    state.producers.push(await transport.produce(options));
   }
   return { routerId: router.id, transportId: params.id, producerIds: state.producers.map((p) => p.id) };
 }
 
-async function consumeOne(device, transport, producerId) {
+async function consumeOne(device, transport, producerId, preferredLayers) {
   const info = await api('POST', `/v1/transports/${transport.id}/consumers`, {
     producerId,
     rtpCapabilities: device.recvRtpCapabilities ?? device.rtpCapabilities,
@@ -79,11 +90,14 @@ async function consumeOne(device, transport, producerId) {
   element.muted = consumer.kind === 'audio' ? false : true;
   element.srcObject = new MediaStream([consumer.track]);
   document.getElementById('remote')?.appendChild(element);
+  if (preferredLayers && consumer.kind === 'video') {
+    await api('POST', `/v1/consumers/${info.id}/preferred-layers`, preferredLayers);
+  }
   await api('POST', `/v1/consumers/${info.id}/resume`);
   return consumer;
 }
 
-export async function watch({ routerId, tcp = false } = {}) {
+export async function watch({ routerId, tcp = false, preferredLayers } = {}) {
   const router = await api('GET', `/v1/routers/${routerId}`);
   const device = new Device();
   await device.load({ routerRtpCapabilities: router.rtpCapabilities });
@@ -96,7 +110,7 @@ export async function watch({ routerId, tcp = false } = {}) {
     for (const producerId of producerIds) {
       if (consumed.has(producerId)) continue;
       consumed.add(producerId);
-      await consumeOne(device, transport, producerId);
+      await consumeOne(device, transport, producerId, preferredLayers);
     }
   };
   await consumeNew(Object.keys(router.mapProducerIdConsumerIds));
@@ -109,18 +123,61 @@ export async function watch({ routerId, tcp = false } = {}) {
   return { transportId: params.id, consumerIds: state.consumers.map((c) => c.id) };
 }
 
-/// What the receivers decoded so far, for tests and the page's status line.
+/// What the receivers decoded so far and how it looks, as the browser
+/// reports it, for tests and the page's status line. Only each consumer's
+/// own stream (by SSRC): the receive transport also gets Troupe's probes.
 export async function receiveStats() {
   const out = { framesDecoded: 0, audioPacketsReceived: 0, consumers: [] };
   for (const consumer of state.consumers) {
+    const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
     const report = await consumer.getStats();
     for (const s of report.values()) {
-      if (s.type !== 'inbound-rtp') continue;
+      if (s.type !== 'inbound-rtp' || (ssrc && s.ssrc !== ssrc)) continue;
       if (s.kind === 'video') out.framesDecoded += s.framesDecoded ?? 0;
       if (s.kind === 'audio') out.audioPacketsReceived += s.packetsReceived ?? 0;
-      out.consumers.push({ id: consumer.id, kind: s.kind, framesDecoded: s.framesDecoded ?? 0, packetsReceived: s.packetsReceived ?? 0 });
+      out.consumers.push({
+        id: consumer.id,
+        kind: s.kind,
+        framesDecoded: s.framesDecoded ?? 0,
+        packetsReceived: s.packetsReceived ?? 0,
+        bytesReceived: s.bytesReceived ?? 0,
+        frameWidth: s.frameWidth ?? 0,
+        frameHeight: s.frameHeight ?? 0,
+        framesPerSecond: s.framesPerSecond ?? 0,
+        freezeCount: s.freezeCount ?? 0,
+        totalFreezesDuration: s.totalFreezesDuration ?? 0,
+      });
     }
   }
+  return out;
+}
+
+/// What the publishing browser says about its own sending: Chrome's
+/// congestion-controller estimate, and per encoding what it sends and why
+/// it holds back.
+export async function publishStats() {
+  const out = { availableOutgoingBitrate: 0, layers: [] };
+  const report = await state.sendTransport.getStats();
+  for (const s of report.values()) {
+    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+      out.availableOutgoingBitrate = Math.max(out.availableOutgoingBitrate, s.availableOutgoingBitrate ?? 0);
+    }
+    if (s.type === 'outbound-rtp' && s.kind === 'video') {
+      out.layers.push({
+        rid: s.rid ?? null,
+        ssrc: s.ssrc,
+        frameWidth: s.frameWidth ?? 0,
+        frameHeight: s.frameHeight ?? 0,
+        framesPerSecond: s.framesPerSecond ?? 0,
+        targetBitrate: s.targetBitrate ?? 0,
+        bytesSent: s.bytesSent ?? 0,
+        qualityLimitationReason: s.qualityLimitationReason ?? null,
+        scalabilityMode: s.scalabilityMode ?? null,
+        encoderImplementation: s.encoderImplementation ?? null,
+      });
+    }
+  }
+  out.layers.sort((a, b) => a.frameWidth - b.frameWidth);
   return out;
 }
 

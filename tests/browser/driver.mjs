@@ -164,6 +164,45 @@ async function watchExisting(browser, routerId) {
   return { ok: first.ok && second.framesDecoded > first.stats.framesDecoded, first: first.stats, second, logs: watcher.logs.slice(-10) };
 }
 
+// Publishes as an app would (camera size, simulcast encodings or an SVC
+// scalability mode, codec), watches with receivers preferring given layers,
+// and after `seconds` reports what the browsers themselves measure: the
+// publisher's estimate and layers, each receiver's resolution, frame rate
+// over the last 5 s and freezes.
+async function quality(browser, options) {
+  const { video, encodings, codec, receivers = [{}], seconds = 20 } = options;
+  const publisher = await openPage(browser);
+  const published = await publisher.evaluate((o) => window.troupeDemo.publish(o), { video, encodings, codec });
+  const watchers = [];
+  for (const receiver of receivers) {
+    const watcher = await openPage(browser);
+    await watcher.evaluate(
+      ([routerId, preferredLayers]) => window.troupeDemo.watch({ routerId, preferredLayers }),
+      [published.routerId, receiver.preferredLayers],
+    );
+    watchers.push(watcher);
+  }
+  const windowSecs = 5;
+  await sleep((seconds - windowSecs) * 1000);
+  const videoOf = (s) => s.consumers.find((c) => c.kind === 'video') ?? {};
+  const before = await Promise.all(watchers.map(async (w) => videoOf(await stats(w))));
+  await sleep(windowSecs * 1000);
+  const after = await Promise.all(watchers.map(async (w) => videoOf(await stats(w))));
+  const sender = await publisher.evaluate(() => window.troupeDemo.publishStats());
+  const results = receivers.map((receiver, i) => ({
+    preferredLayers: receiver.preferredLayers ?? null,
+    frameWidth: after[i].frameWidth,
+    frameHeight: after[i].frameHeight,
+    framesPerSecond: (after[i].framesDecoded - before[i].framesDecoded) / windowSecs,
+    freezeCount: after[i].freezeCount,
+    totalFreezesDuration: after[i].totalFreezesDuration,
+    kbps: Math.round(((after[i].bytesReceived - before[i].bytesReceived) * 8) / windowSecs / 1000),
+    consumerId: after[i].id,
+    logs: watchers[i].logs.slice(-5),
+  }));
+  return { ok: true, published, sender, receivers: results, publisherLogs: publisher.logs.slice(-5) };
+}
+
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
 let result;
 try {
@@ -171,7 +210,8 @@ try {
     case 'publish-and-watch': result = await publishAndWatch(browser, { tcp: false }); break;
     case 'publish-and-watch-tcp': result = await publishAndWatch(browser, { tcp: true }); break;
     case 'pause-resume': result = await pauseResume(browser); break;
-        case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
+    case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
+    case 'quality': result = await quality(browser, JSON.parse(argument)); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;
     case 'publish-here-watch-there': result = await publishHereWatchThere(browser, argument); break;
     case 'watch-there-then-publish-here': result = await watchThereThenPublishHere(browser, argument); break;

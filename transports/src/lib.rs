@@ -15,6 +15,7 @@ pub mod rtp_packet;
 pub mod srtp_keys;
 pub mod stream_rewriter;
 pub mod tcp_framing;
+pub mod transport_cc_feedback;
 
 pub use packet_kind::{classify, PacketKind};
 pub use tcp_framing::{FramingError, TcpFrameDecoder};

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
+use troupe_transports::transport_cc_feedback::TransportCcFeedback;
 
 use crate::context::Ctx;
 use crate::media::consumer_media::ConsumerMedia;
@@ -78,10 +79,29 @@ struct Listener {
     by_ssrc: HashMap<u32, Route>,
     by_mid: HashMap<String, Arc<ProducerMedia>>,
     by_rid: HashMap<String, (Arc<ProducerMedia>, usize)>,
-    /// The client's ids for the MID, RID and repaired-RID extensions.
-    mid_extension_id: Option<u8>,
-    rid_extension_id: Option<u8>,
-    rrid_extension_id: Option<u8>,
+    ids: ClientExtensionIds,
+}
+
+/// The ids a client gave the header extensions the transport itself reads
+/// from incoming packets (the same for every producer of a transport, as
+/// the client's BUNDLE requires).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClientExtensionIds {
+    pub mid: Option<u8>,
+    pub rid: Option<u8>,
+    pub rrid: Option<u8>,
+    pub transport_cc: Option<u8>,
+    pub abs_send_time: Option<u8>,
+}
+
+impl ClientExtensionIds {
+    fn merge(&mut self, other: ClientExtensionIds) {
+        self.mid = other.mid.or(self.mid);
+        self.rid = other.rid.or(self.rid);
+        self.rrid = other.rrid.or(self.rrid);
+        self.transport_cc = other.transport_cc.or(self.transport_cc);
+        self.abs_send_time = other.abs_send_time.or(self.abs_send_time);
+    }
 }
 
 pub struct TransportCore {
@@ -93,6 +113,8 @@ pub struct TransportCore {
     pub counters: TransportCounters,
     transport_sequence: AtomicU16,
     last_sample: Mutex<Option<Instant>>,
+    /// What the sender is told about each packet's arrival.
+    transport_cc_feedback: Mutex<TransportCcFeedback>,
 }
 
 impl TransportCore {
@@ -106,6 +128,10 @@ impl TransportCore {
             counters: TransportCounters::default(),
             transport_sequence: AtomicU16::new(rand::random()),
             last_sample: Mutex::new(None),
+            transport_cc_feedback: Mutex::new(TransportCcFeedback::new(
+                FEEDBACK_SSRC,
+                Instant::now(),
+            )),
         }
     }
 
@@ -154,15 +180,13 @@ impl TransportCore {
         }
     }
 
-    /// Registers a producer with the client's ids for MID, RID and RRID.
-    pub fn add_producer(&self, producer: &Arc<ProducerMedia>, extension_ids: [Option<u8>; 3]) {
+    /// Registers a producer with the client's ids of the extensions the
+    /// transport reads.
+    pub fn add_producer(&self, producer: &Arc<ProducerMedia>, extension_ids: ClientExtensionIds) {
         let Ok(mut listener) = self.listener.write() else {
             return;
         };
-        let [mid, rid, rrid] = extension_ids;
-        listener.mid_extension_id = mid.or(listener.mid_extension_id);
-        listener.rid_extension_id = rid.or(listener.rid_extension_id);
-        listener.rrid_extension_id = rrid.or(listener.rrid_extension_id);
+        listener.ids.merge(extension_ids);
         listener.producers.push(producer.clone());
         let params = &producer.shared.rtp_parameters;
         if let Some(mid) = &params.mid {
@@ -231,12 +255,13 @@ impl TransportCore {
             Ok(h) => h,
             Err(_) => return self.ctx.metrics.drop_packet("rtp_malformed"),
         };
-        let found = {
+        let (found, ids) = {
             let Ok(listener) = self.listener.read() else {
                 return;
             };
-            listener.by_ssrc.get(&header.ssrc).cloned()
+            (listener.by_ssrc.get(&header.ssrc).cloned(), listener.ids)
         };
+        self.record_arrival(packet, &header, ids, now);
         let route = match found {
             Some(found) => found,
             None => match self.learn_ssrc(packet, &header) {
@@ -253,6 +278,31 @@ impl TransportCore {
         }
     }
 
+    /// Every packet that carries a transport-wide sequence number is
+    /// acknowledged to the sender, whichever stream it belongs to (padding
+    /// and RTX probes too: the sender's estimate grows from them).
+    fn record_arrival(
+        &self,
+        packet: &[u8],
+        header: &RtpHeader,
+        ids: ClientExtensionIds,
+        now: Instant,
+    ) {
+        let Some(id) = ids.transport_cc else {
+            return;
+        };
+        let Some(sequence) = header
+            .extensions(packet)
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, value)| Some(u16::from_be_bytes(value.get(..2)?.try_into().ok()?)))
+        else {
+            return;
+        };
+        if let Ok(mut feedback) = self.transport_cc_feedback.lock() {
+            feedback.on_packet(sequence, header.ssrc, now);
+        }
+    }
+
     /// mediasoup's RtpListener: a stream first seen by MID or RID is bound to
     /// its producer by SSRC from then on.
     fn learn_ssrc(&self, packet: &[u8], header: &RtpHeader) -> Option<Route> {
@@ -264,19 +314,19 @@ impl TransportCore {
                 .find(|(i, _)| *i == id)
                 .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
         };
-        let found = if let Some(rid) = value_of(listener.rid_extension_id) {
+        let found = if let Some(rid) = value_of(listener.ids.rid) {
             listener.by_rid.get(&rid).map(|(p, i)| Route {
                 producer: p.clone(),
                 encoding: *i,
                 rtx: false,
             })
-        } else if let Some(rrid) = value_of(listener.rrid_extension_id) {
+        } else if let Some(rrid) = value_of(listener.ids.rrid) {
             listener.by_rid.get(&rrid).map(|(p, i)| Route {
                 producer: p.clone(),
                 encoding: *i,
                 rtx: true,
             })
-        } else if let Some(mid) = value_of(listener.mid_extension_id) {
+        } else if let Some(mid) = value_of(listener.ids.mid) {
             listener.by_mid.get(&mid).and_then(|p| {
                 // A MID alone names the producer; only a single-encoding one
                 // can be bound without a RID. Its RTX is told by payload type.
@@ -387,7 +437,13 @@ impl TransportCore {
     /// NACKs and receiver reports for what we receive, sender reports for
     /// what we send, and the transport's bitrates.
     pub fn poll_reports(&self, now: Instant) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
+        let mut out = match self.transport_cc_feedback.lock() {
+            Ok(mut feedback) => feedback.poll(now),
+            Err(_) => Vec::new(),
+        };
+        if !out.is_empty() {
+            self.ctx.metrics.feedback("transport_cc_sent");
+        }
         let producers = self
             .listener
             .read()
