@@ -1,6 +1,8 @@
 //! Whether an RTP payload starts a key frame, per codec: consumers start and
 //! resume video only on one.
 
+use crate::vp9_descriptor::Vp9Descriptor;
+
 /// Codecs whose key frames we can recognise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VideoCodec {
@@ -66,12 +68,7 @@ fn vp8_is_key_frame(payload: &[u8]) -> bool {
 /// RFC 9628 (VP9 payload): P bit clear on the first packet of a frame
 /// (B bit) of the base spatial layer.
 fn vp9_is_key_frame(payload: &[u8]) -> bool {
-    let Some(&first) = payload.first() else {
-        return false;
-    };
-    let inter_predicted = first & 0x40 != 0;
-    let begins_frame = first & 0x08 != 0;
-    !inter_predicted && begins_frame
+    Vp9Descriptor::parse(payload).is_ok_and(|d| d.is_key_frame())
 }
 
 /// RFC 6184: an IDR slice or SPS, alone, in a STAP-A, or starting an FU-A.

@@ -1,8 +1,16 @@
 //! mediasoup's SeqManager idea for one outgoing stream: the consumer's
 //! sequence numbers and timestamps continue without gaps or jumps across
 //! pauses, resumes and source changes, whatever the incoming stream does.
+//! Packets the consumer drops on purpose (layers above the one it sends)
+//! leave no gap, so the receiver does not take them for losses and NACK
+//! them; packets lost on the way in do leave one, so it can.
 
+use std::collections::VecDeque;
 use std::time::Instant;
+
+/// Drop points remembered for packets that arrive late (retransmissions
+/// repaired on the way in): about two seconds of a layer's drops.
+const DROP_HISTORY: usize = 256;
 
 /// `a` is newer than `b` in RFC 3550 serial-number arithmetic.
 pub fn seq_newer(a: u16, b: u16) -> bool {
@@ -22,6 +30,14 @@ pub struct StreamRewriter {
     last_out_seq: u16,
     last_out_ts: u32,
     last_out_at: Option<Instant>,
+    /// The newest incoming sequence number of this segment.
+    highest_in_seq: u16,
+    /// (dropped incoming sequence number, offset of the packets before it
+    /// back to the previous drop), oldest first.
+    drops: VecDeque<(u16, u16)>,
+    /// Packets not newer than this are older than every remembered drop:
+    /// their offset is unknown.
+    forgotten_before: Option<u16>,
 }
 
 impl StreamRewriter {
@@ -36,6 +52,47 @@ impl StreamRewriter {
             last_out_seq: initial_seq.wrapping_sub(1),
             last_out_ts: initial_ts,
             last_out_at: None,
+            highest_in_seq: 0,
+            drops: VecDeque::new(),
+            forgotten_before: None,
+        }
+    }
+
+    /// The consumer leaves this incoming packet out: what follows moves up
+    /// one so the output has no gap.
+    pub fn drop_packet(&mut self, in_seq: u16) {
+        if self.sync_pending || !self.started || !seq_newer(in_seq, self.highest_in_seq) {
+            // Before a segment starts there is nothing to close up; a late
+            // packet's place was taken when it went missing.
+            return;
+        }
+        if self.drops.len() == DROP_HISTORY {
+            self.forgotten_before = self.drops.pop_front().map(|(seq, _)| seq);
+        }
+        self.drops.push_back((in_seq, self.seq_offset));
+        self.seq_offset = self.seq_offset.wrapping_sub(1);
+        self.highest_in_seq = in_seq;
+    }
+
+    /// The offset in force for an incoming sequence number: the current one
+    /// unless drops came after it.
+    fn offset_for(&self, in_seq: u16) -> Option<u16> {
+        if !seq_newer(self.highest_in_seq, in_seq) {
+            return Some(self.seq_offset);
+        }
+        if self
+            .forgotten_before
+            .is_some_and(|forgotten| !seq_newer(in_seq, forgotten))
+        {
+            return None;
+        }
+        match self
+            .drops
+            .iter()
+            .find(|(dropped, _)| seq_newer(*dropped, in_seq))
+        {
+            Some((_, offset)) => Some(*offset),
+            None => Some(self.seq_offset),
         }
     }
 
@@ -70,12 +127,19 @@ impl StreamRewriter {
             self.seq_offset = out_seq.wrapping_sub(in_seq);
             self.ts_offset = out_ts.wrapping_sub(in_ts);
             self.sync_in_seq = in_seq;
+            self.highest_in_seq = in_seq;
+            self.drops.clear();
+            self.forgotten_before = None;
             self.sync_pending = false;
             self.started = true;
         } else if seq_newer(self.sync_in_seq, in_seq) {
             return None;
         }
-        let out_seq = in_seq.wrapping_add(self.seq_offset);
+        let offset = self.offset_for(in_seq)?;
+        if seq_newer(in_seq, self.highest_in_seq) {
+            self.highest_in_seq = in_seq;
+        }
+        let out_seq = in_seq.wrapping_add(offset);
         let out_ts = in_ts.wrapping_add(self.ts_offset);
         if seq_newer(out_seq, self.last_out_seq) {
             self.last_out_seq = out_seq;
@@ -162,6 +226,47 @@ mod tests {
         let later = now + Duration::from_millis(10);
         // 10 ms at 90 kHz is 900 ticks after the last timestamp sent.
         assert_eq!(r.rewrite(9, 0, later), Some((2, 1999 + 900)));
+    }
+
+    #[test]
+    fn dropped_packets_leave_no_gap_and_late_ones_keep_their_place() {
+        let now = Instant::now();
+        let mut r = StreamRewriter::new(90_000, 100, 0);
+        assert_eq!(r.rewrite(10, 0, now).map(|o| o.0), Some(100));
+        // 11 is lost on the way in; 12 and 13 are dropped (a higher layer).
+        r.drop_packet(12);
+        r.drop_packet(13);
+        assert_eq!(r.rewrite(14, 0, now).map(|o| o.0), Some(102));
+        r.drop_packet(15);
+        assert_eq!(r.rewrite(16, 0, now).map(|o| o.0), Some(103));
+        // 11's retransmission arrives: it fills the gap it left (101).
+        assert_eq!(r.rewrite(11, 0, now).map(|o| o.0), Some(101));
+        // 14 again (a duplicate) maps as before.
+        assert_eq!(r.rewrite(14, 0, now).map(|o| o.0), Some(102));
+        // Dropping a late packet changes nothing.
+        r.drop_packet(12);
+        assert_eq!(r.rewrite(17, 0, now).map(|o| o.0), Some(104));
+    }
+
+    #[test]
+    fn drops_across_the_sixteen_bit_wrap_and_a_long_history() {
+        let now = Instant::now();
+        let mut r = StreamRewriter::new(90_000, 0, 0);
+        r.rewrite(65_000, 0, now);
+        // Every other packet dropped, 600 times: beyond what is remembered.
+        let mut seq = 65_000u16;
+        for _ in 0..600 {
+            seq = seq.wrapping_add(1);
+            r.drop_packet(seq);
+            seq = seq.wrapping_add(1);
+            assert!(r.rewrite(seq, 0, now).is_some());
+        }
+        assert_eq!(
+            r.rewrite(seq.wrapping_add(1), 0, now).map(|o| o.0),
+            Some(601)
+        );
+        // A packet older than every remembered drop has no known place.
+        assert_eq!(r.rewrite(65_002, 0, now), None);
     }
 
     #[test]

@@ -1,0 +1,81 @@
+//! What the codec payload descriptors (VP8, VP9) have in common: errors, and
+//! the picture numbers a consumer rewrites in place.
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum DescriptorError {
+    #[error("payload descriptor cut short")]
+    TooShort,
+}
+
+/// A picture id or TL0PICIDX: its value and where it sits in the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PictureNumber {
+    pub value: u16,
+    pub offset: usize,
+    /// 7 or 15 (picture ids), 8 (TL0PICIDX).
+    pub bits: u8,
+}
+
+impl PictureNumber {
+    /// Writes `value` (modulo the field's size) where this number was read.
+    pub fn write(&self, payload: &mut [u8], value: u16) {
+        match self.bits {
+            15 => {
+                if let Some(field) = payload.get_mut(self.offset..self.offset + 2) {
+                    let [high, low] = (value & 0x7fff).to_be_bytes();
+                    field[0] = 0x80 | high;
+                    field[1] = low;
+                }
+            }
+            7 => {
+                if let Some(byte) = payload.get_mut(self.offset) {
+                    *byte = (value & 0x7f) as u8;
+                }
+            }
+            _ => {
+                if let Some(byte) = payload.get_mut(self.offset) {
+                    *byte = value as u8;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_each_width_in_place() {
+        let mut payload = [0x90, 0xe0, 0x92, 0x34, 0x07];
+        let picture = PictureNumber {
+            value: 0x1234,
+            offset: 2,
+            bits: 15,
+        };
+        picture.write(&mut payload, 0x8001);
+        assert_eq!(payload[2..4], [0x80, 0x01]);
+        let tl0 = PictureNumber {
+            value: 7,
+            offset: 4,
+            bits: 8,
+        };
+        tl0.write(&mut payload, 300);
+        assert_eq!(payload[4], 44);
+        let short = PictureNumber {
+            value: 0,
+            offset: 1,
+            bits: 7,
+        };
+        short.write(&mut payload, 0xff);
+        assert_eq!(payload[1], 0x7f);
+        // Out of range: nothing written, no panic.
+        PictureNumber {
+            offset: 9,
+            ..picture
+        }
+        .write(&mut payload, 1);
+    }
+}
