@@ -13,6 +13,7 @@ use crate::media::consumer_media::ConsumerMedia;
 use crate::producer::{ProducerMsg, ProducerShared, ProducerType};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
 use crate::stats::RtpStreamStats;
+use troupe_transports::layer_selector::LayerIndices;
 use crate::topology::ObjectKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -149,14 +150,6 @@ impl Actor for Consumer {
             args,
             _lifetime: lifetime,
         };
-        if let (Some(layers), ConsumerType::Simulcast) =
-            (state.args.preferred_layers, state.args.consumer_type)
-        {
-            state
-                .args
-                .media
-                .set_target_encoding(usize::from(layers.spatial_layer));
-        }
         if state.active() {
             state.request_key_frame();
         }
@@ -292,12 +285,10 @@ fn set_preferred_layers(
         temporal_layer: Some(temporal),
     };
     state.args.preferred_layers = Some(layers);
-    if state.args.consumer_type == ConsumerType::Simulcast {
-        state
-            .args
-            .media
-            .set_target_encoding(usize::from(layers.spatial_layer));
-    }
+    state.args.media.set_target_layers(LayerIndices {
+        spatial: layers.spatial_layer,
+        temporal,
+    });
     Ok(Some(layers))
 }
 

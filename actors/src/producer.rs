@@ -24,20 +24,39 @@ pub enum ProducerType {
 
 impl ProducerType {
     /// mediasoup's rule: several encodings are simulcast; one encoding with
-    /// several spatial layers in its scalabilityMode is SVC.
+    /// several layers in its scalabilityMode is SVC where the codec has
+    /// spatial layers (VP9, AV1), else simulcast of one stream whose
+    /// temporal layers a consumer can still choose (VP8 `L1T3`).
     pub fn of(params: &RtpParameters) -> Self {
         if params.encodings.len() > 1 {
             return ProducerType::Simulcast;
         }
-        let spatial = params
+        let layers = params
             .encodings
             .first()
             .and_then(|e| e.scalability_mode.as_deref())
-            .map(|m| Layers::from_scalability_mode(m).spatial)
-            .unwrap_or(1);
-        if spatial > 1 {
+            .map(Layers::from_scalability_mode)
+            .unwrap_or(Layers {
+                spatial: 1,
+                temporal: 1,
+            });
+        if layers.spatial == 1 && layers.temporal == 1 {
+            return ProducerType::Simple;
+        }
+        let codec_has_spatial_layers = params
+            .codecs
+            .iter()
+            .find(|c| !c.is_rtx())
+            .is_some_and(|c| {
+                let name = c.mime_type.to_ascii_lowercase();
+                name == "video/vp9" || name == "video/av1"
+            });
+        if codec_has_spatial_layers {
             ProducerType::Svc
+        } else if layers.spatial == 1 {
+            ProducerType::Simulcast
         } else {
+            // Spatial layers the codec cannot carry: nothing to choose.
             ProducerType::Simple
         }
     }

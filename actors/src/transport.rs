@@ -16,6 +16,7 @@ use crate::media::consumer_media::ConsumerMedia;
 use crate::media::plain_endpoint::{PlainConnect, PlainEndpoint};
 use crate::media::producer_media::ProducerMedia;
 use crate::media::transport_core::ClientExtensionIds;
+use troupe_transports::layer_selector::LayerIndices;
 use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::{tuple_json, RemoteDtlsRole, WebRtcEndpoint};
 use crate::ortc::{self, ABS_SEND_TIME_URI, MID_URI, RID_URI, RRID_URI, TRANSPORT_CC_URI};
@@ -665,6 +666,22 @@ impl TransportState {
             rtp_parameters.mid = Some(self.next_consumer_mid.to_string());
             self.next_consumer_mid = self.next_consumer_mid.wrapping_add(1);
         }
+        let target_layers = match consumer_type {
+            ConsumerType::Simulcast | ConsumerType::Svc => {
+                let available = producer.shared.layers();
+                let preferred = request.preferred_layers;
+                Some(LayerIndices {
+                    spatial: preferred
+                        .map_or(u8::MAX, |p| p.spatial_layer)
+                        .min(available.spatial.saturating_sub(1)),
+                    temporal: preferred
+                        .and_then(|p| p.temporal_layer)
+                        .unwrap_or(u8::MAX)
+                        .min(available.temporal.saturating_sub(1)),
+                })
+            }
+            _ => None,
+        };
         let id = self.args.ctx.new_id();
         let media = ConsumerMedia::new(
             &id,
@@ -674,6 +691,7 @@ impl TransportState {
             Arc::downgrade(&self.args.media),
             request.paused,
             producer.paused,
+            target_layers,
         );
         let (actor, _) = Actor::spawn_linked(
             None,

@@ -3,8 +3,8 @@
 //! spatial and temporal layers of VP9 SVC, up to the consumer's target.
 //! As mediasoup's codec handlers: switch down at the start of a picture,
 //! up where the stream allows it (a key frame, VP8's layer sync, VP9's
-//! switching-up point), picture numbers kept continuous, and for VP9 the
-//! marker bit on the last packet of the highest spatial layer sent.
+//! switching-up point), VP8's picture numbers kept continuous, and for VP9
+//! the marker bit on the last packet of the highest spatial layer sent.
 
 use crate::key_frame::VideoCodec;
 use crate::payload_descriptor::PictureNumber;
@@ -181,13 +181,10 @@ impl LayerSelector {
         let Some(current) = self.current else {
             return Verdict::Drop;
         };
-        if d.temporal_id > current.temporal {
-            if let Some(picture_id) = d.picture_id {
-                self.picture_ids.drop_picture(picture_id.value);
-            }
-            return Verdict::Drop;
-        }
-        if d.spatial_id > current.spatial {
+        // Unlike VP8's, VP9's picture ids keep their gaps: a receiver reads
+        // each picture's place in the group of frames (non-flexible mode) or
+        // its references (flexible mode) from the id itself.
+        if d.temporal_id > current.temporal || d.spatial_id > current.spatial {
             return Verdict::Drop;
         }
         Verdict::Forward {
@@ -344,7 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn vp9_drops_whole_pictures_of_higher_temporal_layers() {
+    fn vp9_drops_whole_pictures_of_higher_temporal_layers_keeping_their_ids() {
         let mut s = LayerSelector::new(VideoCodec::Vp9, false, layers(0, 0)).unwrap();
         let mut ids = Vec::new();
         for (i, tid) in [0u8, 2, 1, 2, 0].iter().enumerate() {
@@ -356,7 +353,7 @@ mod tests {
                 ids.push(u16::from_be_bytes([out[1] & 0x7f, out[2]]));
             }
         }
-        assert_eq!(ids, [50, 51]);
+        assert_eq!(ids, [50, 54]);
     }
 
     #[test]

@@ -5,10 +5,12 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
+use troupe_transports::key_frame::VideoCodec;
+use troupe_transports::layer_selector::{LayerIndices, LayerSelector, Patch, Verdict};
 use troupe_transports::retransmission_buffer::{rtx_packet, RetransmissionBuffer};
 use troupe_transports::rtcp_feedback;
 use troupe_transports::rtp_packet::{rebuild, Rewrite, RtpHeader};
@@ -22,6 +24,10 @@ use crate::media::MediaHandle;
 use crate::ortc::{MID_URI, TRANSPORT_CC_URI};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
 use crate::stats::StreamCounters;
+use crate::topology::ObjectKind;
+
+/// `current_layers` while no layer is forwarded.
+const NO_LAYERS: u16 = u16::MAX;
 
 /// Runs `send` with this thread's buffer for outgoing copies. One buffer
 /// per thread rather than per consumer: a fan-out to hundreds of consumers
@@ -51,6 +57,8 @@ struct SendState {
     last_out_timestamp: u32,
     last_out_at: Option<Instant>,
     last_sender_report: Option<Instant>,
+    /// Temporal layers (VP8, VP9) and spatial layers (VP9 SVC) forwarded.
+    layers: Option<LayerSelector>,
 }
 
 /// The RTX stream negotiated for a consumer.
@@ -87,9 +95,19 @@ pub struct ConsumerMedia {
     /// the one wanted; a switch happens on the wanted one's key frame.
     current_encoding: AtomicUsize,
     target_encoding: AtomicUsize,
+    /// Whether this consumer chooses layers at all (simulcast and SVC
+    /// consumers), and whether the producer's layers are simulcast streams.
+    layered: bool,
+    simulcast: bool,
+    /// The layers forwarded now (spatial << 8 | temporal), for stats and the
+    /// `layerschange` notification.
+    current_layers: AtomicU16,
 }
 
 impl ConsumerMedia {
+    /// `target_layers` is given for a consumer that chooses among the
+    /// producer's layers (simulcast and SVC), and says which it starts with.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: &str,
         parameters: &RtpParameters,
@@ -98,6 +116,7 @@ impl ConsumerMedia {
         endpoint: Weak<dyn MediaTransport>,
         paused: bool,
         producer_paused: bool,
+        target_layers: Option<LayerIndices>,
     ) -> Arc<Self> {
         let media_codec = parameters.codecs.iter().find(|c| !c.is_rtx());
         let clock_rate = media_codec.map(|c| c.clock_rate).unwrap_or(90_000);
@@ -123,6 +142,32 @@ impl ConsumerMedia {
                 .iter()
                 .find(|e| e.uri == uri)
                 .map(|e| e.id)
+        };
+        let simulcast = producer.shared.rtp_parameters.encodings.len() > 1;
+        let key_svc = producer
+            .shared
+            .rtp_parameters
+            .encodings
+            .first()
+            .and_then(|e| e.scalability_mode.as_deref())
+            .is_some_and(|m| m.ends_with("_KEY"));
+        let layers = target_layers.and_then(|target| {
+            let codec = media_codec.and_then(|c| VideoCodec::from_mime(&c.mime_type))?;
+            // A simulcast stream's spatial layer is the stream itself.
+            let within_stream = LayerIndices {
+                spatial: if simulcast { 0 } else { target.spatial },
+                temporal: target.temporal,
+            };
+            LayerSelector::new(codec, key_svc, within_stream)
+        });
+        let target_encoding = match (simulcast, target_layers) {
+            (true, Some(target)) => usize::from(target.spatial),
+            _ => producer
+                .shared
+                .rtp_parameters
+                .encodings
+                .len()
+                .saturating_sub(1),
         };
         let initial_seq: u16 = rand::random();
         let initial_ts: u32 = rand::random();
@@ -153,17 +198,14 @@ impl ConsumerMedia {
                 last_out_timestamp: initial_ts,
                 last_out_at: None,
                 last_sender_report: None,
+                layers,
             }),
             key_frame_requests: AtomicU64::new(0),
             current_encoding: AtomicUsize::new(usize::MAX),
-            target_encoding: AtomicUsize::new(
-                producer
-                    .shared
-                    .rtp_parameters
-                    .encodings
-                    .len()
-                    .saturating_sub(1),
-            ),
+            target_encoding: AtomicUsize::new(target_encoding),
+            layered: target_layers.is_some() && kind == MediaKind::Video,
+            simulcast,
+            current_layers: AtomicU16::new(NO_LAYERS),
         })
     }
 
@@ -226,11 +268,67 @@ impl ConsumerMedia {
         }
     }
 
-    /// Prefers a simulcast stream (spatial layer); the switch happens on
-    /// that stream's next key frame, which is requested now.
-    pub fn set_target_encoding(&self, encoding: usize) {
-        if self.target_encoding.swap(encoding, Relaxed) != encoding {
+    /// The layers to forward: a simulcast stream switch happens on that
+    /// stream's next key frame, a VP9 spatial switch on the next key frame
+    /// (both requested now), a temporal switch where the stream allows.
+    pub fn set_target_layers(&self, target: LayerIndices) {
+        let mut key_frame_needed = false;
+        if self.simulcast {
+            let encoding = usize::from(target.spatial);
+            key_frame_needed |= self.target_encoding.swap(encoding, Relaxed) != encoding;
+        }
+        if let Ok(mut state) = self.state.lock() {
+            if let Some(layers) = state.layers.as_mut() {
+                layers.set_target(LayerIndices {
+                    spatial: if self.simulcast { 0 } else { target.spatial },
+                    temporal: target.temporal,
+                });
+                key_frame_needed |= !self.simulcast && layers.needs_key_frame();
+            }
+        }
+        if key_frame_needed {
             self.request_key_frame();
+        }
+    }
+
+    /// The spatial and temporal layer forwarded now, if any.
+    pub fn current_layers(&self) -> Option<LayerIndices> {
+        let packed = self.current_layers.load(Relaxed);
+        (packed != NO_LAYERS).then(|| LayerIndices {
+            spatial: (packed >> 8) as u8,
+            temporal: packed as u8,
+        })
+    }
+
+    /// Notes what is forwarded after a packet; `layerschange` when it moved.
+    fn note_layers(&self, state: &SendState, endpoint: &dyn MediaTransport) {
+        if !self.layered {
+            return;
+        }
+        let encoding = self.current_encoding.load(Relaxed);
+        let within = state.layers.as_ref().and_then(|l| l.current());
+        let layers = if self.simulcast {
+            (encoding != usize::MAX).then(|| LayerIndices {
+                spatial: encoding as u8,
+                temporal: within.map_or(0, |l| l.temporal),
+            })
+        } else {
+            within
+        };
+        let packed = layers.map_or(NO_LAYERS, |l| u16::from(l.spatial) << 8 | u16::from(l.temporal));
+        if self.current_layers.swap(packed, Relaxed) != packed {
+            let data = match layers {
+                Some(l) => serde_json::json!({"spatialLayer": l.spatial, "temporalLayer": l.temporal}),
+                None => serde_json::Value::Null,
+            };
+            let core = endpoint.core();
+            core.ctx.events.emit(
+                "layerschange",
+                ObjectKind::Consumer,
+                &self.id,
+                Some(&core.router_id),
+                data,
+            );
         }
     }
 
@@ -256,6 +354,9 @@ impl ConsumerMedia {
             self.current_encoding.store(target, Relaxed);
             state.waiting_for_key_frame = false;
             state.rewriter.resync();
+            if let Some(layers) = state.layers.as_mut() {
+                layers.resync();
+            }
         } else if switching || state.waiting_for_key_frame {
             if !routed.is_key_frame || switching {
                 drop(state);
@@ -265,6 +366,18 @@ impl ConsumerMedia {
             state.waiting_for_key_frame = false;
             state.rewriter.resync();
         }
+        let (marker, patch) = match state.layers.as_mut() {
+            Some(layers) => match layers.select(routed.header.payload(routed.packet), routed.header.marker) {
+                Verdict::Forward { marker, patch } => (marker, patch),
+                Verdict::Drop => {
+                    state.rewriter.drop_packet(routed.header.sequence_number);
+                    self.note_layers(&state, endpoint.as_ref());
+                    return;
+                }
+            },
+            None => (routed.header.marker, Patch::default()),
+        };
+        self.note_layers(&state, endpoint.as_ref());
         let Some((sequence_number, timestamp)) =
             state
                 .rewriter
@@ -308,7 +421,7 @@ impl ConsumerMedia {
             sequence_number,
             timestamp,
             ssrc: self.ssrc,
-            marker: routed.header.marker,
+            marker,
         };
         let SendState {
             retransmissions,
@@ -326,6 +439,10 @@ impl ConsumerMedia {
                 &extensions[..count],
                 buffer,
             );
+            if !patch.is_empty() {
+                let payload_start = buffer.len() - routed.header.payload(routed.packet).len();
+                patch.apply(&mut buffer[payload_start..]);
+            }
             if let Some(retransmissions) = retransmissions {
                 retransmissions.store(sequence_number, buffer);
             }

@@ -97,6 +97,7 @@ fn room(consumer_count: usize) -> Room {
                 endpoint,
                 false,
                 false,
+                None,
             );
             producer.add_consumer(consumer.clone());
             (consumer, transport)
