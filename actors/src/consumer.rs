@@ -12,9 +12,9 @@ use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
 use crate::producer::{ProducerMsg, ProducerShared, ProducerType};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
-use crate::stats::RtpStreamStats;
-use troupe_transports::layer_selector::LayerIndices;
+use crate::stats::{ConsumerLayers, RtpStreamStats};
 use crate::topology::ObjectKind;
+use troupe_transports::layer_selector::LayerIndices;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -58,6 +58,9 @@ pub struct ConsumerDump {
     pub producer_paused: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_layers: Option<PreferredLayers>,
+    /// The layers forwarded now (simulcast and SVC consumers, once any is).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_layers: Option<ConsumerLayers>,
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -108,7 +111,8 @@ impl ConsumerState {
     /// before its receiver can decode anything.
     fn request_key_frame(&self) {
         if self.args.producer.kind == MediaKind::Video {
-            let _ = self.args.producer_actor.cast(ProducerMsg::RequestKeyFrame);
+            // The media object knows which stream it needs one of.
+            self.args.media.request_key_frame();
         }
     }
 
@@ -219,13 +223,14 @@ impl Actor for Consumer {
                     paused: a.paused,
                     producer_paused: a.producer_paused,
                     preferred_layers: a.preferred_layers,
+                    current_layers: a.media.current_layers().map(ConsumerLayers::from),
                     app_data: a.app_data.clone(),
                 });
             }
             ConsumerMsg::Stats(reply) => {
                 let a = &state.args;
                 let encoding = a.rtp_parameters.encodings.first();
-                let stats = RtpStreamStats::from_counters(
+                let mut stats = RtpStreamStats::from_counters(
                     "outbound-rtp",
                     encoding.and_then(|e| e.ssrc).unwrap_or_default(),
                     encoding.and_then(|e| e.rtx).map(|r| r.ssrc),
@@ -238,6 +243,7 @@ impl Actor for Consumer {
                         .unwrap_or(""),
                     &a.media.counters,
                 );
+                stats.current_layers = a.media.current_layers().map(ConsumerLayers::from);
                 let _ = reply.send(vec![stats]);
             }
             #[cfg(test)]

@@ -43,11 +43,8 @@ impl ProducerType {
         if layers.spatial == 1 && layers.temporal == 1 {
             return ProducerType::Simple;
         }
-        let codec_has_spatial_layers = params
-            .codecs
-            .iter()
-            .find(|c| !c.is_rtx())
-            .is_some_and(|c| {
+        let codec_has_spatial_layers =
+            params.codecs.iter().find(|c| !c.is_rtx()).is_some_and(|c| {
                 let name = c.mime_type.to_ascii_lowercase();
                 name == "video/vp9" || name == "video/av1"
             });

@@ -46,6 +46,12 @@ impl StreamCounters {
     }
 }
 
+/// mediasoup's scale for a stream's quality from its fraction lost (0-255):
+/// 10 is perfect, each tenth of packets lost costs a point.
+pub fn score_of(fraction_lost: u64) -> u8 {
+    (10 - (fraction_lost.min(255) * 10 / 256).min(10)) as u8
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -82,6 +88,17 @@ pub struct RtpStreamStats {
     pub bitrate: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub round_trip_time: Option<f64>,
+    /// A simulcast or SVC consumer's layers forwarded now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_layers: Option<ConsumerLayers>,
+}
+
+/// `{spatialLayer, temporalLayer}` as mediasoup's consumer layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsumerLayers {
+    pub spatial_layer: u8,
+    pub temporal_layer: u8,
 }
 
 impl RtpStreamStats {
@@ -115,14 +132,13 @@ impl RtpStreamStats {
             nack_packet_count: counters.nack_packet_count.load(Relaxed),
             pli_count: counters.pli_count.load(Relaxed),
             fir_count: counters.fir_count.load(Relaxed),
-            // mediasoup's scale: 10 is perfect, each tenth of packets lost
-            // costs a point.
-            score: (10 - (fraction * 10 / 256).min(10)) as u8,
+            score: score_of(fraction),
             byte_count: counters.bytes.load(Relaxed),
             packet_count: packets,
             bitrate: counters.bitrate.load(Relaxed),
             // Milliseconds, as mediasoup reports it.
             round_trip_time: (rtt_us > 0).then(|| rtt_us as f64 / 1000.0),
+            current_layers: None,
         }
     }
 }
@@ -184,6 +200,15 @@ impl TransportStats {
             send_bitrate: c.send_bitrate.load(Relaxed),
             rtp_bytes_received: c.rtp_bytes_received.load(Relaxed),
             rtp_bytes_sent: c.rtp_bytes_sent.load(Relaxed),
+        }
+    }
+}
+
+impl From<troupe_transports::layer_selector::LayerIndices> for ConsumerLayers {
+    fn from(layers: troupe_transports::layer_selector::LayerIndices) -> Self {
+        ConsumerLayers {
+            spatial_layer: layers.spatial,
+            temporal_layer: layers.temporal,
         }
     }
 }

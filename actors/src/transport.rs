@@ -16,7 +16,6 @@ use crate::media::consumer_media::ConsumerMedia;
 use crate::media::plain_endpoint::{PlainConnect, PlainEndpoint};
 use crate::media::producer_media::ProducerMedia;
 use crate::media::transport_core::ClientExtensionIds;
-use troupe_transports::layer_selector::LayerIndices;
 use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::{tuple_json, RemoteDtlsRole, WebRtcEndpoint};
 use crate::ortc::{self, ABS_SEND_TIME_URI, MID_URI, RID_URI, RRID_URI, TRANSPORT_CC_URI};
@@ -26,6 +25,7 @@ use crate::stats::TransportStats;
 use crate::supervision::handle_child_event;
 use crate::topology::{ConsumerEntry, ProducerEntry};
 use troupe_transports::certificate::Fingerprint;
+use troupe_transports::layer_selector::LayerIndices;
 use troupe_transports::srtp_keys::{SrtpCryptoSuite, SrtpKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

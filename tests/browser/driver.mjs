@@ -168,12 +168,13 @@ async function watchExisting(browser, routerId) {
 // scalability mode, codec), watches with receivers preferring given layers,
 // and after `seconds` reports what the browsers themselves measure: the
 // publisher's estimate and layers, each receiver's resolution, frame rate
-// over the last 5 s and freezes.
+// over the last 5 s and freezes, and the consumer's layers as Troupe says.
 async function quality(browser, options) {
   const { video, encodings, codec, receivers = [{}], seconds = 20 } = options;
   const publisher = await openPage(browser);
   const published = await publisher.evaluate((o) => window.troupeDemo.publish(o), { video, encodings, codec });
   const watchers = [];
+  const joinedAt = [];
   for (const receiver of receivers) {
     const watcher = await openPage(browser);
     await watcher.evaluate(
@@ -181,26 +182,65 @@ async function quality(browser, options) {
       [published.routerId, receiver.preferredLayers],
     );
     watchers.push(watcher);
+    joinedAt.push(Date.now());
   }
   const windowSecs = 5;
-  await sleep((seconds - windowSecs) * 1000);
   const videoOf = (s) => s.consumers.find((c) => c.kind === 'video') ?? {};
+  // How long each receiver waited for its first picture.
+  const firstFrameMs = receivers.map(() => null);
+  const watchFirstFrames = (async () => {
+    const deadline = Date.now() + (seconds - windowSecs) * 1000;
+    while (Date.now() < deadline && firstFrameMs.some((t) => t === null)) {
+      for (const [i, watcher] of watchers.entries()) {
+        if (firstFrameMs[i] === null && (videoOf(await stats(watcher)).framesDecoded ?? 0) > 0) {
+          firstFrameMs[i] = Date.now() - joinedAt[i];
+        }
+      }
+      await sleep(100);
+    }
+  })();
+  // Receivers with `switchTo` change their preferred layers half way.
+  const halfWay = ((seconds - windowSecs) * 1000) / 2;
+  await sleep(halfWay);
+  for (const [i, receiver] of receivers.entries()) {
+    if (!receiver.switchTo) continue;
+    const { id } = videoOf(await stats(watchers[i]));
+    await fetch(`${baseUrl}/v1/consumers/${id}/preferred-layers`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(receiver.switchTo),
+    });
+  }
+  await sleep(halfWay);
+  await watchFirstFrames;
   const before = await Promise.all(watchers.map(async (w) => videoOf(await stats(w))));
   await sleep(windowSecs * 1000);
   const after = await Promise.all(watchers.map(async (w) => videoOf(await stats(w))));
   const sender = await publisher.evaluate(() => window.troupeDemo.publishStats());
   const results = receivers.map((receiver, i) => ({
-    preferredLayers: receiver.preferredLayers ?? null,
+    preferredLayers: receiver.switchTo ?? receiver.preferredLayers ?? null,
     frameWidth: after[i].frameWidth,
     frameHeight: after[i].frameHeight,
     framesPerSecond: (after[i].framesDecoded - before[i].framesDecoded) / windowSecs,
     freezeCount: after[i].freezeCount,
     totalFreezesDuration: after[i].totalFreezesDuration,
+    windowFreezesDuration: after[i].totalFreezesDuration - (before[i].totalFreezesDuration ?? 0),
     kbps: Math.round(((after[i].bytesReceived - before[i].bytesReceived) * 8) / windowSecs / 1000),
     consumerId: after[i].id,
+    firstFrameMs: firstFrameMs[i],
     logs: watchers[i].logs.slice(-5),
   }));
-  return { ok: true, published, sender, receivers: results, publisherLogs: publisher.logs.slice(-5) };
+  for (const result of results) {
+    const response = await fetch(`${baseUrl}/v1/consumers/${result.consumerId}`);
+    result.currentLayers = (await response.json()).currentLayers ?? null;
+  }
+  // What Troupe itself says about the publisher's streams.
+  const producerStats = [];
+  for (const id of published.producerIds) {
+    const response = await fetch(`${baseUrl}/v1/producers/${id}/stats`);
+    for (const s of await response.json()) {
+      if (s.kind === 'video') producerStats.push({ rid: s.rid ?? null, bitrate: s.bitrate, score: s.score, pliCount: s.pliCount, nackCount: s.nackCount });
+    }
+  }
+  return { ok: true, published, sender, receivers: results, producerStats, publisherLogs: publisher.logs.slice(-5) };
 }
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });

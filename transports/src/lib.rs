@@ -2,6 +2,7 @@
 //! task or reads a clock: callers feed bytes (and time) in and take bytes and
 //! events out, so every core is unit-tested, fuzzed and benchmarked alone.
 
+pub mod bwe;
 pub mod certificate;
 pub mod crypto_provider;
 pub mod dtls_session;

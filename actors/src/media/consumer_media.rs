@@ -23,7 +23,7 @@ use crate::media::transport_core::MediaTransport;
 use crate::media::MediaHandle;
 use crate::ortc::{MID_URI, TRANSPORT_CC_URI};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
-use crate::stats::StreamCounters;
+use crate::stats::{score_of, StreamCounters};
 use crate::topology::ObjectKind;
 
 /// `current_layers` while no layer is forwarded.
@@ -102,6 +102,8 @@ pub struct ConsumerMedia {
     /// The layers forwarded now (spatial << 8 | temporal), for stats and the
     /// `layerschange` notification.
     current_layers: AtomicU16,
+    /// (own score << 8 | the producer's) as last notified.
+    notified_score: AtomicU16,
 }
 
 impl ConsumerMedia {
@@ -206,6 +208,7 @@ impl ConsumerMedia {
             layered: target_layers.is_some() && kind == MediaKind::Video,
             simulcast,
             current_layers: AtomicU16::new(NO_LAYERS),
+            notified_score: AtomicU16::new(u16::MAX),
         })
     }
 
@@ -261,11 +264,22 @@ impl ConsumerMedia {
         }
     }
 
+    /// Asks for a key frame of the stream this consumer forwards or is
+    /// switching to.
     pub fn request_key_frame(&self) {
         self.key_frame_requests.fetch_add(1, Relaxed);
-        if let Some(producer) = self.producer.upgrade() {
-            producer.request_key_frame();
-        }
+        let Some(producer) = self.producer.upgrade() else {
+            return;
+        };
+        let encoding = if self.simulcast {
+            best_active_encoding(
+                self.target_encoding.load(Relaxed),
+                producer.active_encodings_now(),
+            )
+        } else {
+            0
+        };
+        producer.request_key_frames(1 << encoding.min(31));
     }
 
     /// The layers to forward: a simulcast stream switch happens on that
@@ -315,10 +329,14 @@ impl ConsumerMedia {
         } else {
             within
         };
-        let packed = layers.map_or(NO_LAYERS, |l| u16::from(l.spatial) << 8 | u16::from(l.temporal));
+        let packed = layers.map_or(NO_LAYERS, |l| {
+            u16::from(l.spatial) << 8 | u16::from(l.temporal)
+        });
         if self.current_layers.swap(packed, Relaxed) != packed {
             let data = match layers {
-                Some(l) => serde_json::json!({"spatialLayer": l.spatial, "temporalLayer": l.temporal}),
+                Some(l) => {
+                    serde_json::json!({"spatialLayer": l.spatial, "temporalLayer": l.temporal})
+                }
                 None => serde_json::Value::Null,
             };
             let core = endpoint.core();
@@ -336,7 +354,8 @@ impl ConsumerMedia {
         if !self.active() || !self.payload_types.contains(routed.payload_type) {
             return;
         }
-        let target = self.target_encoding.load(Relaxed);
+        let target =
+            best_active_encoding(self.target_encoding.load(Relaxed), routed.active_encodings);
         let current = self.current_encoding.load(Relaxed);
         // One simulcast stream at a time: the current one, or the target
         // from its first key frame on.
@@ -367,14 +386,16 @@ impl ConsumerMedia {
             state.rewriter.resync();
         }
         let (marker, patch) = match state.layers.as_mut() {
-            Some(layers) => match layers.select(routed.header.payload(routed.packet), routed.header.marker) {
-                Verdict::Forward { marker, patch } => (marker, patch),
-                Verdict::Drop => {
-                    state.rewriter.drop_packet(routed.header.sequence_number);
-                    self.note_layers(&state, endpoint.as_ref());
-                    return;
+            Some(layers) => {
+                match layers.select(routed.header.payload(routed.packet), routed.header.marker) {
+                    Verdict::Forward { marker, patch } => (marker, patch),
+                    Verdict::Drop => {
+                        state.rewriter.drop_packet(routed.header.sequence_number);
+                        self.note_layers(&state, endpoint.as_ref());
+                        return;
+                    }
                 }
-            },
+            }
             None => (routed.header.marker, Patch::default()),
         };
         self.note_layers(&state, endpoint.as_ref());
@@ -528,6 +549,44 @@ impl ConsumerMedia {
         }
     }
 
+    /// mediasoup's consumer `score` notification: this stream's score (from
+    /// the receiver's reports) and its producer's, when either changed.
+    fn update_score(&self) {
+        let score = if self.counters.packets.load(Relaxed) == 0 {
+            0
+        } else {
+            score_of(self.counters.fraction_lost.load(Relaxed))
+        };
+        let producer_scores = self
+            .producer
+            .upgrade()
+            .map(|p| p.scores())
+            .unwrap_or_default();
+        let encoding = match self.current_encoding.load(Relaxed) {
+            usize::MAX => 0,
+            current => current,
+        };
+        let producer_score = producer_scores.get(encoding).copied().unwrap_or(0);
+        let packed = u16::from(score) << 8 | u16::from(producer_score);
+        if self.notified_score.swap(packed, Relaxed) == packed {
+            return;
+        }
+        if let Some(endpoint) = self.endpoint.upgrade() {
+            let core = endpoint.core();
+            core.ctx.events.emit(
+                "score",
+                ObjectKind::Consumer,
+                &self.id,
+                Some(&core.router_id),
+                serde_json::json!({
+                    "score": score,
+                    "producerScore": producer_score,
+                    "producerScores": producer_scores,
+                }),
+            );
+        }
+    }
+
     /// A sender report every second while sending, for the receiver's
     /// lip sync and our RTT.
     pub fn poll_rtcp(&self, now: Instant) -> Option<Vec<u8>> {
@@ -546,6 +605,7 @@ impl ConsumerMedia {
             self.counters.sample_bitrate(now.duration_since(previous));
         }
         state.last_sender_report = Some(now);
+        self.update_score();
         let elapsed = now.duration_since(last_out_at);
         let rtp_time = state.last_out_timestamp.wrapping_add(
             (elapsed.as_micros() as u64 * u64::from(self.clock_rate) / 1_000_000) as u32,
@@ -558,6 +618,15 @@ impl ConsumerMedia {
             self.counters.bytes.load(Relaxed) as u32,
         ))
     }
+}
+
+/// The preferred encoding if it is being sent, else the best one below it
+/// that is; the preferred one when none is.
+fn best_active_encoding(preferred: usize, active: u32) -> usize {
+    (0..=preferred.min(31))
+        .rev()
+        .find(|i| active & (1 << i) != 0)
+        .unwrap_or(preferred)
 }
 
 impl MediaHandle for ConsumerMedia {

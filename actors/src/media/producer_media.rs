@@ -4,8 +4,8 @@
 //! packets (NACK), unwraps its retransmissions (RTX) and reports reception
 //! (RR).
 
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,8 @@ use crate::media::MediaHandle;
 use crate::metrics::ActorMetrics;
 use crate::producer::{ProducerShared, KEY_FRAME_REQUEST_INTERVAL};
 use crate::rtp_parameters::MediaKind;
+use crate::stats::score_of;
+use crate::topology::ObjectKind;
 
 /// A packet as the router sees it, ready for every consumer.
 pub struct RoutedPacket<'a> {
@@ -34,7 +36,14 @@ pub struct RoutedPacket<'a> {
     pub is_key_frame: bool,
     /// Which of the producer's encodings (simulcast streams) it belongs to.
     pub encoding: usize,
+    /// The encodings that carried media within `ACTIVE_WITHIN` (bit i for
+    /// encoding i): a sender stops its upper simulcast streams when its
+    /// bandwidth is short, and a consumer then takes the best one sent.
+    pub active_encodings: u32,
 }
+
+/// An encoding that sent nothing for this long is taken as stopped.
+const ACTIVE_WITHIN_MS: u64 = 1_000;
 
 /// How many consumers ahead of the one being sent to the fan-out starts
 /// loading state.
@@ -71,7 +80,18 @@ pub struct ProducerMedia {
     consumers: RwLock<Vec<Arc<ConsumerMedia>>>,
     receptions: Mutex<Vec<Reception>>,
     last_report: Mutex<Option<Instant>>,
-    last_key_frame_request: Mutex<Option<Instant>>,
+    /// When each encoding's key frame was last asked for.
+    last_key_frame_request: Mutex<Vec<Option<Instant>>>,
+    /// Each encoding's score (0-10) as last notified.
+    scores: Mutex<Vec<u8>>,
+    /// Each encoding's media SSRC: given, or learned from its first packet
+    /// (rid-based simulcast has none in its parameters); 0 while unknown.
+    /// Reports, NACKs, PLIs and RTX repair are addressed with it.
+    ssrcs: Vec<AtomicU32>,
+    /// When each encoding last carried media, in ms since `epoch` (+1, so
+    /// that 0 means never).
+    last_media_ms: Vec<AtomicU64>,
+    epoch: Instant,
     paused: AtomicBool,
     closed: AtomicBool,
 }
@@ -112,6 +132,13 @@ impl ProducerMedia {
                 last_sender_report: None,
             })
             .collect();
+        let encodings = shared.rtp_parameters.encodings.len();
+        let ssrcs = shared
+            .rtp_parameters
+            .encodings
+            .iter()
+            .map(|e| AtomicU32::new(e.ssrc.unwrap_or(0)))
+            .collect();
         Arc::new(ProducerMedia {
             shared,
             endpoint,
@@ -121,7 +148,11 @@ impl ProducerMedia {
             consumers: RwLock::new(Vec::new()),
             receptions: Mutex::new(receptions),
             last_report: Mutex::new(None),
-            last_key_frame_request: Mutex::new(None),
+            last_key_frame_request: Mutex::new(vec![None; encodings]),
+            scores: Mutex::new(vec![0; encodings]),
+            ssrcs,
+            last_media_ms: (0..encodings).map(|_| AtomicU64::new(0)).collect(),
+            epoch: Instant::now(),
             paused: paused.into(),
             closed: false.into(),
         })
@@ -141,6 +172,42 @@ impl ProducerMedia {
 
     pub fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Relaxed);
+    }
+
+    /// The media SSRC of an encoding, if known yet.
+    pub fn media_ssrc(&self, encoding: usize) -> Option<u32> {
+        self.ssrcs
+            .get(encoding)
+            .map(|s| s.load(Relaxed))
+            .filter(|s| *s != 0)
+    }
+
+    /// The transport bound this SSRC to an encoding by its RID.
+    pub fn learn_ssrc(&self, encoding: usize, ssrc: u32) {
+        if let Some(slot) = self.ssrcs.get(encoding) {
+            slot.store(ssrc, Relaxed);
+        }
+    }
+
+    fn ms_since_epoch(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    /// Bit i set: encoding i carried media lately.
+    fn active_encodings(&self, now: Instant) -> u32 {
+        let now_ms = self.ms_since_epoch(now) + 1;
+        let mut active = 0;
+        for (i, last) in self.last_media_ms.iter().enumerate().take(32) {
+            let last = last.load(Relaxed);
+            if last != 0 && now_ms.saturating_sub(last) <= ACTIVE_WITHIN_MS {
+                active |= 1 << i;
+            }
+        }
+        active
+    }
+
+    fn encoding_of_ssrc(&self, ssrc: u32) -> Option<usize> {
+        self.ssrcs.iter().position(|s| s.load(Relaxed) == ssrc)
     }
 
     /// The payload types the sender uses for RTX.
@@ -166,14 +233,7 @@ impl ProducerMedia {
             return self.metrics.drop_packet("rtx_unknown_payload_type");
         };
         let payload = header.payload(packet);
-        let (Some(media_ssrc), true) = (
-            self.shared
-                .rtp_parameters
-                .encodings
-                .get(encoding)
-                .and_then(|e| e.ssrc),
-            payload.len() > 2,
-        ) else {
+        let (Some(media_ssrc), true) = (self.media_ssrc(encoding), payload.len() > 2) else {
             // Empty RTX packets are bandwidth probes.
             return;
         };
@@ -220,10 +280,13 @@ impl ProducerMedia {
         }
         counters.packets.fetch_add(1, Relaxed);
         counters.bytes.fetch_add(packet.len() as u64, Relaxed);
+        if let Some(last) = self.last_media_ms.get(encoding) {
+            last.store(self.ms_since_epoch(now) + 1, Relaxed);
+        }
         if self.paused.load(Relaxed) {
             return;
         }
-        let Some(routed) = self.route(packet, header, encoding) else {
+        let Some(routed) = self.route(packet, header, encoding, now) else {
             return;
         };
         let Ok(consumers) = self.consumers.read() else {
@@ -270,7 +333,7 @@ impl ProducerMedia {
         let Ok(header) = RtpHeader::parse(packet) else {
             return;
         };
-        let Some(routed) = self.route(packet, header, encoding) else {
+        let Some(routed) = self.route(packet, header, encoding, now) else {
             return;
         };
         let Ok(consumers) = self.consumers.read() else {
@@ -293,6 +356,7 @@ impl ProducerMedia {
         packet: &'a [u8],
         header: RtpHeader,
         encoding: usize,
+        now: Instant,
     ) -> Option<RoutedPacket<'a>> {
         let Some(payload_type) = self
             .shared
@@ -327,17 +391,12 @@ impl ProducerMedia {
             extension_count,
             is_key_frame,
             encoding,
+            active_encodings: self.active_encodings(now) | 1 << encoding.min(31),
         })
     }
 
     pub fn on_sender_report(&self, ssrc: u32, ntp_time: u64, now: Instant) {
-        let Some(encoding) = self
-            .shared
-            .rtp_parameters
-            .encodings
-            .iter()
-            .position(|e| e.ssrc == Some(ssrc))
-        else {
+        let Some(encoding) = self.encoding_of_ssrc(ssrc) else {
             return;
         };
         if let Ok(mut receptions) = self.receptions.lock() {
@@ -371,13 +430,7 @@ impl ProducerMedia {
         };
         let mut blocks = Vec::new();
         for (i, reception) in receptions.iter_mut().enumerate() {
-            let Some(ssrc) = self
-                .shared
-                .rtp_parameters
-                .encodings
-                .get(i)
-                .and_then(|e| e.ssrc)
-            else {
+            let Some(ssrc) = self.media_ssrc(i) else {
                 continue;
             };
             let nacks = reception.statistics.nacks_due(now);
@@ -418,37 +471,98 @@ impl ProducerMedia {
                 });
             }
         }
+        drop(receptions);
         if !blocks.is_empty() {
+            self.update_scores(&blocks);
             out.push(rtcp_feedback::receiver_report(sender_ssrc, &blocks));
         }
         out
     }
 
-    /// Asks the sender for a key frame with a PLI, at most once a second.
+    /// Each encoding's score, 0 until it has received anything.
+    pub fn scores(&self) -> Vec<u8> {
+        self.scores.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// New scores from this second's reception; mediasoup's producer `score`
+    /// notification when any changed.
+    fn update_scores(&self, blocks: &[ReportBlockValues]) {
+        let encodings = &self.shared.rtp_parameters.encodings;
+        let changed = match self.scores.lock() {
+            Ok(mut scores) => {
+                let before = scores.clone();
+                for block in blocks {
+                    if let Some(i) = self.encoding_of_ssrc(block.ssrc) {
+                        if let Some(score) = scores.get_mut(i) {
+                            *score = score_of(u64::from(block.fraction_lost));
+                        }
+                    }
+                }
+                (*scores != before).then(|| scores.clone())
+            }
+            Err(_) => None,
+        };
+        let (Some(scores), Some(endpoint)) =
+            (changed, self.endpoint.as_ref().and_then(Weak::upgrade))
+        else {
+            return;
+        };
+        let data: Vec<serde_json::Value> = scores
+            .iter()
+            .zip(encodings)
+            .enumerate()
+            .map(|(i, (score, encoding))| {
+                serde_json::json!({"encodingIdx": i, "ssrc": self.media_ssrc(i), "rid": encoding.rid, "score": score})
+            })
+            .collect();
+        let core = endpoint.core();
+        core.ctx.events.emit(
+            "score",
+            ObjectKind::Producer,
+            &self.shared.id,
+            Some(&core.router_id),
+            serde_json::Value::Array(data),
+        );
+    }
+
+    /// Asks the sender for a key frame of every encoding.
     pub fn request_key_frame(&self) {
+        self.request_key_frames(u32::MAX);
+    }
+
+    /// Asks the sender for a key frame of the encodings in `encodings` (bit
+    /// i for encoding i) with a PLI each, at most once a second each: a
+    /// consumer switching simulcast streams needs one stream's key frame,
+    /// and key frames of the others would only spend the sender's bitrate.
+    pub fn request_key_frames(&self, encodings: u32) {
         if self.shared.kind != MediaKind::Video || self.closed.load(Relaxed) {
             return;
         }
-        {
+        let due: Vec<usize> = {
             let Ok(mut last) = self.last_key_frame_request.lock() else {
                 return;
             };
-            if last.is_some_and(|t| t.elapsed() < KEY_FRAME_REQUEST_INTERVAL) {
-                return;
-            }
-            *last = Some(Instant::now());
-        }
+            let now = Instant::now();
+            (0..self.ssrcs.len().min(32))
+                .filter(|i| encodings & (1 << i) != 0)
+                .filter(|i| {
+                    let slot = &mut last[*i];
+                    let due =
+                        slot.is_none_or(|t| now.duration_since(t) >= KEY_FRAME_REQUEST_INTERVAL);
+                    if due {
+                        *slot = Some(now);
+                    }
+                    due
+                })
+                .collect()
+        };
         let Some(endpoint) = self.endpoint.as_ref().and_then(Weak::upgrade) else {
             return;
         };
-        let ssrcs: Vec<u32> = self
-            .shared
-            .rtp_parameters
-            .encodings
-            .iter()
-            .filter_map(|e| e.ssrc)
-            .collect();
-        for (i, ssrc) in ssrcs.into_iter().enumerate() {
+        for i in due {
+            let Some(ssrc) = self.media_ssrc(i) else {
+                continue;
+            };
             if endpoint.send_rtcp(&rtcp_feedback::picture_loss_indication(FEEDBACK_SSRC, ssrc)) {
                 self.metrics.feedback("pli_sent");
                 if let Some(c) = self.shared.counters.get(i) {
@@ -456,6 +570,11 @@ impl ProducerMedia {
                 }
             }
         }
+    }
+
+    /// The encodings that carried media lately (bit i for encoding i).
+    pub fn active_encodings_now(&self) -> u32 {
+        self.active_encodings(Instant::now())
     }
 }
 

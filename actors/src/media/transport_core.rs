@@ -364,6 +364,9 @@ impl TransportCore {
             .by_ssrc
             .retain(|ssrc, r| configured.contains(ssrc) || !same_stream(r));
         listener.by_ssrc.insert(header.ssrc, found.clone());
+        if !found.rtx {
+            found.producer.learn_ssrc(found.encoding, header.ssrc);
+        }
         Some(found)
     }
 

@@ -84,6 +84,7 @@ impl WebRtcServer {
         tcp.set_nonblocking(true)?;
         let local_port = udp.local_addr()?.port();
         let udp = Arc::new(MediaSocket::new(udp)?);
+        udp.enable_arrival_timestamps()?;
         let tcp = TcpListener::from_std(tcp)?;
         let server = Arc::new(WebRtcServer {
             udp: udp.clone(),
@@ -106,7 +107,7 @@ impl WebRtcServer {
     async fn receive_udp(server: Weak<WebRtcServer>, udp: Arc<MediaSocket>) {
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         loop {
-            let (length, from) = match udp.recv_from(&mut buffer).await {
+            let (length, from, arrival) = match udp.recv_stamped(&mut buffer).await {
                 Ok(r) => r,
                 Err(e) => {
                     // ICMP errors surface here on some systems; keep serving.
@@ -123,6 +124,7 @@ impl WebRtcServer {
                     remote: from,
                     protocol: Protocol::Udp,
                 },
+                arrival,
             );
         }
     }
@@ -191,7 +193,7 @@ impl WebRtcServer {
                 match decoder.next_frame() {
                     Ok(Some(frame)) => {
                         seen_valid = true;
-                        server.handle_datagram(&frame, tuple);
+                        server.handle_datagram(&frame, tuple, Instant::now());
                     }
                     Ok(None) => break,
                     Err(_) => {
@@ -216,8 +218,8 @@ impl WebRtcServer {
         write_task.abort();
     }
 
-    pub fn handle_datagram(&self, datagram: &[u8], tuple: Tuple) {
-        let now = Instant::now();
+    /// One datagram that reached the host at `now`.
+    pub fn handle_datagram(&self, datagram: &[u8], tuple: Tuple, now: Instant) {
         match classify(datagram) {
             PacketKind::Stun => match local_ufrag_of(datagram) {
                 Ok(ufrag) => match self.endpoint_for_ufrag(&ufrag) {

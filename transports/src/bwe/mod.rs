@@ -1,0 +1,9 @@
+//! Bandwidth estimation, sans-IO, in libwebrtc's parts: each gets plain
+//! values (times, sizes) and returns plain values.
+
+pub mod aimd_rate_control;
+pub mod bitrate_window;
+pub mod inter_arrival;
+pub mod overuse_detector;
+pub mod remote_estimator;
+pub mod trendline;
