@@ -176,6 +176,14 @@ impl NodeHandle {
         ask_result(&t.actor, Transport, id, TransportMsg::RestartIce).await
     }
 
+    pub async fn set_max_incoming_bitrate(&self, id: &str, bitrate: u64) -> ActorResult<()> {
+        let t = self.ctx.topology.transport(id)?;
+        ask(&t.actor, Transport, id, |reply| {
+            TransportMsg::SetMaxIncomingBitrate(bitrate, reply)
+        })
+        .await
+    }
+
     pub fn transport_kind(&self, id: &str) -> ActorResult<TransportKind> {
         Ok(self.ctx.topology.transport(id)?.kind)
     }

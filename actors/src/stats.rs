@@ -186,6 +186,14 @@ pub struct TransportStats {
     pub send_bitrate: u64,
     pub rtp_bytes_received: u64,
     pub rtp_bytes_sent: u64,
+    /// What the senders on this transport may send: Troupe's own estimate
+    /// for senders that take REMB, else the bitrate arriving (senders with
+    /// transport-cc estimate for themselves from Troupe's feedback); never
+    /// above `maxIncomingBitrate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_incoming_bitrate: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_incoming_bitrate: Option<u64>,
 }
 
 impl TransportStats {
@@ -200,6 +208,8 @@ impl TransportStats {
             send_bitrate: c.send_bitrate.load(Relaxed),
             rtp_bytes_received: c.rtp_bytes_received.load(Relaxed),
             rtp_bytes_sent: c.rtp_bytes_sent.load(Relaxed),
+            available_incoming_bitrate: None,
+            max_incoming_bitrate: None,
         }
     }
 }

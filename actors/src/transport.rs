@@ -311,6 +311,8 @@ pub enum TransportMsg {
     Consume(ConsumeRequest, RpcReplyPort<ActorResult<ConsumerCreated>>),
     Dump(RpcReplyPort<TransportDump>),
     Stats(RpcReplyPort<Vec<TransportStats>>),
+    /// mediasoup's setMaxIncomingBitrate: 0 lifts the cap.
+    SetMaxIncomingBitrate(u64, RpcReplyPort<()>),
     #[cfg(test)]
     Panic,
 }
@@ -841,11 +843,16 @@ impl Actor for Transport {
             }
             TransportMsg::Stats(reply) => {
                 let a = &state.args;
-                let _ = reply.send(vec![TransportStats::from_counters(
-                    a.kind.stats_type(),
-                    &a.id,
-                    &a.media.core().counters,
-                )]);
+                let core = a.media.core();
+                let mut stats =
+                    TransportStats::from_counters(a.kind.stats_type(), &a.id, &core.counters);
+                stats.available_incoming_bitrate = core.available_incoming_bitrate();
+                stats.max_incoming_bitrate = core.max_incoming_bitrate();
+                let _ = reply.send(vec![stats]);
+            }
+            TransportMsg::SetMaxIncomingBitrate(bitrate, reply) => {
+                state.args.media.core().set_max_incoming_bitrate(Some(bitrate));
+                let _ = reply.send(());
             }
             #[cfg(test)]
             TransportMsg::Panic => panic!("injected transport fault"),

@@ -35,21 +35,37 @@ function wireConnect(transport, id, { tamper } = {}) {
   });
 }
 
+function withoutTransportCc(capabilities) {
+  const transportCc = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+  return {
+    ...capabilities,
+    codecs: capabilities.codecs.map((c) => ({ ...c, rtcpFeedback: (c.rtcpFeedback ?? []).filter((f) => f.type !== 'transport-cc') })),
+    headerExtensions: capabilities.headerExtensions.filter((e) => e.uri !== transportCc),
+  };
+}
+
 const state = { producers: [], consumers: [], sendTransport: null, recvTransport: null };
 
 // `video` picks the camera size; `encodings` (simulcast, or one encoding
 // with a `scalabilityMode` for SVC) and `codec` (a mime type) are passed to
 // mediasoup-client's produce() as an app would.
+// `remb` leaves transport-cc out of what the browser may use, as a client
+// without it would (the server then estimates and sends REMB);
+// `maxIncomingBitrate` caps what the server lets the browser send.
 export async function publish({
   routerId, tcp = false, tamperFingerprint = false,
-  video = { width: 320, height: 240 }, encodings, codec,
+  video = { width: 320, height: 240 }, encodings, codec, remb = false, maxIncomingBitrate,
 } = {}) {
   const router = routerId
     ? await api('GET', `/v1/routers/${routerId}`)
     : await api('POST', '/v1/routers', {});
   const device = new Device();
-  await device.load({ routerRtpCapabilities: router.rtpCapabilities });
+  const routerRtpCapabilities = remb ? withoutTransportCc(router.rtpCapabilities) : router.rtpCapabilities;
+  await device.load({ routerRtpCapabilities });
   const params = await api('POST', `/v1/routers/${router.id}/webrtc-transports`, transportOptions({ tcp }));
+  if (maxIncomingBitrate !== undefined) {
+    await api('POST', `/v1/transports/${params.id}/max-incoming-bitrate`, { bitrate: maxIncomingBitrate });
+  }
   const transport = device.createSendTransport(params);
   state.sendTransport = transport;
   wireConnect(transport, params.id, { tamper: tamperFingerprint });

@@ -17,7 +17,7 @@ use crate::api::{
         routers::create_webrtc_transport, routers::create_plain_transport, routers::create_pipe_transport,
         transports::get_transport, transports::delete_transport, transports::connect,
         transports::produce, transports::consume, transports::produce_data, transports::consume_data,
-        transports::delete_data_object, transports::stats, transports::restart_ice,
+        transports::delete_data_object, transports::stats, transports::restart_ice, transports::set_max_incoming_bitrate,
         producers::get_producer, producers::delete_producer, producers::pause, producers::resume, producers::stats,
         consumers::get_consumer, consumers::delete_consumer, consumers::pause, consumers::resume,
         consumers::request_key_frame, consumers::preferred_layers, consumers::stats,

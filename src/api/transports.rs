@@ -12,6 +12,15 @@ use troupe_actors::ObjectKind;
 use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::json_body::{self, JsonBody};
 
+/// `{bitrate}` in bits per second, as mediasoup's setMaxIncomingBitrate.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BitrateRequest {
+    /// Bits per second; 0 lifts the limit.
+    #[schema(minimum = 0)]
+    pub bitrate: u64,
+}
+
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestartIceResponse {
@@ -37,6 +46,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/transports/{id}/restart-ice",
             web::post().to(restart_ice),
+        )
+        .route(
+            "/v1/transports/{id}/max-incoming-bitrate",
+            web::post().to(set_max_incoming_bitrate),
         )
         .route(
             "/v1/data-producers/{id}",
@@ -181,4 +194,22 @@ pub async fn restart_ice(state: State, id: web::Path<String>) -> ApiResult<HttpR
             format!("a {other:?} transport has no ICE"),
         )),
     }
+}
+
+/// Caps what the senders on this transport are told they may send
+/// (transport-cc senders by a REMB with the cap, as mediasoup's "limitation"
+/// REMB; REMB senders by our estimate, capped).
+#[utoipa::path(post, path = "/v1/transports/{id}/max-incoming-bitrate", tag = "transports",
+    request_body = BitrateRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_max_incoming_bitrate(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<BitrateRequest>,
+) -> ApiResult<HttpResponse> {
+    state
+        .node()
+        .set_max_incoming_bitrate(&id, body.0.bitrate)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

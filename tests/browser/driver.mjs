@@ -170,9 +170,9 @@ async function watchExisting(browser, routerId) {
 // publisher's estimate and layers, each receiver's resolution, frame rate
 // over the last 5 s and freezes, and the consumer's layers as Troupe says.
 async function quality(browser, options) {
-  const { video, encodings, codec, receivers = [{}], seconds = 20 } = options;
+  const { video, encodings, codec, remb, maxIncomingBitrate, receivers = [{}], seconds = 20 } = options;
   const publisher = await openPage(browser);
-  const published = await publisher.evaluate((o) => window.troupeDemo.publish(o), { video, encodings, codec });
+  const published = await publisher.evaluate((o) => window.troupeDemo.publish(o), { video, encodings, codec, remb, maxIncomingBitrate });
   const watchers = [];
   const joinedAt = [];
   for (const receiver of receivers) {
@@ -240,7 +240,8 @@ async function quality(browser, options) {
       if (s.kind === 'video') producerStats.push({ rid: s.rid ?? null, bitrate: s.bitrate, score: s.score, pliCount: s.pliCount, nackCount: s.nackCount });
     }
   }
-  return { ok: true, published, sender, receivers: results, producerStats, publisherLogs: publisher.logs.slice(-5) };
+  const transport = await (await fetch(`${baseUrl}/v1/transports/${published.transportId}/stats`)).json();
+  return { ok: true, published, sender, receivers: results, producerStats, transportStats: transport[0], publisherLogs: publisher.logs.slice(-5) };
 }
 
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });

@@ -12,6 +12,7 @@ pub mod layer_selector;
 pub mod packet_kind;
 pub mod payload_descriptor;
 pub mod picture_number_rewriter;
+pub mod receive_congestion;
 pub mod receive_statistics;
 pub mod retransmission_buffer;
 pub mod rtcp_feedback;

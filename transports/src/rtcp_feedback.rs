@@ -211,6 +211,19 @@ pub fn goodbye(ssrc: u32) -> Vec<u8> {
     .unwrap_or_default()
 }
 
+/// A REMB (draft-alvestrand-rmcat-remb): the most the senders of `ssrcs`
+/// should send, in bits per second.
+pub fn receiver_estimated_maximum_bitrate(sender_ssrc: u32, bitrate: u64, ssrcs: &[u32]) -> Vec<u8> {
+    ReceiverEstimatedMaximumBitrate {
+        sender_ssrc,
+        bitrate: bitrate as f32,
+        ssrcs: ssrcs.to_vec(),
+    }
+    .marshal()
+    .map(|b| b.to_vec())
+    .unwrap_or_default()
+}
+
 /// A PLI asking the sender of `media_ssrc` for a key frame.
 pub fn picture_loss_indication(sender_ssrc: u32, media_ssrc: u32) -> Vec<u8> {
     PictureLossIndication {
@@ -225,6 +238,17 @@ pub fn picture_loss_indication(sender_ssrc: u32, media_ssrc: u32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remb_round_trips() {
+        let remb = receiver_estimated_maximum_bitrate(1, 1_500_000, &[7, 8]);
+        match parse(&remb).unwrap().as_slice() {
+            [Feedback::Remb { bitrate }] => {
+                assert!((1_490_000..=1_510_000).contains(bitrate), "{bitrate}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn reports_and_nacks_round_trip() {

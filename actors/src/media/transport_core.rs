@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
-use troupe_transports::transport_cc_feedback::TransportCcFeedback;
+use troupe_transports::receive_congestion::ReceiveCongestion;
 
 use crate::context::Ctx;
 use crate::media::consumer_media::ConsumerMedia;
@@ -113,8 +113,8 @@ pub struct TransportCore {
     pub counters: TransportCounters,
     transport_sequence: AtomicU16,
     last_sample: Mutex<Option<Instant>>,
-    /// What the sender is told about each packet's arrival.
-    transport_cc_feedback: Mutex<TransportCcFeedback>,
+    /// What the senders are told about the path (transport-cc, REMB).
+    receive_congestion: Mutex<ReceiveCongestion>,
 }
 
 impl TransportCore {
@@ -128,10 +128,7 @@ impl TransportCore {
             counters: TransportCounters::default(),
             transport_sequence: AtomicU16::new(rand::random()),
             last_sample: Mutex::new(None),
-            transport_cc_feedback: Mutex::new(TransportCcFeedback::new(
-                FEEDBACK_SSRC,
-                Instant::now(),
-            )),
+            receive_congestion: Mutex::new(ReceiveCongestion::new(FEEDBACK_SSRC, Instant::now())),
         }
     }
 
@@ -278,29 +275,43 @@ impl TransportCore {
         }
     }
 
-    /// Every packet that carries a transport-wide sequence number is
-    /// acknowledged to the sender, whichever stream it belongs to (padding
-    /// and RTX probes too: the sender's estimate grows from them).
-    fn record_arrival(
-        &self,
-        packet: &[u8],
-        header: &RtpHeader,
-        ids: ClientExtensionIds,
-        now: Instant,
-    ) {
-        let Some(id) = ids.transport_cc else {
-            return;
+    /// Every packet is accounted to the senders' congestion control: the
+    /// ones with a transport-wide sequence number acknowledged to them,
+    /// whichever stream they belong to (padding and RTX probes too: the
+    /// sender's estimate grows from them), abs-send-time fed to our own
+    /// estimate for senders that take REMB.
+    fn record_arrival(&self, packet: &[u8], header: &RtpHeader, ids: ClientExtensionIds, now: Instant) {
+        let value_of = |id: Option<u8>| {
+            let id = id?;
+            header.extensions(packet).find(|(i, _)| *i == id).map(|(_, v)| v)
         };
-        let Some(sequence) = header
-            .extensions(packet)
-            .find(|(i, _)| *i == id)
-            .and_then(|(_, value)| Some(u16::from_be_bytes(value.get(..2)?.try_into().ok()?)))
-        else {
-            return;
-        };
-        if let Ok(mut feedback) = self.transport_cc_feedback.lock() {
-            feedback.on_packet(sequence, header.ssrc, now);
+        let transport_sequence = value_of(ids.transport_cc)
+            .and_then(|v| Some(u16::from_be_bytes(v.get(..2)?.try_into().ok()?)));
+        let abs_send_time = value_of(ids.abs_send_time)
+            .and_then(|v| Some(u32::from_be_bytes([0, *v.first()?, *v.get(1)?, *v.get(2)?])));
+        if let Ok(mut congestion) = self.receive_congestion.lock() {
+            congestion.on_packet(transport_sequence, abs_send_time, header.ssrc, packet.len(), now);
         }
+    }
+
+    /// Caps what the senders on this transport are told they may send
+    /// (`None` or 0: no cap).
+    pub fn set_max_incoming_bitrate(&self, bitrate: Option<u64>) {
+        if let Ok(mut congestion) = self.receive_congestion.lock() {
+            congestion.set_max_incoming_bitrate(bitrate);
+        }
+    }
+
+    /// What the senders on this transport may send, as far as we know.
+    pub fn available_incoming_bitrate(&self) -> Option<u64> {
+        self.receive_congestion
+            .lock()
+            .ok()?
+            .available_bitrate(Instant::now())
+    }
+
+    pub fn max_incoming_bitrate(&self) -> Option<u64> {
+        self.receive_congestion.lock().ok()?.max_incoming_bitrate()
     }
 
     /// mediasoup's RtpListener: a stream first seen by MID or RID is bound to
@@ -440,18 +451,24 @@ impl TransportCore {
     /// NACKs and receiver reports for what we receive, sender reports for
     /// what we send, and the transport's bitrates.
     pub fn poll_reports(&self, now: Instant) -> Vec<Vec<u8>> {
-        let mut out = match self.transport_cc_feedback.lock() {
-            Ok(mut feedback) => feedback.poll(now),
-            Err(_) => Vec::new(),
-        };
-        if !out.is_empty() {
-            self.ctx.metrics.feedback("transport_cc_sent");
-        }
         let producers = self
             .listener
             .read()
             .map(|l| l.producers.clone())
             .unwrap_or_default();
+        let media_ssrcs: Vec<u32> = producers
+            .iter()
+            .flat_map(|p| (0..p.shared.rtp_parameters.encodings.len()).filter_map(|i| p.media_ssrc(i)))
+            .collect();
+        let mut out = match self.receive_congestion.lock() {
+            Ok(mut congestion) => congestion.poll(now, &media_ssrcs),
+            Err(_) => Vec::new(),
+        };
+        for packet in &out {
+            // A REMB's packet type is 206 (payload-specific), transport-cc's 205.
+            let kind = if packet.get(1) == Some(&206) { "remb_sent" } else { "transport_cc_sent" };
+            self.ctx.metrics.feedback(kind);
+        }
         for producer in producers {
             for packet in producer.poll_rtcp(now, FEEDBACK_SSRC) {
                 out.push(packet);
