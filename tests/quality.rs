@@ -148,3 +148,56 @@ fn vp9_svc_receivers_get_the_spatial_and_temporal_layers_they_prefer() {
         "temporal layer 0 at {fps} fps: {base}"
     );
 }
+
+#[test]
+fn receivers_that_change_their_preferred_layers_mid_call_get_the_new_ones() {
+    let _serial = serial();
+    let report = call(json!({
+        "video": {"width": 1280, "height": 720},
+        "encodings": [
+            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
+            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
+            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
+        ],
+        "receivers": [
+            {"preferredLayers": {"spatialLayer": 2}, "switchTo": {"spatialLayer": 0}},
+            {"preferredLayers": {"spatialLayer": 0}, "switchTo": {"spatialLayer": 2}}
+        ]
+    }));
+    let down = receiver(&report, 0);
+    assert!(number(&down["frameWidth"]) <= 320.0, "{down}");
+    assert_eq!(down["currentLayers"]["spatialLayer"], 0, "{down}");
+    assert_smooth(down, 15.0);
+    let up = receiver(&report, 1);
+    assert!(number(&up["frameWidth"]) >= 640.0, "{up}");
+    assert_smooth(up, 15.0);
+}
+
+#[test]
+fn a_sender_without_transport_cc_is_paced_by_troupes_remb() {
+    let _serial = serial();
+    let report = call(json!({"video": {"width": 640, "height": 480}, "remb": true}));
+    assert_publisher_not_held_back(&report, 640.0);
+    let available = number(&report["transportStats"]["availableIncomingBitrate"]);
+    assert!(available >= 500_000.0, "{}", report["transportStats"]);
+    let viewer = receiver(&report, 0);
+    assert_eq!(number(&viewer["frameWidth"]), 640.0, "{viewer}");
+    assert_smooth(viewer, 15.0);
+}
+
+#[test]
+fn max_incoming_bitrate_caps_what_the_browser_sends() {
+    let _serial = serial();
+    let report =
+        call(json!({"video": {"width": 640, "height": 480}, "maxIncomingBitrate": 200_000}));
+    let sender = &report["sender"];
+    let estimate = number(&sender["availableOutgoingBitrate"]);
+    assert!(
+        estimate > 0.0 && estimate <= 200_000.0,
+        "the publisher's estimate should follow the cap: {sender}"
+    );
+    assert_eq!(report["transportStats"]["maxIncomingBitrate"], 200_000);
+    let viewer = receiver(&report, 0);
+    assert!(number(&viewer["kbps"]) <= 250.0, "{viewer}");
+    assert_smooth(viewer, 15.0);
+}

@@ -851,7 +851,11 @@ impl Actor for Transport {
                 let _ = reply.send(vec![stats]);
             }
             TransportMsg::SetMaxIncomingBitrate(bitrate, reply) => {
-                state.args.media.core().set_max_incoming_bitrate(Some(bitrate));
+                state
+                    .args
+                    .media
+                    .core()
+                    .set_max_incoming_bitrate(Some(bitrate));
                 let _ = reply.send(());
             }
             #[cfg(test)]

@@ -8,6 +8,12 @@ use troupe_transports::srtp_keys::{Context, SrtpCryptoSuite, SrtpKey};
 
 use crate::webrtc_client::{dtls_parameters, handshake, Peer};
 
+/// The sender's id for the transport-wide sequence number extension
+/// (`--webrtc` runs), as Chrome numbers it.
+pub const TRANSPORT_CC_EXTENSION_ID: u8 = 5;
+const TRANSPORT_CC_URI: &str =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+
 pub struct Api {
     base: String,
     agent: ureq::Agent,
@@ -100,13 +106,18 @@ impl Api {
                 json!({"srtpParameters": srtp_parameters(key)}),
             )?;
         }
+        let mut rtp_parameters = json!({
+            "codecs": [{"mimeType": "video/VP8", "payloadType": payload_type, "clockRate": 90000,
+                        "rtcpFeedback": [{"type": "nack", "parameter": "pli"}]}],
+            "encodings": [{"ssrc": SSRC}]
+        });
+        if webrtc {
+            rtp_parameters["headerExtensions"] =
+                json!([{"uri": TRANSPORT_CC_URI, "id": TRANSPORT_CC_EXTENSION_ID}]);
+        }
         let producer = self.post(
             &format!("/v1/transports/{ingest_id}/producers"),
-            json!({"kind": "video", "rtpParameters": {
-                "codecs": [{"mimeType": "video/VP8", "payloadType": payload_type, "clockRate": 90000,
-                            "rtcpFeedback": [{"type": "nack", "parameter": "pli"}]}],
-                "encodings": [{"ssrc": SSRC}]
-            }}),
+            json!({"kind": "video", "rtpParameters": rtp_parameters}),
         )?;
         let mut sink_sockets = Vec::with_capacity(consumers);
         let mut sink_contexts = Vec::with_capacity(consumers);

@@ -256,7 +256,7 @@ pub fn run_floor(
             cpu_spent.store(thread_cpu_nanos(), Relaxed);
         }
     });
-    let sender = Sender::start(inbound_port, 96, rate, 1200, None)?;
+    let sender = Sender::start(inbound_port, 96, rate, 1200, None, None)?;
     std::thread::sleep(warmup);
 
     let (cpu_before, sent_before, received_before) =

@@ -74,6 +74,9 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
         config.rate,
         config.payload,
         room.sender_key,
+        // A real call's sender numbers its packets for transport-wide
+        // congestion control, and Troupe answers with feedback.
+        config.webrtc.then_some(api::TRANSPORT_CC_EXTENSION_ID),
     )?;
     std::thread::sleep(config.warmup);
 

@@ -30,6 +30,7 @@ impl Sender {
         rate: u32,
         payload: usize,
         key: Option<SrtpKey>,
+        transport_cc_extension: Option<u8>,
     ) -> Result<Sender, String> {
         let mut protect = match key {
             Some(key) => Some(key.context(false).map_err(|e| e.to_string())?),
@@ -46,7 +47,14 @@ impl Sender {
         let thread = std::thread::spawn(move || {
             let per_frame = (rate / 30).max(1);
             let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-            let mut packet = vec![0u8; 12 + payload.max(STAMP_OFFSET + 16)];
+            // With transport-cc, a one-byte header extension of one word:
+            // the id, the 16-bit transport-wide number, a byte of padding.
+            let header = if transport_cc_extension.is_some() {
+                20
+            } else {
+                12
+            };
+            let mut packet = vec![0u8; header + payload.max(STAMP_OFFSET + 16)];
             let mut rtcp = [0u8; 1500];
             let (mut sequence, mut timestamp, mut frame, mut index) = (0u16, 0u32, 0u64, 0u64);
             let mut key_frame_asked = true;
@@ -68,15 +76,22 @@ impl Sender {
                     next += interval;
                     let last = i + 1 == per_frame;
                     packet[0] = 0x80;
+                    if let Some(id) = transport_cc_extension {
+                        packet[0] |= 0x10;
+                        packet[12..16].copy_from_slice(&[0xbe, 0xde, 0, 1]);
+                        packet[16] = (id << 4) | 1;
+                        packet[17..19].copy_from_slice(&(sequence).to_be_bytes());
+                        packet[19] = 0;
+                    }
                     packet[1] = (u8::from(last) << 7) | payload_type;
                     packet[2..4].copy_from_slice(&sequence.to_be_bytes());
                     packet[4..8].copy_from_slice(&timestamp.to_be_bytes());
                     packet[8..12].copy_from_slice(&SSRC.to_be_bytes());
                     // VP8 descriptor: S bit on the first packet of a frame;
                     // frame tag: P bit clear on key frames.
-                    packet[12] = if i == 0 { 0x10 } else { 0x00 };
-                    packet[13] = if key_frame { 0x00 } else { 0x01 };
-                    let stamp = 12 + STAMP_OFFSET;
+                    packet[header] = if i == 0 { 0x10 } else { 0x00 };
+                    packet[header + 1] = if key_frame { 0x00 } else { 0x01 };
+                    let stamp = header + STAMP_OFFSET;
                     packet[stamp..stamp + 8].copy_from_slice(&index.to_be_bytes());
                     let sent_at = wall_clock_nanos();
                     packet[stamp + 8..stamp + 16].copy_from_slice(&sent_at.to_be_bytes());

@@ -100,7 +100,8 @@ impl ReceiveCongestion {
     }
 
     fn cap(&self, bitrate: u64) -> u64 {
-        self.max_incoming_bitrate.map_or(bitrate, |max| bitrate.min(max))
+        self.max_incoming_bitrate
+            .map_or(bitrate, |max| bitrate.min(max))
     }
 
     /// Feedback due now: transport-cc packets, and a REMB when one is due,
@@ -124,7 +125,11 @@ impl ReceiveCongestion {
             };
             if due && !media_ssrcs.is_empty() {
                 self.last_remb = Some((now, bitrate));
-                out.push(receiver_estimated_maximum_bitrate(self.sender_ssrc, bitrate, media_ssrcs));
+                out.push(receiver_estimated_maximum_bitrate(
+                    self.sender_ssrc,
+                    bitrate,
+                    media_ssrcs,
+                ));
             }
         }
         out
@@ -157,7 +162,13 @@ mod tests {
         let mut congestion = ReceiveCongestion::new(1, start);
         for i in 0..50u16 {
             let at = start + Duration::from_millis(u64::from(i) * 10);
-            congestion.on_packet(Some(i), Some(abs_send_time(u64::from(i) * 10)), 5, 1_000, at);
+            congestion.on_packet(
+                Some(i),
+                Some(abs_send_time(u64::from(i) * 10)),
+                5,
+                1_000,
+                at,
+            );
         }
         let now = start + Duration::from_millis(600);
         let packets = congestion.poll(now, &[5]);
@@ -189,7 +200,10 @@ mod tests {
                 sent.extend(rembs(&congestion.poll(at, &[5])));
             }
         }
-        assert!(sent.len() >= 8, "about one a second once estimating: {sent:?}");
+        assert!(
+            sent.len() >= 8,
+            "about one a second once estimating: {sent:?}"
+        );
         let last = *sent.last().unwrap();
         assert!(last > 800_000, "an open path lets it grow: {last}");
         congestion.set_max_incoming_bitrate(Some(500_000));

@@ -213,7 +213,11 @@ pub fn goodbye(ssrc: u32) -> Vec<u8> {
 
 /// A REMB (draft-alvestrand-rmcat-remb): the most the senders of `ssrcs`
 /// should send, in bits per second.
-pub fn receiver_estimated_maximum_bitrate(sender_ssrc: u32, bitrate: u64, ssrcs: &[u32]) -> Vec<u8> {
+pub fn receiver_estimated_maximum_bitrate(
+    sender_ssrc: u32,
+    bitrate: u64,
+    ssrcs: &[u32],
+) -> Vec<u8> {
     ReceiverEstimatedMaximumBitrate {
         sender_ssrc,
         bitrate: bitrate as f32,

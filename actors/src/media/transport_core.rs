@@ -9,9 +9,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use troupe_transports::receive_congestion::ReceiveCongestion;
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
-use troupe_transports::receive_congestion::ReceiveCongestion;
 
 use crate::context::Ctx;
 use crate::media::consumer_media::ConsumerMedia;
@@ -280,17 +280,32 @@ impl TransportCore {
     /// whichever stream they belong to (padding and RTX probes too: the
     /// sender's estimate grows from them), abs-send-time fed to our own
     /// estimate for senders that take REMB.
-    fn record_arrival(&self, packet: &[u8], header: &RtpHeader, ids: ClientExtensionIds, now: Instant) {
+    fn record_arrival(
+        &self,
+        packet: &[u8],
+        header: &RtpHeader,
+        ids: ClientExtensionIds,
+        now: Instant,
+    ) {
         let value_of = |id: Option<u8>| {
             let id = id?;
-            header.extensions(packet).find(|(i, _)| *i == id).map(|(_, v)| v)
+            header
+                .extensions(packet)
+                .find(|(i, _)| *i == id)
+                .map(|(_, v)| v)
         };
         let transport_sequence = value_of(ids.transport_cc)
             .and_then(|v| Some(u16::from_be_bytes(v.get(..2)?.try_into().ok()?)));
         let abs_send_time = value_of(ids.abs_send_time)
             .and_then(|v| Some(u32::from_be_bytes([0, *v.first()?, *v.get(1)?, *v.get(2)?])));
         if let Ok(mut congestion) = self.receive_congestion.lock() {
-            congestion.on_packet(transport_sequence, abs_send_time, header.ssrc, packet.len(), now);
+            congestion.on_packet(
+                transport_sequence,
+                abs_send_time,
+                header.ssrc,
+                packet.len(),
+                now,
+            );
         }
     }
 
@@ -458,7 +473,9 @@ impl TransportCore {
             .unwrap_or_default();
         let media_ssrcs: Vec<u32> = producers
             .iter()
-            .flat_map(|p| (0..p.shared.rtp_parameters.encodings.len()).filter_map(|i| p.media_ssrc(i)))
+            .flat_map(|p| {
+                (0..p.shared.rtp_parameters.encodings.len()).filter_map(|i| p.media_ssrc(i))
+            })
             .collect();
         let mut out = match self.receive_congestion.lock() {
             Ok(mut congestion) => congestion.poll(now, &media_ssrcs),
@@ -466,7 +483,11 @@ impl TransportCore {
         };
         for packet in &out {
             // A REMB's packet type is 206 (payload-specific), transport-cc's 205.
-            let kind = if packet.get(1) == Some(&206) { "remb_sent" } else { "transport_cc_sent" };
+            let kind = if packet.get(1) == Some(&206) {
+                "remb_sent"
+            } else {
+                "transport_cc_sent"
+            };
             self.ctx.metrics.feedback(kind);
         }
         for producer in producers {
