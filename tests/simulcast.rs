@@ -1,6 +1,7 @@
 //! A simulcast producer (three encodings) reaches a consumer as one stream:
 //! the highest by default, another after preferred-layers, switching on a
-//! key frame with continuous sequence numbers.
+//! key frame with continuous sequence numbers; the best stream being sent
+//! while the preferred one is not.
 
 mod common;
 
@@ -41,18 +42,6 @@ fn one_simulcast_stream_at_a_time_switching_on_key_frames() {
         }}),
     );
     assert_eq!(producer["type"], "simulcast");
-    let (mut receiver, receiving, _) = connected_client(&server, router_id);
-    let consumer = post(
-        &server,
-        &format!("/v1/transports/{receiving}/consumers"),
-        json!({"producerId": producer["id"], "rtpCapabilities": caps}),
-    );
-    assert_eq!(consumer["type"], "simulcast");
-    assert_eq!(
-        consumer["rtpParameters"]["encodings"][0]["scalabilityMode"],
-        "L3T3"
-    );
-
     // Each encoding i sends sequence numbers i*1000+n; the first is a key frame.
     let mut send_round = |first: u16, count: u16, key_first: bool| {
         for n in first..first + count {
@@ -67,6 +56,20 @@ fn one_simulcast_stream_at_a_time_switching_on_key_frames() {
             }
         }
     };
+    // Every stream is being sent before the consumer starts.
+    send_round(0, 1, true);
+    let (mut receiver, receiving, _) = connected_client(&server, router_id);
+    let consumer = post(
+        &server,
+        &format!("/v1/transports/{receiving}/consumers"),
+        json!({"producerId": producer["id"], "rtpCapabilities": caps}),
+    );
+    assert_eq!(consumer["type"], "simulcast");
+    assert_eq!(
+        consumer["rtpParameters"]["encodings"][0]["scalabilityMode"],
+        "L3T3"
+    );
+
     send_round(1, 5, true);
     let received = receiver.receive_rtp(Duration::from_millis(300));
     assert_eq!(received.len(), 5, "one stream, not three");
@@ -112,4 +115,59 @@ fn one_simulcast_stream_at_a_time_switching_on_key_frames() {
     );
     assert_eq!(bad.0, 400);
     assert_eq!(bad.1["error"]["field"], "spatialLayer");
+}
+
+#[test]
+fn while_the_preferred_stream_is_not_sent_the_best_one_that_is_goes_out() {
+    let server = TestServer::start(config(&[]));
+    let router = post(&server, "/v1/routers", json!({}));
+    let router_id = router["id"].as_str().unwrap();
+    let caps = &router["rtpCapabilities"];
+    let vp8 = payload_type(caps, "video/VP8");
+    let (mut sender, sending, _) = connected_client(&server, router_id);
+    let producer = post(
+        &server,
+        &format!("/v1/transports/{sending}/producers"),
+        json!({"kind": "video", "rtpParameters": {
+            "mid": "0",
+            "codecs": [{"mimeType": "video/VP8", "payloadType": vp8, "clockRate": 90000}],
+            "encodings": [{"ssrc": 4000, "rid": "r0"}, {"ssrc": 4001, "rid": "r1"}, {"ssrc": 4002, "rid": "r2"}]
+        }}),
+    );
+    let (mut receiver, receiving, _) = connected_client(&server, router_id);
+    post(
+        &server,
+        &format!("/v1/transports/{receiving}/consumers"),
+        json!({"producerId": producer["id"], "rtpCapabilities": caps}),
+    );
+    // A sender short of bandwidth sends its two lower streams only.
+    let mut send = |encodings: &[u16], first: u16, count: u16, key_first: bool| {
+        for n in first..first + count {
+            for &encoding in encodings {
+                let key = key_first && n == first;
+                sender.send_rtp(&vp8_packet(
+                    vp8,
+                    4000 + u32::from(encoding),
+                    encoding * 1000 + n,
+                    key,
+                ));
+            }
+        }
+    };
+    send(&[0, 1], 1, 4, true);
+    let received = receiver.receive_rtp(Duration::from_millis(300));
+    assert!(!received.is_empty());
+    assert!(
+        received.iter().skip(1).all(|p| encoding_of(p) == 1),
+        "the best stream sent, not nothing"
+    );
+    // The top stream starts (with a key frame): the consumer moves up.
+    send(&[0, 1, 2], 5, 3, true);
+    let received: Vec<u16> = receiver
+        .receive_rtp(Duration::from_millis(300))
+        .iter()
+        .map(|p| encoding_of(p))
+        .collect();
+    // Stream 1's packet sent just before stream 2's key frame still goes out.
+    assert_eq!(received, [1, 2, 2, 2], "moved up at its key frame");
 }

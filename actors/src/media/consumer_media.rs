@@ -308,7 +308,7 @@ impl ConsumerMedia {
     /// The spatial and temporal layer forwarded now, if any.
     pub fn current_layers(&self) -> Option<LayerIndices> {
         let packed = self.current_layers.load(Relaxed);
-        (packed != NO_LAYERS).then(|| LayerIndices {
+        (packed != NO_LAYERS).then_some(LayerIndices {
             spatial: (packed >> 8) as u8,
             temporal: packed as u8,
         })
