@@ -201,3 +201,28 @@ fn max_incoming_bitrate_caps_what_the_browser_sends() {
     assert!(number(&viewer["kbps"]) <= 250.0, "{viewer}");
     assert_smooth(viewer, 15.0);
 }
+
+#[test]
+fn h264_simulcast_from_openh264_reaches_each_receiver_at_its_preferred_size() {
+    let _serial = serial();
+    let report = call(json!({
+        "video": {"width": 1280, "height": 720},
+        "codec": "video/H264",
+        "encodings": [
+            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
+            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
+            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
+        ],
+        "receivers": [
+            {"preferredLayers": {"spatialLayer": 2}},
+            {"preferredLayers": {"spatialLayer": 0}}
+        ]
+    }));
+    assert_publisher_not_held_back(&report, 1280.0);
+    let top = receiver(&report, 0);
+    assert!(number(&top["frameWidth"]) >= 640.0, "{top}");
+    assert_smooth(top, 15.0);
+    let bottom = receiver(&report, 1);
+    assert!(number(&bottom["frameWidth"]) <= 320.0, "{bottom}");
+    assert_smooth(bottom, 15.0);
+}

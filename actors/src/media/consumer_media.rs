@@ -99,6 +99,8 @@ pub struct ConsumerMedia {
     /// consumers), and whether the producer's layers are simulcast streams.
     layered: bool,
     simulcast: bool,
+    /// The producer's highest temporal layer.
+    top_temporal_layer: u8,
     /// The layers forwarded now (spatial << 8 | temporal), for stats and the
     /// `layerschange` notification.
     current_layers: AtomicU16,
@@ -207,6 +209,7 @@ impl ConsumerMedia {
             target_encoding: AtomicUsize::new(target_encoding),
             layered: target_layers.is_some() && kind == MediaKind::Video,
             simulcast,
+            top_temporal_layer: producer.shared.layers().temporal.saturating_sub(1),
             current_layers: AtomicU16::new(NO_LAYERS),
             notified_score: AtomicU16::new(u16::MAX),
         })
@@ -324,7 +327,8 @@ impl ConsumerMedia {
         let layers = if self.simulcast {
             (encoding != usize::MAX).then(|| LayerIndices {
                 spatial: encoding as u8,
-                temporal: within.map_or(0, |l| l.temporal),
+                // Without a selector (H264) every temporal layer goes out.
+                temporal: within.map_or(self.top_temporal_layer, |l| l.temporal),
             })
         } else {
             within
