@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::cluster::EventLog;
 use common::webrtc_client::{connected_client, payload_type, post, vp8_packet};
 use common::{config, TestServer};
 use serde_json::json;
@@ -22,6 +23,7 @@ fn encoding_of(packet: &[u8]) -> u16 {
 #[test]
 fn one_simulcast_stream_at_a_time_switching_on_key_frames() {
     let server = TestServer::start(config(&[]));
+    let events = EventLog::subscribe_to(server.addr, None);
     let router = post(&server, "/v1/routers", json!({}));
     let router_id = router["id"].as_str().unwrap();
     let caps = &router["rtpCapabilities"];
@@ -107,6 +109,23 @@ fn one_simulcast_stream_at_a_time_switching_on_key_frames() {
     let first = all[0];
     all.iter_mut().for_each(|s| *s = s.wrapping_sub(first));
     assert_eq!(all, (0..all.len() as u16).collect::<Vec<_>>());
+
+    // Each change of the layers sent was notified, and the dump says it.
+    let layers_seen = events.data_of("layerschange", id);
+    assert_eq!(
+        layers_seen,
+        [
+            json!({"spatialLayer": 2, "temporalLayer": 2}),
+            json!({"spatialLayer": 0, "temporalLayer": 2})
+        ]
+    );
+    let (_, dump) = server.call("GET", &format!("/v1/consumers/{id}"), None);
+    assert_eq!(
+        dump["currentLayers"],
+        json!({"spatialLayer": 0, "temporalLayer": 2})
+    );
+    let (_, stats) = server.call("GET", &format!("/v1/consumers/{id}/stats"), None);
+    assert_eq!(stats[0]["currentLayers"]["spatialLayer"], 0);
 
     let bad = server.call(
         "POST",

@@ -245,9 +245,13 @@ pub struct EventLog {
 
 impl EventLog {
     pub fn subscribe(node: &Node) -> EventLog {
+        Self::subscribe_to(node.api.addr, node.token.clone())
+    }
+
+    /// Every notification of the server at `addr`, from now on.
+    pub fn subscribe_to(addr: SocketAddr, token: Option<String>) -> EventLog {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let url = format!("ws://{}/v1/events", node.api.addr);
-        let token = node.token.clone();
+        let url = format!("ws://{addr}/v1/events");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let sink = seen.clone();
         std::thread::spawn(move || {
@@ -288,6 +292,17 @@ impl EventLog {
             .unwrap()
             .iter()
             .any(|n| n["event"] == event && n["data"][key] == value)
+    }
+
+    /// The notifications `event` for object `target_id`, oldest first.
+    pub fn data_of(&self, event: &str, target_id: &str) -> Vec<Value> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n["event"] == event && n["targetId"] == target_id)
+            .map(|n| n["data"].clone())
+            .collect()
     }
 
     /// Whether `event` was seen for object `target_id`.
