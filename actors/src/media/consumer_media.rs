@@ -389,13 +389,23 @@ impl ConsumerMedia {
             state.waiting_for_key_frame = false;
             state.rewriter.resync();
         }
+        // A VP9 spatial switch waits for a key frame: ask again (throttled
+        // per stream) until one comes.
+        let mut key_frame_wanted = false;
         let (marker, patch) = match state.layers.as_mut() {
             Some(layers) => {
-                match layers.select(routed.header.payload(routed.packet), routed.header.marker) {
+                let verdict =
+                    layers.select(routed.header.payload(routed.packet), routed.header.marker);
+                key_frame_wanted = layers.needs_key_frame();
+                match verdict {
                     Verdict::Forward { marker, patch } => (marker, patch),
                     Verdict::Drop => {
                         state.rewriter.drop_packet(routed.header.sequence_number);
                         self.note_layers(&state, endpoint.as_ref());
+                        drop(state);
+                        if key_frame_wanted {
+                            self.request_key_frame();
+                        }
                         return;
                     }
                 }
@@ -476,6 +486,10 @@ impl ConsumerMedia {
                 self.counters.bytes.fetch_add(buffer.len() as u64, Relaxed);
             }
         });
+        drop(state);
+        if key_frame_wanted {
+            self.request_key_frame();
+        }
     }
 
     /// The receiver lost these packets: send them again, as RTX if
