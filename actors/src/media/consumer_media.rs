@@ -58,7 +58,9 @@ struct SendState {
     last_out_at: Option<Instant>,
     last_sender_report: Option<Instant>,
     /// Temporal layers (VP8, VP9) and spatial layers (VP9 SVC) forwarded.
-    layers: Option<LayerSelector>,
+    /// Boxed: most consumers have none, and the send state of every
+    /// consumer stays a few cache lines.
+    layers: Option<Box<LayerSelector>>,
 }
 
 /// The RTX stream negotiated for a consumer.
@@ -162,7 +164,7 @@ impl ConsumerMedia {
                 spatial: if simulcast { 0 } else { target.spatial },
                 temporal: target.temporal,
             };
-            LayerSelector::new(codec, key_svc, within_stream)
+            LayerSelector::new(codec, key_svc, within_stream).map(Box::new)
         });
         let target_encoding = match (simulcast, target_layers) {
             (true, Some(target)) => usize::from(target.spatial),
