@@ -77,3 +77,9 @@ fn a_wrong_fingerprint_fails_dtls_and_closes_the_transport() {
     let report = scenario("wrong-fingerprint");
     assert_eq!(report["failed"]["data"]["dtlsState"], "failed");
 }
+
+#[test]
+fn the_demo_page_publishes_simulcast_and_its_watch_link_shows_a_sharp_picture() {
+    let report = scenario("demo-page");
+    assert!(report["width"].as_u64().unwrap() >= 640, "{report}");
+}

@@ -211,7 +211,18 @@ async function start() {
   const say = (text) => { if (status) status.textContent = text; };
   document.getElementById('publish')?.addEventListener('click', async () => {
     try {
-      const { routerId: id } = await publish({ routerId, tcp });
+      // As mediasoup-demo publishes a webcam: 720p in three simulcast
+      // streams, so each watcher can get the one it can take.
+      const { routerId: id } = await publish({
+        routerId,
+        tcp,
+        video: { width: 1280, height: 720 },
+        encodings: [
+          { scaleResolutionDownBy: 4, maxBitrate: 500000 },
+          { scaleResolutionDownBy: 2, maxBitrate: 1000000 },
+          { scaleResolutionDownBy: 1, maxBitrate: 5000000 },
+        ],
+      });
       const link = `${location.origin}/?room=${id}`;
       say('Publishing. Watch from another tab: ');
       const a = document.createElement('a');
@@ -228,7 +239,9 @@ async function start() {
       say(`Watching room ${routerId}.`);
       setInterval(async () => {
         const s = await receiveStats();
-        say(`Watching room ${routerId}: ${s.framesDecoded} video frames decoded, ${s.audioPacketsReceived} audio packets.`);
+        const video = s.consumers.find((c) => c.kind === 'video');
+        const picture = video ? `${video.frameWidth}x${video.frameHeight} at ${video.framesPerSecond} fps, ` : '';
+        say(`Watching room ${routerId}: ${picture}${s.framesDecoded} video frames decoded, ${s.audioPacketsReceived} audio packets.`);
       }, 1000);
     } catch (e) {
       say(`Cannot watch: ${e.message}`);

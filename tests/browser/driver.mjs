@@ -244,6 +244,28 @@ async function quality(browser, options) {
   return { ok: true, published, sender, receivers: results, producerStats, transportStats: transport[0], publisherLogs: publisher.logs.slice(-5) };
 }
 
+// A person's path through the demo page: press Publish, open the watch
+// link it shows, and read the picture the watcher's status line reports.
+async function demoPage(browser) {
+  const publisher = await openPage(browser);
+  await publisher.click('#publish');
+  const link = await publisher.waitForSelector('#status a', { timeout: 15000 });
+  const watchUrl = await link.getAttribute('href');
+  const context = await browser.newContext();
+  const watcher = await context.newPage();
+  await watcher.goto(watchUrl);
+  const deadline = Date.now() + 20000;
+  let status = '';
+  let width = 0;
+  while (Date.now() < deadline) {
+    status = await watcher.textContent('#status');
+    width = Number(/(\d+)x\d+ at/.exec(status)?.[1] ?? 0);
+    if (width >= 640) break;
+    await sleep(500);
+  }
+  return { ok: width >= 640, status, width, publisherStatus: await publisher.textContent('#status') };
+}
+
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
 let result;
 try {
@@ -252,6 +274,7 @@ try {
     case 'publish-and-watch-tcp': result = await publishAndWatch(browser, { tcp: true }); break;
     case 'pause-resume': result = await pauseResume(browser); break;
     case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
+    case 'demo-page': result = await demoPage(browser); break;
     case 'quality': result = await quality(browser, JSON.parse(argument)); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;
     case 'publish-here-watch-there': result = await publishHereWatchThere(browser, argument); break;
