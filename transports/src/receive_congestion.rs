@@ -125,11 +125,11 @@ impl ReceiveCongestion {
             };
             if due && !media_ssrcs.is_empty() {
                 self.last_remb = Some((now, bitrate));
-                out.push(receiver_estimated_maximum_bitrate(
-                    self.sender_ssrc,
-                    bitrate,
-                    media_ssrcs,
-                ));
+                let remb =
+                    receiver_estimated_maximum_bitrate(self.sender_ssrc, bitrate, media_ssrcs);
+                if !remb.is_empty() {
+                    out.push(remb);
+                }
             }
         }
         out
@@ -186,6 +186,10 @@ mod tests {
         assert!(rembs(&congestion.poll(now + Duration::from_millis(300), &[5])).is_empty());
         congestion.set_max_incoming_bitrate(Some(0));
         assert_eq!(congestion.max_incoming_bitrate(), None);
+        // Any cap the API takes makes a valid REMB.
+        congestion.set_max_incoming_bitrate(Some(u64::MAX));
+        let huge = rembs(&congestion.poll(now + Duration::from_secs(5), &[5]));
+        assert_eq!(huge.len(), 1);
     }
 
     #[test]
