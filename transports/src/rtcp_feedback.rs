@@ -47,8 +47,13 @@ pub enum Feedback {
     },
     /// Receiver-estimated maximum bitrate (bits/s).
     Remb { bitrate: u64 },
-    /// Transport-wide congestion control feedback (parsed, not acted on yet).
-    TransportCc,
+    /// Transport-wide congestion control feedback: for each transport-wide
+    /// sequence number from the base, when it arrived (µs on the
+    /// receiver's clock, from the reference time), or `None` if it did not.
+    TransportCc {
+        base_sequence: u16,
+        arrivals: Vec<Option<i64>>,
+    },
 }
 
 /// Reads every packet of an RTCP compound packet this SFU acts on; others
@@ -77,8 +82,11 @@ pub fn parse(compound: &[u8]) -> Result<Vec<Feedback>, RtcpError> {
             out.push(Feedback::Remb {
                 bitrate: remb.bitrate as u64,
             });
-        } else if any.downcast_ref::<TransportLayerCc>().is_some() {
-            out.push(Feedback::TransportCc);
+        } else if let Some(feedback) = any.downcast_ref::<TransportLayerCc>() {
+            out.push(Feedback::TransportCc {
+                base_sequence: feedback.base_sequence_number,
+                arrivals: transport_cc_arrivals(feedback),
+            });
         } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
             out.push(Feedback::SenderReport {
                 ssrc: sr.ssrc,
@@ -89,6 +97,44 @@ pub fn parse(compound: &[u8]) -> Result<Vec<Feedback>, RtcpError> {
         }
     }
     Ok(out)
+}
+
+/// Each reported packet's arrival, in order from the base sequence number.
+fn transport_cc_arrivals(feedback: &TransportLayerCc) -> Vec<Option<i64>> {
+    use rtcp::transport_feedbacks::transport_layer_cc::{PacketStatusChunk, SymbolTypeTcc};
+    let count = usize::from(feedback.packet_status_count);
+    let mut statuses = Vec::with_capacity(count);
+    for chunk in &feedback.packet_chunks {
+        match chunk {
+            PacketStatusChunk::RunLengthChunk(run) => {
+                let room = count - statuses.len();
+                statuses.extend(std::iter::repeat_n(
+                    run.packet_status_symbol,
+                    usize::from(run.run_length).min(room),
+                ));
+            }
+            PacketStatusChunk::StatusVectorChunk(vector) => {
+                let room = count - statuses.len();
+                statuses.extend(vector.symbol_list.iter().take(room));
+            }
+        }
+        if statuses.len() == count {
+            break;
+        }
+    }
+    // 24-bit reference time in 64 ms units.
+    let mut time = i64::from(feedback.reference_time) * 64_000;
+    let mut deltas = feedback.recv_deltas.iter();
+    statuses
+        .iter()
+        .map(|status| match status {
+            SymbolTypeTcc::PacketReceivedSmallDelta | SymbolTypeTcc::PacketReceivedLargeDelta => {
+                time += deltas.next()?.delta;
+                Some(time)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn report(r: &rtcp::reception_report::ReceptionReport) -> Feedback {
@@ -242,6 +288,26 @@ pub fn picture_loss_indication(sender_ssrc: u32, media_ssrc: u32) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_cc_feedback_reads_back_as_arrivals() {
+        let start = std::time::Instant::now();
+        let mut generator = crate::transport_cc_feedback::TransportCcFeedback::new(1, start);
+        for (sequence, ms) in [(500u16, 0u64), (501, 5), (503, 12)] {
+            generator.on_packet(sequence, 9, start + Duration::from_millis(ms));
+        }
+        let packet = generator.poll(start + Duration::from_millis(20)).remove(0);
+        match parse(&packet).unwrap().as_slice() {
+            [Feedback::TransportCc {
+                base_sequence,
+                arrivals,
+            }] => {
+                assert_eq!(*base_sequence, 500);
+                assert_eq!(arrivals, &[Some(0), Some(5_000), None, Some(12_000)]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn a_remb_round_trips() {

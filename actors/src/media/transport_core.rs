@@ -458,7 +458,7 @@ impl TransportCore {
                     }
                 }
                 Feedback::Remb { .. } => self.ctx.metrics.feedback("remb"),
-                Feedback::TransportCc => self.ctx.metrics.feedback("transport_cc"),
+                Feedback::TransportCc { .. } => self.ctx.metrics.feedback("transport_cc"),
             }
         }
     }

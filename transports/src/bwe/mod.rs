@@ -4,6 +4,9 @@
 pub mod aimd_rate_control;
 pub mod bitrate_window;
 pub mod inter_arrival;
+pub mod loss_based;
 pub mod overuse_detector;
 pub mod remote_estimator;
+pub mod send_history;
+pub mod send_side;
 pub mod trendline;
