@@ -4,6 +4,7 @@
 pub mod aimd_rate_control;
 pub mod bitrate_window;
 pub mod inter_arrival;
+pub mod layer_allocation;
 pub mod loss_based;
 pub mod overuse_detector;
 pub mod remote_estimator;

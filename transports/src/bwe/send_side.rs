@@ -15,7 +15,9 @@ use crate::bwe::trendline::Trendline;
 
 const MIN_BPS: u64 = 30_000;
 const MAX_BPS: u64 = 100_000_000;
-/// Before any feedback: mediasoup's initialAvailableOutgoingBitrate.
+/// The loss-based estimate's floor when it starts (mediasoup's
+/// initialAvailableOutgoingBitrate); it starts where the delay-based one does
+/// when that is higher.
 const START_BPS: u64 = 600_000;
 
 #[derive(Debug)]
@@ -102,7 +104,11 @@ impl SendSideEstimator {
             .next()
             .map(|a| *a as f64 / 1_000.0);
         let acked = latest_arrival_ms.and_then(|at| self.acked.rate(at));
-        self.delay_based.update(usage, acked, now_ms);
+        let was_estimating = self.delay_based.estimate().is_some();
+        let delay_based = self.delay_based.update(usage, acked, now_ms);
+        if let (false, Some(first)) = (was_estimating, delay_based) {
+            self.loss_based = LossBasedEstimate::new(first.max(START_BPS), MIN_BPS, MAX_BPS);
+        }
         self.loss_based.update(lost, total, acked, now_ms);
     }
 
@@ -111,19 +117,18 @@ impl SendSideEstimator {
         self.remb = Some(bitrate);
     }
 
-    /// What may be sent now: `None` until the receiver has said anything.
+    /// What may be sent now: `None` until feedback has shown what the path
+    /// carries (a REMB alone counts).
     pub fn estimate(&self) -> Option<u64> {
-        if !self.feedback_seen {
-            return self.remb;
+        let from_feedback = self
+            .delay_based
+            .estimate()
+            .filter(|_| self.feedback_seen)
+            .map(|delay| delay.min(self.loss_based.estimate()));
+        match (from_feedback, self.remb) {
+            (Some(estimate), Some(remb)) => Some(estimate.min(remb)),
+            (estimate, remb) => estimate.or(remb),
         }
-        let mut estimate = self.loss_based.estimate();
-        if let Some(delay) = self.delay_based.estimate() {
-            estimate = estimate.min(delay);
-        }
-        if let Some(remb) = self.remb {
-            estimate = estimate.min(remb);
-        }
-        Some(estimate)
     }
 
     /// Milliseconds since the path was last seen over-used.
