@@ -176,6 +176,20 @@ impl NodeHandle {
         ask_result(&t.actor, Transport, id, TransportMsg::RestartIce).await
     }
 
+    /// mediasoup's setMaxOutgoingBitrate / setMinOutgoingBitrate.
+    pub async fn set_outgoing_bitrate_limits(
+        &self,
+        id: &str,
+        max: Option<u64>,
+        min: Option<u64>,
+    ) -> ActorResult<()> {
+        let t = self.ctx.topology.transport(id)?;
+        ask(&t.actor, Transport, id, |reply| {
+            TransportMsg::SetOutgoingBitrateLimits { max, min, reply }
+        })
+        .await
+    }
+
     pub async fn set_max_incoming_bitrate(&self, id: &str, bitrate: u64) -> ActorResult<()> {
         let t = self.ctx.topology.transport(id)?;
         ask(&t.actor, Transport, id, |reply| {
@@ -255,6 +269,14 @@ impl NodeHandle {
     pub async fn consumer_request_key_frame(&self, id: &str) -> ActorResult<()> {
         let c = self.ctx.topology.consumer(id)?;
         ask(&c.actor, Consumer, id, ConsumerMsg::RequestKeyFrame).await
+    }
+
+    /// The consumer's share of its transport's bandwidth (1-255); the
+    /// media object holds it, so no actor message is needed.
+    pub fn consumer_set_priority(&self, id: &str, priority: u8) -> ActorResult<()> {
+        let c = self.ctx.topology.consumer(id)?;
+        c.media.set_priority(priority);
+        Ok(())
     }
 
     pub async fn consumer_set_preferred_layers(

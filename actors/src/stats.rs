@@ -194,6 +194,15 @@ pub struct TransportStats {
     pub available_incoming_bitrate: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_incoming_bitrate: Option<u64>,
+    /// What this transport may send, from its receiver's transport-cc
+    /// feedback (or REMB), within max/minOutgoingBitrate; shared among its
+    /// simulcast consumers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_outgoing_bitrate: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_outgoing_bitrate: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_outgoing_bitrate: Option<u64>,
 }
 
 impl TransportStats {
@@ -210,6 +219,9 @@ impl TransportStats {
             rtp_bytes_sent: c.rtp_bytes_sent.load(Relaxed),
             available_incoming_bitrate: None,
             max_incoming_bitrate: None,
+            available_outgoing_bitrate: None,
+            max_outgoing_bitrate: None,
+            min_outgoing_bitrate: None,
         }
     }
 }

@@ -313,6 +313,12 @@ pub enum TransportMsg {
     Stats(RpcReplyPort<Vec<TransportStats>>),
     /// mediasoup's setMaxIncomingBitrate: 0 lifts the cap.
     SetMaxIncomingBitrate(u64, RpcReplyPort<()>),
+    /// mediasoup's setMaxOutgoingBitrate / setMinOutgoingBitrate (0: none).
+    SetOutgoingBitrateLimits {
+        max: Option<u64>,
+        min: Option<u64>,
+        reply: RpcReplyPort<()>,
+    },
     #[cfg(test)]
     Panic,
 }
@@ -848,7 +854,19 @@ impl Actor for Transport {
                     TransportStats::from_counters(a.kind.stats_type(), &a.id, &core.counters);
                 stats.available_incoming_bitrate = core.available_incoming_bitrate();
                 stats.max_incoming_bitrate = core.max_incoming_bitrate();
+                stats.available_outgoing_bitrate = core.available_outgoing_bitrate();
+                let (max_outgoing, min_outgoing) = core.outgoing_bitrate_limits();
+                stats.max_outgoing_bitrate = (max_outgoing > 0).then_some(max_outgoing);
+                stats.min_outgoing_bitrate = (min_outgoing > 0).then_some(min_outgoing);
                 let _ = reply.send(vec![stats]);
+            }
+            TransportMsg::SetOutgoingBitrateLimits { max, min, reply } => {
+                state
+                    .args
+                    .media
+                    .core()
+                    .set_outgoing_bitrate_limits(max, min);
+                let _ = reply.send(());
             }
             TransportMsg::SetMaxIncomingBitrate(bitrate, reply) => {
                 state

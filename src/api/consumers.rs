@@ -3,7 +3,7 @@ use troupe_actors::consumer::{ConsumerDump, PreferredLayers};
 use troupe_actors::stats::RtpStreamStats;
 use troupe_actors::ObjectKind;
 
-use crate::api::error::{ApiResult, ErrorBody};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::json_body::JsonBody;
 use crate::api::State;
 
@@ -20,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/v1/consumers/{id}/preferred-layers",
             web::post().to(preferred_layers),
         )
+        .route("/v1/consumers/{id}/priority", web::post().to(priority))
         .route("/v1/consumers/{id}/stats", web::get().to(stats));
 }
 
@@ -77,6 +78,33 @@ pub async fn preferred_layers(
         .consumer_set_preferred_layers(&id, body.0)
         .await?;
     Ok(HttpResponse::Ok().json(layers))
+}
+
+/// `{priority}` as mediasoup's setPriority: 1 (the default) to 255.
+#[derive(serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityRequest {
+    #[schema(minimum = 1, maximum = 255)]
+    pub priority: u8,
+}
+
+/// Sets the consumer's share of its transport's bandwidth against the
+/// transport's other consumers: a higher priority climbs layers first.
+#[utoipa::path(post, path = "/v1/consumers/{id}/priority", tag = "consumers",
+    request_body = PriorityRequest,
+    responses((status = 200, body = PriorityRequest), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn priority(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<PriorityRequest>,
+) -> ApiResult<HttpResponse> {
+    if body.0.priority == 0 {
+        return Err(ApiError::invalid("priority", "must be 1 to 255"));
+    }
+    state.node().consumer_set_priority(&id, body.0.priority)?;
+    Ok(HttpResponse::Ok().json(PriorityRequest {
+        priority: body.0.priority,
+    }))
 }
 
 /// Outbound RTP statistics.

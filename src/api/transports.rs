@@ -52,6 +52,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(set_max_incoming_bitrate),
         )
         .route(
+            "/v1/transports/{id}/max-outgoing-bitrate",
+            web::post().to(set_max_outgoing_bitrate),
+        )
+        .route(
+            "/v1/transports/{id}/min-outgoing-bitrate",
+            web::post().to(set_min_outgoing_bitrate),
+        )
+        .route(
             "/v1/data-producers/{id}",
             web::delete().to(delete_data_object),
         )
@@ -210,6 +218,39 @@ pub async fn set_max_incoming_bitrate(
     state
         .node()
         .set_max_incoming_bitrate(&id, body.0.bitrate)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Caps what this transport sends, whatever its estimate says (0: no cap).
+#[utoipa::path(post, path = "/v1/transports/{id}/max-outgoing-bitrate", tag = "transports",
+    request_body = BitrateRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_max_outgoing_bitrate(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<BitrateRequest>,
+) -> ApiResult<HttpResponse> {
+    state
+        .node()
+        .set_outgoing_bitrate_limits(&id, Some(body.0.bitrate), None)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// What this transport may send at least, whatever its estimate says
+/// (0: no floor).
+#[utoipa::path(post, path = "/v1/transports/{id}/min-outgoing-bitrate", tag = "transports",
+    request_body = BitrateRequest,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_min_outgoing_bitrate(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<BitrateRequest>,
+) -> ApiResult<HttpResponse> {
+    state
+        .node()
+        .set_outgoing_bitrate_limits(&id, None, Some(body.0.bitrate))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -177,10 +177,11 @@ async function quality(browser, options) {
   const joinedAt = [];
   for (const receiver of receivers) {
     const watcher = await openPage(browser);
-    await watcher.evaluate(
+    const watching = await watcher.evaluate(
       ([routerId, preferredLayers]) => window.troupeDemo.watch({ routerId, preferredLayers }),
       [published.routerId, receiver.preferredLayers],
     );
+    watcher.transportId = watching.transportId;
     watchers.push(watcher);
     joinedAt.push(Date.now());
   }
@@ -228,9 +229,11 @@ async function quality(browser, options) {
     firstFrameMs: firstFrameMs[i],
     logs: watchers[i].logs.slice(-5),
   }));
-  for (const result of results) {
+  for (const [i, result] of results.entries()) {
     const response = await fetch(`${baseUrl}/v1/consumers/${result.consumerId}`);
     result.currentLayers = (await response.json()).currentLayers ?? null;
+    const transport = await (await fetch(`${baseUrl}/v1/transports/${watchers[i].transportId}/stats`)).json();
+    result.availableOutgoingBitrate = transport[0]?.availableOutgoingBitrate ?? null;
   }
   // What Troupe itself says about the publisher's streams.
   const producerStats = [];

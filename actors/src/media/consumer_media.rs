@@ -5,10 +5,11 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
+use troupe_transports::bwe::layer_allocation::Demand;
 use troupe_transports::key_frame::VideoCodec;
 use troupe_transports::layer_selector::{LayerIndices, LayerSelector, Patch, Verdict};
 use troupe_transports::retransmission_buffer::{rtx_packet, RetransmissionBuffer};
@@ -108,6 +109,11 @@ pub struct ConsumerMedia {
     current_layers: AtomicU16,
     /// (own score << 8 | the producer's) as last notified.
     notified_score: AtomicU16,
+    /// The highest simulcast stream the transport's bandwidth allows
+    /// (`usize::MAX`: no limit), set by the transport's allocation.
+    bandwidth_limit: AtomicUsize,
+    /// mediasoup's consumer priority: its share of a thin link.
+    priority: AtomicU8,
 }
 
 impl ConsumerMedia {
@@ -214,6 +220,8 @@ impl ConsumerMedia {
             top_temporal_layer: producer.shared.layers().temporal.saturating_sub(1),
             current_layers: AtomicU16::new(NO_LAYERS),
             notified_score: AtomicU16::new(u16::MAX),
+            bandwidth_limit: AtomicUsize::new(usize::MAX),
+            priority: AtomicU8::new(1),
         })
     }
 
@@ -277,10 +285,7 @@ impl ConsumerMedia {
             return;
         };
         let encoding = if self.simulcast {
-            best_active_encoding(
-                self.target_encoding.load(Relaxed),
-                producer.active_encodings_now(),
-            )
+            self.wanted_encoding(producer.active_encodings_now())
         } else {
             0
         };
@@ -308,6 +313,75 @@ impl ConsumerMedia {
         if key_frame_needed {
             self.request_key_frame();
         }
+    }
+
+    /// The simulcast stream to forward: the preferred one within what the
+    /// bandwidth allows, else the best being sent below it.
+    fn wanted_encoding(&self, active: u32) -> usize {
+        let allowed = self
+            .target_encoding
+            .load(Relaxed)
+            .min(self.bandwidth_limit.load(Relaxed));
+        best_active_encoding(allowed, active)
+    }
+
+    /// The preferred simulcast stream, and the active ones' bitrates, for
+    /// the transport's allocation; `None` for a consumer it does not
+    /// allocate (not simulcast, or paused).
+    pub fn bandwidth_demand(&self) -> Option<Demand> {
+        if !self.simulcast || !self.active() {
+            return None;
+        }
+        let producer = self.producer.upgrade()?;
+        let active = producer.active_encodings_now();
+        // A consumer held to lower temporal layers sends part of a stream.
+        let temporal_share = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| s.layers.as_ref().map(|l| l.target().temporal))
+            .map_or(1.0, |wanted| {
+                temporal_layers_share(wanted, self.top_temporal_layer)
+            });
+        let layers = producer
+            .shared
+            .counters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (active & (1 << i.min(31)) != 0)
+                    .then(|| (c.bitrate.load(Relaxed) as f64 * temporal_share) as u64)
+            })
+            .collect();
+        Some(Demand {
+            priority: self.priority.load(Relaxed),
+            layers,
+            preferred: self.target_encoding.load(Relaxed),
+        })
+    }
+
+    /// What the transport's allocation allows this consumer (`None`: no
+    /// limit); a lower stream is switched to at its next key frame.
+    pub fn set_bandwidth_limit(&self, encoding: Option<usize>) {
+        let limit = encoding.unwrap_or(usize::MAX);
+        if self.bandwidth_limit.swap(limit, Relaxed) != limit {
+            let active = self
+                .producer
+                .upgrade()
+                .map_or(0, |p| p.active_encodings_now());
+            if self.wanted_encoding(active) != self.current_encoding.load(Relaxed) {
+                self.request_key_frame();
+            }
+        }
+    }
+
+    pub fn set_priority(&self, priority: u8) {
+        self.priority.store(priority.max(1), Relaxed);
+    }
+
+    /// What this consumer sent over the last second, in bits per second.
+    pub fn bitrate(&self) -> u64 {
+        self.counters.bitrate.load(Relaxed)
     }
 
     /// The spatial and temporal layer forwarded now, if any.
@@ -360,8 +434,7 @@ impl ConsumerMedia {
         if !self.active() || !self.payload_types.contains(routed.payload_type) {
             return;
         }
-        let target =
-            best_active_encoding(self.target_encoding.load(Relaxed), routed.active_encodings);
+        let target = self.wanted_encoding(routed.active_encodings);
         let current = self.current_encoding.load(Relaxed);
         // One simulcast stream at a time: the current one, or the target
         // from its first key frame on.
@@ -427,12 +500,9 @@ impl ConsumerMedia {
         let carries_transport_cc = self
             .transport_cc_extension_id
             .is_some_and(|tcc| routed.extensions().iter().any(|(id, _)| *id == tcc));
-        let transport_sequence = if carries_transport_cc {
-            endpoint.core().next_transport_sequence()
-        } else {
-            0
-        }
-        .to_be_bytes();
+        let transport_number =
+            carries_transport_cc.then(|| endpoint.core().next_transport_sequence());
+        let transport_sequence = transport_number.unwrap_or(0).to_be_bytes();
         // On the stack: this runs for every packet and every consumer.
         let mut extensions: [(u8, &[u8]); MAX_EXTENSIONS] = [(0, &[]); MAX_EXTENSIONS];
         let mut count = 0;
@@ -486,6 +556,9 @@ impl ConsumerMedia {
             if endpoint.send_rtp(buffer) {
                 self.counters.packets.fetch_add(1, Relaxed);
                 self.counters.bytes.fetch_add(buffer.len() as u64, Relaxed);
+                if let Some(number) = transport_number {
+                    endpoint.core().on_sent(number, buffer.len(), now);
+                }
             }
         });
         drop(state);
@@ -637,6 +710,18 @@ impl ConsumerMedia {
             self.counters.packets.load(Relaxed) as u32,
             self.counters.bytes.load(Relaxed) as u32,
         ))
+    }
+}
+
+/// The share of a stream's bitrate its temporal layers up to `wanted` carry,
+/// of `top + 1` layers: libwebrtc's split for VP8 (40/20/40 % for three,
+/// 60/40 % for two).
+fn temporal_layers_share(wanted: u8, top: u8) -> f64 {
+    match (top, wanted) {
+        (2, 0) => 0.4,
+        (2, 1) => 0.6,
+        (1, 0) => 0.6,
+        _ => 1.0,
     }
 }
 

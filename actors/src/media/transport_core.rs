@@ -4,11 +4,13 @@
 //! periodic reports, and the transport's counters.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU16;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU16, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use troupe_transports::bwe::layer_allocation::{allocate, Demand, LayerProbe};
+use troupe_transports::bwe::send_side::SendSideEstimator;
 use troupe_transports::receive_congestion::ReceiveCongestion;
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
@@ -115,6 +117,13 @@ pub struct TransportCore {
     last_sample: Mutex<Option<Instant>>,
     /// What the senders are told about the path (transport-cc, REMB).
     receive_congestion: Mutex<ReceiveCongestion>,
+    /// What this transport may send, from its receiver's feedback.
+    send_estimator: Mutex<SendSideEstimator>,
+    layer_probe: Mutex<LayerProbe>,
+    /// mediasoup's max/minOutgoingBitrate (0: none).
+    max_outgoing_bitrate: AtomicU64,
+    min_outgoing_bitrate: AtomicU64,
+    epoch: Instant,
 }
 
 impl TransportCore {
@@ -129,6 +138,11 @@ impl TransportCore {
             transport_sequence: AtomicU16::new(rand::random()),
             last_sample: Mutex::new(None),
             receive_congestion: Mutex::new(ReceiveCongestion::new(FEEDBACK_SSRC, Instant::now())),
+            send_estimator: Mutex::new(SendSideEstimator::new(Instant::now())),
+            layer_probe: Mutex::new(LayerProbe::default()),
+            max_outgoing_bitrate: AtomicU64::new(0),
+            min_outgoing_bitrate: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 
@@ -149,6 +163,85 @@ impl TransportCore {
         }
         if let Ok(mut consumers) = self.consumers.write() {
             consumers.clear();
+        }
+    }
+
+    /// A packet numbered `number` (transport-wide) went out, `size` bytes.
+    pub fn on_sent(&self, number: u16, size: usize, now: Instant) {
+        if let Ok(mut estimator) = self.send_estimator.lock() {
+            estimator.on_sent(number, size, now);
+        }
+    }
+
+    /// What this transport may send, as its receiver's feedback says, within
+    /// max/minOutgoingBitrate; `None` until the feedback says anything.
+    pub fn available_outgoing_bitrate(&self) -> Option<u64> {
+        let estimate = self.send_estimator.lock().ok()?.estimate()?;
+        Some(self.within_outgoing_limits(estimate))
+    }
+
+    fn within_outgoing_limits(&self, bitrate: u64) -> u64 {
+        let max = self.max_outgoing_bitrate.load(Relaxed);
+        let min = self.min_outgoing_bitrate.load(Relaxed);
+        let capped = if max > 0 { bitrate.min(max) } else { bitrate };
+        capped.max(min)
+    }
+
+    /// mediasoup's setMaxOutgoingBitrate / setMinOutgoingBitrate (0: none).
+    pub fn set_outgoing_bitrate_limits(&self, max: Option<u64>, min: Option<u64>) {
+        if let Some(max) = max {
+            self.max_outgoing_bitrate.store(max, Relaxed);
+        }
+        if let Some(min) = min {
+            self.min_outgoing_bitrate.store(min, Relaxed);
+        }
+    }
+
+    pub fn outgoing_bitrate_limits(&self) -> (u64, u64) {
+        (
+            self.max_outgoing_bitrate.load(Relaxed),
+            self.min_outgoing_bitrate.load(Relaxed),
+        )
+    }
+
+    /// Shares what the transport may send among its simulcast consumers:
+    /// others (audio, single streams) take what they send, the rest is
+    /// allocated by preference and priority. Without an estimate, nobody is
+    /// limited.
+    fn allocate_outgoing_bitrate(&self, consumers: &[Arc<ConsumerMedia>], now: Instant) {
+        let demands: Vec<(Arc<ConsumerMedia>, Demand)> = consumers
+            .iter()
+            .filter_map(|c| Some((c.clone(), c.bandwidth_demand()?)))
+            .collect();
+        if demands.is_empty() {
+            return;
+        }
+        let (estimate, since_overuse) = match self.send_estimator.lock() {
+            Ok(estimator) => (estimator.estimate(), estimator.since_overuse_ms(now)),
+            Err(_) => return,
+        };
+        let Some(estimate) = estimate.map(|e| self.within_outgoing_limits(e)) else {
+            for (consumer, _) in &demands {
+                consumer.set_bandwidth_limit(None);
+            }
+            return;
+        };
+        let now_ms = now.saturating_duration_since(self.epoch).as_secs_f64() * 1_000.0;
+        let budget = match self.layer_probe.lock() {
+            Ok(mut probe) => probe.budget(estimate, since_overuse, now_ms),
+            Err(_) => estimate,
+        };
+        let fixed: u64 = consumers
+            .iter()
+            .filter(|c| !demands.iter().any(|(d, _)| Arc::ptr_eq(c, d)))
+            .map(|c| c.bitrate())
+            .sum();
+        let layers = allocate(
+            budget.saturating_sub(fixed),
+            &demands.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+        );
+        for ((consumer, _), layer) in demands.iter().zip(layers) {
+            consumer.set_bandwidth_limit(Some(layer));
         }
     }
 
@@ -457,8 +550,21 @@ impl TransportCore {
                             .on_sender_report(ssrc, ntp_time, Instant::now());
                     }
                 }
-                Feedback::Remb { .. } => self.ctx.metrics.feedback("remb"),
-                Feedback::TransportCc { .. } => self.ctx.metrics.feedback("transport_cc"),
+                Feedback::Remb { bitrate } => {
+                    self.ctx.metrics.feedback("remb");
+                    if let Ok(mut estimator) = self.send_estimator.lock() {
+                        estimator.on_remb(bitrate);
+                    }
+                }
+                Feedback::TransportCc {
+                    base_sequence,
+                    arrivals,
+                } => {
+                    self.ctx.metrics.feedback("transport_cc");
+                    if let Ok(mut estimator) = self.send_estimator.lock() {
+                        estimator.on_feedback(base_sequence, &arrivals, Instant::now());
+                    }
+                }
             }
         }
     }
@@ -503,11 +609,12 @@ impl TransportCore {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        for consumer in consumers {
+        for consumer in &consumers {
             if let Some(report) = consumer.poll_rtcp(now) {
                 out.push(report);
             }
         }
+        self.allocate_outgoing_bitrate(&consumers, now);
         if let Ok(mut last) = self.last_sample.lock() {
             match *last {
                 Some(t)
