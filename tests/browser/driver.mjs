@@ -13,17 +13,25 @@ const FLAGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection',
+  // getUserMedia and mediasoup-client need a secure context; a node on a
+  // test host's address is served over plain HTTP.
+  `--unsafely-treat-insecure-origin-as-secure=${baseUrl}`,
 ];
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Off loopback the API wants the admin token: the driver and its pages
+// send it (TROUPE_API_TOKEN in the driver's environment).
+const token = process.env.TROUPE_API_TOKEN;
+const authorization = token ? { Authorization: `Bearer ${token}` } : {};
+
 async function api(method, path) {
-  const response = await fetch(`${baseUrl}${path}`, { method });
+  const response = await fetch(`${baseUrl}${path}`, { method, headers: authorization });
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
 }
 
 async function openPage(browser, origin = baseUrl) {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ extraHTTPHeaders: authorization });
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
@@ -269,6 +277,68 @@ async function demoPage(browser) {
   return { ok: width >= 640, status, width, publisherStatus: await publisher.textContent('#status') };
 }
 
+// A receiver on a link that changes: the publisher's browser on the host,
+// the receiver's in a network namespace (`chromium` is the wrapper that
+// starts it there), and the link's rate set with tc on `veth` (the host
+// side, which shapes what Troupe sends it) at each phase. Samples the
+// receiver once a second.
+async function shapedLink(browser, options) {
+  const { execFileSync } = await import('node:child_process');
+  const { chromium: wrapper, veth, phases, video, encodings, preferredLayers } = options;
+  const shape = (rate) => {
+    if (rate) {
+      execFileSync('tc', ['qdisc', 'replace', 'dev', veth, 'root', 'tbf', 'rate', rate, 'burst', '16kb', 'latency', '200ms']);
+    } else {
+      try { execFileSync('tc', ['qdisc', 'del', 'dev', veth, 'root'], { stdio: 'ignore' }); } catch { /* none set */ }
+    }
+  };
+  shape(null);
+  const publisher = await openPage(browser);
+  const published = await publisher.evaluate((o) => window.troupeDemo.publish(o), { video, encodings });
+  const receiverBrowser = await chromium.launch({ executablePath: wrapper, args: FLAGS });
+  try {
+    const watcher = await openPage(receiverBrowser);
+    const watching = await watcher.evaluate(
+      ([routerId, layers]) => window.troupeDemo.watch({ routerId, preferredLayers: layers }),
+      [published.routerId, preferredLayers],
+    );
+    const timeline = [];
+    const start = Date.now();
+    let previous = null;
+    for (const [index, phase] of phases.entries()) {
+      shape(phase.rate);
+      const phaseEnd = Date.now() + phase.seconds * 1000;
+      while (Date.now() < phaseEnd) {
+        await sleep(1000);
+        const video = (await stats(watcher)).consumers.find((c) => c.kind === 'video') ?? {};
+        const transport = await (await fetch(`${baseUrl}/v1/transports/${watching.transportId}/stats`, { headers: authorization })).json();
+        const consumer = video.id ? await (await fetch(`${baseUrl}/v1/consumers/${video.id}`, { headers: authorization })).json() : {};
+        const sample = {
+          t: (Date.now() - start) / 1000,
+          phase: index,
+          frameWidth: video.frameWidth ?? 0,
+          framesDecoded: video.framesDecoded ?? 0,
+          freezes: video.totalFreezesDuration ?? 0,
+          bytesReceived: video.bytesReceived ?? 0,
+          spatialLayer: consumer.currentLayers?.spatialLayer ?? null,
+          availableOutgoingBitrate: transport[0]?.availableOutgoingBitrate ?? null,
+        };
+        if (previous) {
+          const seconds = sample.t - previous.t;
+          sample.kbps = Math.round(((sample.bytesReceived - previous.bytesReceived) * 8) / seconds / 1000);
+          sample.fps = Math.round(((sample.framesDecoded - previous.framesDecoded) / seconds) * 10) / 10;
+        }
+        previous = sample;
+        timeline.push(sample);
+      }
+    }
+    return { ok: true, published, timeline };
+  } finally {
+    shape(null);
+    await receiverBrowser.close();
+  }
+}
+
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
 let result;
 try {
@@ -277,6 +347,7 @@ try {
     case 'publish-and-watch-tcp': result = await publishAndWatch(browser, { tcp: true }); break;
     case 'pause-resume': result = await pauseResume(browser); break;
     case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
+    case 'shaped-link': result = await shapedLink(browser, JSON.parse(argument)); break;
     case 'demo-page': result = await demoPage(browser); break;
     case 'quality': result = await quality(browser, JSON.parse(argument)); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;

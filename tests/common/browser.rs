@@ -7,6 +7,16 @@ use std::path::Path;
 use std::process::Command;
 
 pub fn run_scenario(base_url: &str, scenario: &str, argument: Option<&str>) -> serde_json::Value {
+    run_scenario_with_token(base_url, scenario, argument, None)
+}
+
+/// The same against a node that wants its admin token (off loopback).
+pub fn run_scenario_with_token(
+    base_url: &str,
+    scenario: &str,
+    argument: Option<&str>,
+    token: Option<&str>,
+) -> serde_json::Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     assert!(
         Path::new("/usr/bin/chromium").exists() && root.join("demo/dist/app.js").is_file(),
@@ -19,6 +29,9 @@ pub fn run_scenario(base_url: &str, scenario: &str, argument: Option<&str>) -> s
         .arg(scenario);
     if let Some(argument) = argument {
         command.arg(argument);
+    }
+    if let Some(token) = token {
+        command.env("TROUPE_API_TOKEN", token);
     }
     let output = command.output().expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

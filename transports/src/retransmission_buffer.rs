@@ -1,8 +1,13 @@
 //! The last packets sent on a stream, by sequence number, to answer NACKs
 //! (RFC 4585). Slots are reused, so a steady stream allocates nothing.
+//! A packet is sent again at most once a round trip: a receiver repeats its
+//! NACK every round trip until the repair arrives, and answering each would
+//! fill a congested link with copies of the same packet.
+
+use std::time::{Duration, Instant};
 
 pub struct RetransmissionBuffer {
-    slots: Vec<(Option<u16>, Vec<u8>)>,
+    slots: Vec<(Option<u16>, Vec<u8>, Option<Instant>)>,
 }
 
 impl RetransmissionBuffer {
@@ -10,7 +15,7 @@ impl RetransmissionBuffer {
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.next_power_of_two().max(1);
         RetransmissionBuffer {
-            slots: (0..capacity).map(|_| (None, Vec::new())).collect(),
+            slots: (0..capacity).map(|_| (None, Vec::new(), None)).collect(),
         }
     }
 
@@ -24,11 +29,28 @@ impl RetransmissionBuffer {
         slot.0 = Some(sequence);
         slot.1.clear();
         slot.1.extend_from_slice(packet);
+        slot.2 = None;
     }
 
     pub fn get(&self, sequence: u16) -> Option<&[u8]> {
         let slot = &self.slots[self.index(sequence)];
         (slot.0 == Some(sequence)).then_some(slot.1.as_slice())
+    }
+
+    /// The packet to send again now, unless it was sent again less than
+    /// `round_trip` ago.
+    pub fn resend(&mut self, sequence: u16, now: Instant, round_trip: Duration) -> Option<&[u8]> {
+        let index = self.index(sequence);
+        let slot = &mut self.slots[index];
+        if slot.0 != Some(sequence)
+            || slot
+                .2
+                .is_some_and(|at| now.saturating_duration_since(at) < round_trip)
+        {
+            return None;
+        }
+        slot.2 = Some(now);
+        Some(slot.1.as_slice())
     }
 }
 
@@ -74,6 +96,21 @@ mod tests {
         assert_eq!(buffer.get(0), Some(&[0u8][..]));
         assert_eq!(buffer.get(65_535), None, "overwritten");
         assert_eq!(buffer.get(100), None);
+    }
+
+    #[test]
+    fn a_packet_is_sent_again_at_most_once_a_round_trip() {
+        let mut buffer = RetransmissionBuffer::new(4);
+        buffer.store(7, &[7]);
+        let start = Instant::now();
+        let rtt = Duration::from_millis(100);
+        assert_eq!(buffer.resend(7, start, rtt), Some(&[7u8][..]));
+        assert_eq!(
+            buffer.resend(7, start + Duration::from_millis(50), rtt),
+            None
+        );
+        assert!(buffer.resend(7, start + rtt, rtt).is_some());
+        assert_eq!(buffer.resend(8, start, rtt), None);
     }
 
     #[test]

@@ -103,6 +103,25 @@ impl RtpHeader {
     }
 }
 
+/// Overwrites the value of extension `id` in `packet` (whose header is
+/// `header`) with `value` of the same length; false if it has none such.
+pub fn overwrite_extension(packet: &mut [u8], header: &RtpHeader, id: u8, value: &[u8]) -> bool {
+    let Some(offset) = header
+        .extensions(packet)
+        .find(|(i, v)| *i == id && v.len() == value.len())
+        .map(|(_, v)| v.as_ptr() as usize - packet.as_ptr() as usize)
+    else {
+        return false;
+    };
+    match packet.get_mut(offset..offset + value.len()) {
+        Some(field) => {
+            field.copy_from_slice(value);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Iterator over RFC 8285 extension elements; stops at malformed data.
 pub struct Extensions<'a> {
     data: &'a [u8],
@@ -255,6 +274,20 @@ mod tests {
         rebuild(&p, &h, &rewrite, &[], &mut out);
         assert_eq!(out[0], 0x80);
         assert_eq!(RtpHeader::parse(&out).unwrap().payload(&out), b"payload");
+    }
+
+    #[test]
+    fn an_extension_value_is_overwritten_in_place() {
+        let mut p = packet_with_extensions();
+        let h = RtpHeader::parse(&p).unwrap();
+        assert!(overwrite_extension(&mut p, &h, 3, &[0x01, 0x02]));
+        let ext: Vec<(u8, Vec<u8>)> = h.extensions(&p).map(|(i, v)| (i, v.to_vec())).collect();
+        assert_eq!(ext, vec![(9, b"0".to_vec()), (3, vec![0x01, 0x02])]);
+        assert!(
+            !overwrite_extension(&mut p, &h, 4, &[0, 0]),
+            "no such extension"
+        );
+        assert!(!overwrite_extension(&mut p, &h, 3, &[0]), "another length");
     }
 
     #[test]

@@ -7,14 +7,14 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, AtomicUsize};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use troupe_transports::bwe::layer_allocation::Demand;
 use troupe_transports::key_frame::VideoCodec;
 use troupe_transports::layer_selector::{LayerIndices, LayerSelector, Patch, Verdict};
 use troupe_transports::retransmission_buffer::{rtx_packet, RetransmissionBuffer};
 use troupe_transports::rtcp_feedback;
-use troupe_transports::rtp_packet::{rebuild, Rewrite, RtpHeader};
+use troupe_transports::rtp_packet::{overwrite_extension, rebuild, Rewrite, RtpHeader};
 use troupe_transports::stream_rewriter::StreamRewriter;
 
 use crate::media::id_set::IdSet;
@@ -44,6 +44,10 @@ fn with_outgoing_buffer(send: impl FnOnce(&mut Vec<u8>)) {
         Err(_) => send(&mut Vec::with_capacity(1500)),
     })
 }
+
+/// A packet is sent again at most once per round trip, and never more
+/// often than this.
+const MIN_RESEND_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Packets kept for retransmission: about a second of 320p-720p video.
 const RETRANSMISSION_BUFFER: usize = 512;
@@ -114,6 +118,10 @@ pub struct ConsumerMedia {
     bandwidth_limit: AtomicUsize,
     /// mediasoup's consumer priority: its share of a thin link.
     priority: AtomicU8,
+    /// The temporal layer preferred, and the highest the bandwidth allows
+    /// (`u8::MAX`: no limit); the selector gets the lower.
+    preferred_temporal: AtomicU8,
+    temporal_limit: AtomicU8,
 }
 
 impl ConsumerMedia {
@@ -222,6 +230,8 @@ impl ConsumerMedia {
             notified_score: AtomicU16::new(u16::MAX),
             bandwidth_limit: AtomicUsize::new(usize::MAX),
             priority: AtomicU8::new(1),
+            preferred_temporal: AtomicU8::new(target_layers.map_or(u8::MAX, |t| t.temporal)),
+            temporal_limit: AtomicU8::new(u8::MAX),
         })
     }
 
@@ -301,18 +311,45 @@ impl ConsumerMedia {
             let encoding = usize::from(target.spatial);
             key_frame_needed |= self.target_encoding.swap(encoding, Relaxed) != encoding;
         }
-        if let Ok(mut state) = self.state.lock() {
-            if let Some(layers) = state.layers.as_mut() {
-                layers.set_target(LayerIndices {
-                    spatial: if self.simulcast { 0 } else { target.spatial },
-                    temporal: target.temporal,
-                });
-                key_frame_needed |= !self.simulcast && layers.needs_key_frame();
-            }
-        }
+        self.preferred_temporal.store(target.temporal, Relaxed);
+        key_frame_needed |= self.update_selector_target(target.spatial);
         if key_frame_needed {
             self.request_key_frame();
         }
+    }
+
+    /// Gives the layer selector the preferred layers within the temporal
+    /// limit; true if an SVC spatial switch now needs a key frame.
+    fn update_selector_target(&self, spatial: u8) -> bool {
+        let temporal = self
+            .preferred_temporal
+            .load(Relaxed)
+            .min(self.temporal_limit.load(Relaxed));
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        let Some(layers) = state.layers.as_mut() else {
+            return false;
+        };
+        layers.set_target(LayerIndices {
+            spatial: if self.simulcast { 0 } else { spatial },
+            temporal,
+        });
+        !self.simulcast && layers.needs_key_frame()
+    }
+
+    /// Temporal layers a bandwidth allocation can choose among: none
+    /// without a selector (every temporal layer goes out).
+    fn allocatable_temporal_layers(&self) -> usize {
+        if self.has_selector() {
+            usize::from(self.top_temporal_layer) + 1
+        } else {
+            1
+        }
+    }
+
+    fn has_selector(&self) -> bool {
+        self.state.lock().is_ok_and(|s| s.layers.is_some())
     }
 
     /// The simulcast stream to forward: the preferred one within what the
@@ -325,46 +362,53 @@ impl ConsumerMedia {
         best_active_encoding(allowed, active)
     }
 
-    /// The preferred simulcast stream, and the active ones' bitrates, for
-    /// the transport's allocation; `None` for a consumer it does not
-    /// allocate (not simulcast, or paused).
+    /// The layers (each simulcast stream at each temporal layer, by cost
+    /// order within a stream) and their bitrates now, the preferred one and
+    /// the priority, for the transport's allocation; `None` for a consumer
+    /// it does not allocate (not simulcast, or paused).
     pub fn bandwidth_demand(&self) -> Option<Demand> {
         if !self.simulcast || !self.active() {
             return None;
         }
         let producer = self.producer.upgrade()?;
         let active = producer.active_encodings_now();
-        // A consumer held to lower temporal layers sends part of a stream.
-        let temporal_share = self
-            .state
-            .lock()
-            .ok()
-            .and_then(|s| s.layers.as_ref().map(|l| l.target().temporal))
-            .map_or(1.0, |wanted| {
-                temporal_layers_share(wanted, self.top_temporal_layer)
-            });
-        let layers = producer
-            .shared
-            .counters
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                (active & (1 << i.min(31)) != 0)
-                    .then(|| (c.bitrate.load(Relaxed) as f64 * temporal_share) as u64)
-            })
-            .collect();
+        let temporal_layers = self.allocatable_temporal_layers();
+        let top = (temporal_layers - 1) as u8;
+        let mut layers = Vec::new();
+        for (i, counters) in producer.shared.counters.iter().enumerate() {
+            let bitrate = (active & (1 << i.min(31)) != 0).then(|| counters.bitrate.load(Relaxed));
+            for temporal in 0..temporal_layers {
+                let share = temporal_layers_share(temporal as u8, top);
+                layers.push(bitrate.map(|b| (b as f64 * share) as u64));
+            }
+        }
+        let preferred_temporal =
+            usize::from(self.preferred_temporal.load(Relaxed)).min(temporal_layers - 1);
         Some(Demand {
             priority: self.priority.load(Relaxed),
             layers,
-            preferred: self.target_encoding.load(Relaxed),
+            preferred: self.target_encoding.load(Relaxed) * temporal_layers + preferred_temporal,
         })
     }
 
-    /// What the transport's allocation allows this consumer (`None`: no
-    /// limit); a lower stream is switched to at its next key frame.
-    pub fn set_bandwidth_limit(&self, encoding: Option<usize>) {
-        let limit = encoding.unwrap_or(usize::MAX);
-        if self.bandwidth_limit.swap(limit, Relaxed) != limit {
+    /// What the transport's allocation allows this consumer: an index into
+    /// its demand's layers (`None`: no limit). A lower stream is switched
+    /// to at its next key frame, a lower temporal layer at once.
+    pub fn set_bandwidth_limit(&self, layer: Option<usize>) {
+        let temporal_layers = self.allocatable_temporal_layers();
+        let (encoding, temporal) = match layer {
+            Some(layer) => (layer / temporal_layers, (layer % temporal_layers) as u8),
+            None => (usize::MAX, u8::MAX),
+        };
+        let temporal = if temporal_layers == 1 {
+            u8::MAX
+        } else {
+            temporal
+        };
+        if self.temporal_limit.swap(temporal, Relaxed) != temporal {
+            self.update_selector_target(0);
+        }
+        if self.bandwidth_limit.swap(encoding, Relaxed) != encoding {
             let active = self
                 .producer
                 .upgrade()
@@ -568,7 +612,8 @@ impl ConsumerMedia {
     }
 
     /// The receiver lost these packets: send them again, as RTX if
-    /// negotiated.
+    /// negotiated, each at most once a round trip, each under a new
+    /// transport-wide number so that the bandwidth estimate counts it.
     pub fn on_nack(&self, sequence_numbers: &[u16]) {
         self.counters.nack_count.fetch_add(1, Relaxed);
         self.counters
@@ -589,15 +634,19 @@ impl ConsumerMedia {
         let Some(retransmissions) = retransmissions else {
             return;
         };
+        let now = Instant::now();
+        let round_trip = Duration::from_micros(self.counters.round_trip_time_us.load(Relaxed))
+            .max(MIN_RESEND_INTERVAL);
         for &sequence in sequence_numbers {
-            let Some(original) = retransmissions.get(sequence) else {
+            let Some(original) = retransmissions.resend(sequence, now, round_trip) else {
                 continue;
             };
-            let sent = match self.rtx {
+            let Ok(header) = RtpHeader::parse(original) else {
+                continue;
+            };
+            buffer.clear();
+            match self.rtx {
                 Some(rtx) => {
-                    let Ok(header) = RtpHeader::parse(original) else {
-                        continue;
-                    };
                     *rtx_sequence = rtx_sequence.wrapping_add(1);
                     rtx_packet(
                         original,
@@ -607,13 +656,20 @@ impl ConsumerMedia {
                         *rtx_sequence,
                         buffer,
                     );
-                    endpoint.send_rtp(buffer)
                 }
-                None => endpoint.send_rtp(original),
-            };
-            if sent {
+                None => buffer.extend_from_slice(original),
+            }
+            let transport_number = self.transport_cc_extension_id.and_then(|id| {
+                let number = endpoint.core().next_transport_sequence();
+                let header = RtpHeader::parse(buffer).ok()?;
+                overwrite_extension(buffer, &header, id, &number.to_be_bytes()).then_some(number)
+            });
+            if endpoint.send_rtp(buffer) {
                 self.counters.packets_retransmitted.fetch_add(1, Relaxed);
                 self.metrics.retransmissions.inc();
+                if let Some(number) = transport_number {
+                    endpoint.core().on_sent(number, buffer.len(), now);
+                }
             }
         }
     }

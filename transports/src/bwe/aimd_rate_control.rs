@@ -60,7 +60,13 @@ impl AimdRateControl {
             return self.estimate();
         };
         let next = match usage {
-            Usage::Overusing => BETA * incoming.unwrap_or(estimate).min(estimate),
+            // Just under what gets through, to drain the queue we built;
+            // never a cut below that for the same queue, however often the
+            // detector repeats itself.
+            Usage::Overusing => match incoming {
+                Some(incoming) => estimate.min(BETA * incoming),
+                None => BETA * estimate,
+            },
             Usage::Underusing => estimate,
             Usage::Normal => {
                 let grown = estimate * INCREASE_PER_SECOND.powf(elapsed_s);

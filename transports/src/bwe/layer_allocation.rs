@@ -68,7 +68,7 @@ pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
 }
 
 const FIRST_WAIT_MS: f64 = 4_000.0;
-const LONGEST_WAIT_MS: f64 = 32_000.0;
+const LONGEST_WAIT_MS: f64 = 16_000.0;
 /// An attempt that sees over-use within this long failed.
 const VERDICT_MS: f64 = 5_000.0;
 /// How much further than the estimate an attempt may reach: about one

@@ -6,8 +6,11 @@
 const LOW_LOSS: f64 = 0.02;
 const HIGH_LOSS: f64 = 0.10;
 const INCREASE_PER_SECOND: f64 = 1.08;
-/// Losses are judged over at least this many packets.
+/// Losses are judged over at least this many packets and this long (about
+/// libwebrtc's receiver-report interval): judged every feedback, a burst of
+/// losses would cut the estimate again and again for the same congestion.
 const MIN_PACKETS: u32 = 20;
+const MIN_INTERVAL_MS: f64 = 1_000.0;
 
 #[derive(Debug)]
 pub struct LossBasedEstimate {
@@ -40,11 +43,12 @@ impl LossBasedEstimate {
     pub fn update(&mut self, lost: u32, total: u32, acked_bps: Option<u64>, now_ms: f64) -> u64 {
         self.lost += lost;
         self.total += total;
-        if self.total < MIN_PACKETS {
+        let last = *self.last_update_ms.get_or_insert(now_ms - MIN_INTERVAL_MS);
+        if self.total < MIN_PACKETS || now_ms - last < MIN_INTERVAL_MS {
             return self.estimate();
         }
+        self.last_update_ms = Some(now_ms);
         let fraction = f64::from(self.lost) / f64::from(self.total);
-        let last = self.last_update_ms.replace(now_ms).unwrap_or(now_ms);
         let elapsed_s = ((now_ms - last) / 1_000.0).clamp(0.0, 1.0);
         self.lost = 0;
         self.total = 0;
@@ -73,8 +77,12 @@ mod tests {
         assert_eq!(loss.update(5, 100, None, 1_000.0), 850_000);
         // None lost for a second: 8 % up.
         assert_eq!(loss.update(0, 100, None, 2_000.0), 918_000);
+        // Not again within the second, however many are lost...
+        assert_eq!(loss.update(50, 100, None, 2_500.0), 918_000);
+        // ...but a second on, with all that was reported since (60 of 200).
+        assert_eq!(loss.update(10, 100, None, 3_000.0), 780_300);
         // Too few packets to judge: unchanged until there are enough.
-        assert_eq!(loss.update(10, 10, None, 3_000.0), 918_000);
+        assert_eq!(loss.update(1, 10, None, 4_000.0), 780_300);
     }
 
     #[test]

@@ -1,0 +1,195 @@
+//! A viewer on a link that shrinks and opens again: the receiving browser
+//! runs in its own network namespace, joined to the host by a veth pair,
+//! and `tc ... tbf` on the host's end limits what Troupe can send it. The
+//! publisher (720p in three simulcast streams) is on the host. What the
+//! viewer gets must follow its link — within it while the link is thin,
+//! back up once it opens — as its own `getStats()` reports. Needs root and
+//! `ip netns`; where that is not possible the test says so and skips.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::browser::{demo_dir, run_scenario_with_token};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "shaped-link-token";
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {args:?}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// The viewer's host: a namespace and the veth pair to it; removed on drop.
+struct ViewerHost {
+    namespace: String,
+    host_end: String,
+    host_address: String,
+}
+
+impl ViewerHost {
+    fn create() -> Result<ViewerHost, String> {
+        let tag = std::process::id() % 100_000;
+        let subnet = format!("10.214.{}", tag % 250);
+        let host = ViewerHost {
+            namespace: format!("troupe-viewer-{tag}"),
+            host_end: format!("tsh{tag}"),
+            host_address: format!("{subnet}.1"),
+        };
+        let inner = format!("tsn{tag}");
+        ip(&["netns", "add", &host.namespace])?;
+        ip(&[
+            "link",
+            "add",
+            &host.host_end,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &inner,
+        ])?;
+        ip(&["link", "set", &inner, "netns", &host.namespace])?;
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/24", host.host_address),
+            "dev",
+            &host.host_end,
+        ])?;
+        ip(&["link", "set", &host.host_end, "up"])?;
+        let inside = |args: &[&str]| {
+            let mut full = vec!["-n", host.namespace.as_str()];
+            full.extend_from_slice(args);
+            ip(&full)
+        };
+        inside(&["addr", "add", &format!("{subnet}.2/24"), "dev", &inner])?;
+        inside(&["link", "set", &inner, "up"])?;
+        inside(&["link", "set", "lo", "up"])?;
+        Ok(host)
+    }
+}
+
+impl Drop for ViewerHost {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes the veth end in it, and the pair.
+        let _ = ip(&["netns", "delete", &self.namespace]);
+    }
+}
+
+struct Troupe(Child);
+
+impl Drop for Troupe {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Samples of one phase (0 open, 1 thin, 2 open again).
+fn phase(timeline: &[Value], index: u64) -> Vec<&Value> {
+    timeline.iter().filter(|s| s["phase"] == index).collect()
+}
+
+fn number(value: &Value) -> f64 {
+    value.as_f64().unwrap_or_default()
+}
+
+#[test]
+fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
+    let host = match ViewerHost::create() {
+        Ok(host) => host,
+        Err(why) => {
+            eprintln!("SKIPPED a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens: cannot make network namespaces here ({why})");
+            return;
+        }
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
+        .args(["--http-listen", &format!("{}:0", host.host_address)])
+        .args(["--webrtc-listen-ip", &host.host_address])
+        .args(["--webrtc-port", "0", "--api-token", TOKEN])
+        .args(["--demo-dir", &demo_dir()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("troupe starts");
+    let url = common::listening_url(&mut child);
+    let _troupe = Troupe(child);
+
+    // Playwright starts the viewer's Chromium through this, in the namespace.
+    let scripts = tempfile::tempdir().unwrap();
+    let wrapper = scripts.path().join("chromium-in-namespace");
+    let mut file = std::fs::File::create(&wrapper).unwrap();
+    writeln!(
+        file,
+        "#!/bin/sh\nexec ip netns exec {} /usr/bin/chromium \"$@\"",
+        host.namespace
+    )
+    .unwrap();
+    drop(file);
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(Path::new("/usr/bin/chromium").exists());
+
+    let options = json!({
+        "chromium": wrapper,
+        "veth": host.host_end,
+        "video": {"width": 1280, "height": 720},
+        "encodings": [
+            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
+            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
+            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
+        ],
+        "preferredLayers": {"spatialLayer": 2},
+        "phases": [{"seconds": 12}, {"seconds": 25, "rate": "250kbit"}, {"seconds": 30}]
+    });
+    let report =
+        run_scenario_with_token(&url, "shaped-link", Some(&options.to_string()), Some(TOKEN));
+    let timeline = report["timeline"].as_array().expect("a timeline");
+    for sample in timeline {
+        eprintln!("{sample}");
+    }
+
+    let open = phase(timeline, 0);
+    let last_open = open.last().expect("samples while open");
+    assert_eq!(number(&last_open["frameWidth"]), 1280.0, "{last_open}");
+
+    // Once the step down has settled (the last 10 s of the thin phase),
+    // what arrives fits the 250 kbit/s link with the audio beside it.
+    let thin = phase(timeline, 1);
+    let settled = &thin[thin.len().saturating_sub(10)..];
+    let video_kbps = settled.iter().map(|s| number(&s["kbps"])).sum::<f64>() / settled.len() as f64;
+    assert!(
+        video_kbps <= 220.0,
+        "{video_kbps} kb/s of video on a 250 kbit/s link"
+    );
+    let estimate = number(&settled.last().unwrap()["availableOutgoingBitrate"]);
+    assert!(
+        estimate < 400_000.0,
+        "the estimate follows the link: {estimate}"
+    );
+
+    // Back at 640 px or more within 25 s of the link opening.
+    let reopened = phase(timeline, 2);
+    let start = number(&reopened[0]["t"]);
+    let back = reopened
+        .iter()
+        .find(|s| number(&s["frameWidth"]) >= 640.0 && number(&s["fps"]) >= 15.0)
+        .map(|s| number(&s["t"]) - start);
+    assert!(
+        back.is_some_and(|seconds| seconds <= 25.0),
+        "back at 640 px and 15 fps after {back:?} s"
+    );
+}
