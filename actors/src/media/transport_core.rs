@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicU16, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -119,6 +119,9 @@ pub struct TransportCore {
     receive_congestion: Mutex<ReceiveCongestion>,
     /// What this transport may send, from its receiver's feedback.
     send_estimator: Mutex<SendSideEstimator>,
+    /// Set by the receiver's first transport-cc feedback: until then there
+    /// is nobody to match send times with, and copies skip the history.
+    receiver_sends_feedback: AtomicBool,
     layer_probe: Mutex<LayerProbe>,
     /// mediasoup's max/minOutgoingBitrate (0: none).
     max_outgoing_bitrate: AtomicU64,
@@ -139,6 +142,7 @@ impl TransportCore {
             last_sample: Mutex::new(None),
             receive_congestion: Mutex::new(ReceiveCongestion::new(FEEDBACK_SSRC, Instant::now())),
             send_estimator: Mutex::new(SendSideEstimator::new(Instant::now())),
+            receiver_sends_feedback: AtomicBool::new(false),
             layer_probe: Mutex::new(LayerProbe::default()),
             max_outgoing_bitrate: AtomicU64::new(0),
             min_outgoing_bitrate: AtomicU64::new(0),
@@ -168,6 +172,9 @@ impl TransportCore {
 
     /// A packet numbered `number` (transport-wide) went out, `size` bytes.
     pub fn on_sent(&self, number: u16, size: usize, now: Instant) {
+        if !self.receiver_sends_feedback.load(Relaxed) {
+            return;
+        }
         if let Ok(mut estimator) = self.send_estimator.lock() {
             estimator.on_sent(number, size, now);
         }
@@ -561,6 +568,7 @@ impl TransportCore {
                     arrivals,
                 } => {
                     self.ctx.metrics.feedback("transport_cc");
+                    self.receiver_sends_feedback.store(true, Relaxed);
                     if let Ok(mut estimator) = self.send_estimator.lock() {
                         estimator.on_feedback(base_sequence, &arrivals, Instant::now());
                     }
