@@ -7,33 +7,17 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::cluster::{etcd_available, eventually, Etcd, EventLog, Node, NodeOptions, Sink};
+use common::netns::ip;
 use common::webrtc_client::{opus_packet, payload_type};
 use serde_json::json;
 use troupe_transports::rtp_packet::RtpHeader;
 
 const TOKEN: &str = "netns-token";
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let output = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {args:?}: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
 
 /// The namespaces, veth pairs and bridge of one test run; removed on drop.
 struct Hosts {

@@ -31,6 +31,15 @@ fn call(options: Value) -> Value {
     report
 }
 
+/// mediasoup-demo's webcam encodings: three streams from 720p.
+fn simulcast_encodings() -> Value {
+    json!([
+        {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
+        {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
+        {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
+    ])
+}
+
 fn number(value: &Value) -> f64 {
     value.as_f64().unwrap_or_default()
 }
@@ -91,11 +100,7 @@ fn simulcast_sends_all_three_layers_and_each_receiver_gets_the_one_it_prefers() 
     let _serial = serial();
     let report = call(json!({
         "video": {"width": 1280, "height": 720},
-        "encodings": [
-            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
-            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
-            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
-        ],
+        "encodings": simulcast_encodings(),
         "receivers": [
             {"preferredLayers": {"spatialLayer": 2}},
             {"preferredLayers": {"spatialLayer": 0}},
@@ -154,11 +159,7 @@ fn receivers_that_change_their_preferred_layers_mid_call_get_the_new_ones() {
     let _serial = serial();
     let report = call(json!({
         "video": {"width": 1280, "height": 720},
-        "encodings": [
-            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
-            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
-            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
-        ],
+        "encodings": simulcast_encodings(),
         "receivers": [
             {"preferredLayers": {"spatialLayer": 2}, "switchTo": {"spatialLayer": 0}},
             {"preferredLayers": {"spatialLayer": 0}, "switchTo": {"spatialLayer": 2}}
@@ -208,11 +209,7 @@ fn h264_simulcast_from_openh264_reaches_each_receiver_at_its_preferred_size() {
     let report = call(json!({
         "video": {"width": 1280, "height": 720},
         "codec": "video/H264",
-        "encodings": [
-            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
-            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
-            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
-        ],
+        "encodings": simulcast_encodings(),
         "receivers": [
             {"preferredLayers": {"spatialLayer": 2}},
             {"preferredLayers": {"spatialLayer": 0}}

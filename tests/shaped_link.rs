@@ -14,25 +14,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use common::browser::{demo_dir, run_scenario_with_token};
+use common::netns::ip;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "shaped-link-token";
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let output = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {args:?}: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
 
 /// The viewer's host: a namespace and the veth pair to it; removed on drop.
 struct ViewerHost {

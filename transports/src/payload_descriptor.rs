@@ -19,6 +19,43 @@ pub struct PictureNumber {
 }
 
 impl PictureNumber {
+    /// A 7- or 15-bit picture id at `offset` (the M bit says which), and
+    /// where what follows it starts.
+    pub fn read_picture_id(
+        payload: &[u8],
+        offset: usize,
+    ) -> Result<(PictureNumber, usize), DescriptorError> {
+        let high = *payload.get(offset).ok_or(DescriptorError::TooShort)?;
+        if high & 0x80 == 0 {
+            let id = PictureNumber {
+                value: u16::from(high),
+                offset,
+                bits: 7,
+            };
+            return Ok((id, offset + 1));
+        }
+        let low = *payload.get(offset + 1).ok_or(DescriptorError::TooShort)?;
+        let id = PictureNumber {
+            value: u16::from_be_bytes([high & 0x7f, low]),
+            offset,
+            bits: 15,
+        };
+        Ok((id, offset + 2))
+    }
+
+    /// An 8-bit TL0PICIDX at `offset`.
+    pub fn read_tl0_pic_idx(
+        payload: &[u8],
+        offset: usize,
+    ) -> Result<PictureNumber, DescriptorError> {
+        let value = *payload.get(offset).ok_or(DescriptorError::TooShort)?;
+        Ok(PictureNumber {
+            value: u16::from(value),
+            offset,
+            bits: 8,
+        })
+    }
+
     /// Writes `value` (modulo the field's size) where this number was read.
     pub fn write(&self, payload: &mut [u8], value: u16) {
         match self.bits {

@@ -35,23 +35,9 @@ impl Vp9Descriptor {
         };
         let mut offset = 1;
         if first & 0x80 != 0 {
-            let high = *payload.get(offset).ok_or(DescriptorError::TooShort)?;
-            if high & 0x80 != 0 {
-                let low = *payload.get(offset + 1).ok_or(DescriptorError::TooShort)?;
-                d.picture_id = Some(PictureNumber {
-                    value: u16::from_be_bytes([high & 0x7f, low]),
-                    offset,
-                    bits: 15,
-                });
-                offset += 2;
-            } else {
-                d.picture_id = Some(PictureNumber {
-                    value: u16::from(high),
-                    offset,
-                    bits: 7,
-                });
-                offset += 1;
-            }
+            let (picture_id, next) = PictureNumber::read_picture_id(payload, offset)?;
+            d.picture_id = Some(picture_id);
+            offset = next;
         }
         if first & 0x20 != 0 {
             let layers = *payload.get(offset).ok_or(DescriptorError::TooShort)?;
@@ -61,12 +47,7 @@ impl Vp9Descriptor {
             d.inter_layer_dependent = layers & 0x01 != 0;
             offset += 1;
             if !d.flexible {
-                let value = *payload.get(offset).ok_or(DescriptorError::TooShort)?;
-                d.tl0_pic_idx = Some(PictureNumber {
-                    value: u16::from(value),
-                    offset,
-                    bits: 8,
-                });
+                d.tl0_pic_idx = Some(PictureNumber::read_tl0_pic_idx(payload, offset)?);
             }
         }
         Ok(d)
