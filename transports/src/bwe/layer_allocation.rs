@@ -20,7 +20,14 @@ pub struct Demand {
     pub layers: Vec<Option<u64>>,
     /// The highest layer it wants.
     pub preferred: usize,
+    /// The layer the last allocation gave it: kept while it costs up to
+    /// `KEEP_TOLERANCE` more than the budget left, so that bitrates that
+    /// wobble around a layer's edge do not switch streams every tick.
+    pub current: Option<usize>,
 }
+
+/// How far over the budget a consumer may stay on the layer it has.
+const KEEP_TOLERANCE: f64 = 0.15;
 
 /// The highest layer each consumer may send (by index into its layers).
 pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
@@ -37,6 +44,7 @@ pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
     for (d, &layer) in demands.iter().zip(&chosen) {
         remaining -= sent(d, layer).unwrap_or(0) as i64;
     }
+    let tolerance = (budget as f64 * KEEP_TOLERANCE) as i64;
     let mut order: Vec<usize> = (0..demands.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(demands[i].priority));
     loop {
@@ -53,7 +61,8 @@ pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
                 };
                 let cost = sent(demand, next).unwrap_or(0) as i64
                     - sent(demand, current).unwrap_or(0) as i64;
-                if cost > remaining {
+                let keeping = demand.current.is_some_and(|c| next <= c);
+                if cost > remaining + if keeping { tolerance } else { 0 } {
                     break;
                 }
                 remaining -= cost;
@@ -124,6 +133,7 @@ mod tests {
             priority,
             layers: vec![Some(150_000), Some(400_000), Some(1_200_000)],
             preferred,
+            current: None,
         }
     }
 
@@ -153,11 +163,30 @@ mod tests {
     }
 
     #[test]
+    fn a_layer_held_is_kept_a_little_over_the_budget_but_not_taken() {
+        let held = Demand {
+            current: Some(1),
+            ..simulcast(1, 2)
+        };
+        // 540 kb/s: 150 + 250 for layer 1 is 400, within 15 % of the budget
+        // left; a consumer not on it yet does not get it.
+        assert_eq!(allocate(540_000, &[held.clone()]), [1]);
+        assert_eq!(allocate(360_000, &[held]), [1]);
+        assert_eq!(allocate(360_000, &[simulcast(1, 2)]), [0]);
+        let far = Demand {
+            current: Some(1),
+            ..simulcast(1, 2)
+        };
+        assert_eq!(allocate(300_000, &[far]), [0], "too far over: down it goes");
+    }
+
+    #[test]
     fn layers_not_sent_are_skipped() {
         let demand = Demand {
             priority: 1,
             layers: vec![None, Some(400_000), None],
             preferred: 2,
+            current: None,
         };
         assert_eq!(allocate(5_000_000, &[demand]), [1]);
     }
