@@ -374,14 +374,18 @@ impl ConsumerMedia {
         let active = producer.active_encodings_now();
         let temporal_layers = self.allocatable_temporal_layers();
         let top = (temporal_layers - 1) as u8;
-        // Frame rate is given up only in the lowest stream sent: 640 px at
-        // 20 fps looks better than 1280 px at 5.
+        let preferred_temporal =
+            usize::from(self.preferred_temporal.load(Relaxed)).min(temporal_layers - 1);
+        // Frame rate is given up only in the lowest stream sent (640 px at
+        // 20 fps looks better than 1280 px at 5), and where it is preferred.
         let lowest_active = active.trailing_zeros() as usize;
         let mut layers = Vec::new();
         for (i, counters) in producer.shared.counters.iter().enumerate() {
             let bitrate = (active & (1 << i.min(31)) != 0).then(|| counters.bitrate.load(Relaxed));
             for temporal in 0..temporal_layers {
-                let offered = i == lowest_active || temporal == temporal_layers - 1;
+                let offered = i == lowest_active
+                    || temporal == temporal_layers - 1
+                    || temporal == preferred_temporal;
                 let share = temporal_layers_share(temporal as u8, top);
                 layers.push(
                     bitrate
@@ -390,8 +394,6 @@ impl ConsumerMedia {
                 );
             }
         }
-        let preferred_temporal =
-            usize::from(self.preferred_temporal.load(Relaxed)).min(temporal_layers - 1);
         let limit = self.bandwidth_limit.load(Relaxed);
         let temporal_limit =
             usize::from(self.temporal_limit.load(Relaxed)).min(temporal_layers - 1);
