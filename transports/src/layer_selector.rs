@@ -22,8 +22,13 @@ pub struct LayerIndices {
 /// What to do with one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    Forward { marker: bool, patch: Patch },
+    Forward {
+        marker: bool,
+        patch: Patch,
+    },
     Drop,
+    /// Its payload descriptor is cut short: dropped, and worth counting.
+    Malformed,
 }
 
 /// Picture numbers to write into the forwarded payload.
@@ -107,11 +112,11 @@ impl LayerSelector {
         match self.codec {
             VideoCodec::Vp8 => match Vp8Descriptor::parse(payload) {
                 Ok(d) => self.select_vp8(&d, marker),
-                Err(_) => Verdict::Drop,
+                Err(_) => Verdict::Malformed,
             },
             VideoCodec::Vp9 => match Vp9Descriptor::parse(payload) {
                 Ok(d) => self.select_vp9(&d, marker),
-                Err(_) => Verdict::Drop,
+                Err(_) => Verdict::Malformed,
             },
             VideoCodec::H264 => Verdict::Forward {
                 marker,
@@ -256,7 +261,7 @@ mod tests {
                 patch.apply(&mut out);
                 out
             })),
-            Verdict::Drop => None,
+            Verdict::Drop | Verdict::Malformed => None,
         }
     }
 
@@ -359,7 +364,7 @@ mod tests {
     #[test]
     fn malformed_payloads_are_dropped_and_h264_passes() {
         let mut s = LayerSelector::new(VideoCodec::Vp9, false, layers(0, 0)).unwrap();
-        assert_eq!(s.select(&[0x80], true), Verdict::Drop);
+        assert_eq!(s.select(&[0x80], true), Verdict::Malformed);
         assert!(LayerSelector::new(VideoCodec::H264, false, layers(0, 0)).is_none());
     }
 

@@ -532,7 +532,10 @@ impl ConsumerMedia {
                 key_frame_wanted = layers.needs_key_frame();
                 match verdict {
                     Verdict::Forward { marker, patch } => (marker, patch),
-                    Verdict::Drop => {
+                    verdict @ (Verdict::Drop | Verdict::Malformed) => {
+                        if verdict == Verdict::Malformed {
+                            self.metrics.drop_packet("payload_descriptor_malformed");
+                        }
                         state.rewriter.drop_packet(routed.header.sequence_number);
                         self.note_layers(&state, endpoint.as_ref());
                         drop(state);
