@@ -40,6 +40,7 @@ pub const DROP_REASONS: &[&str] = &[
     "rtp_malformed",
     "rtcp_malformed",
     "rtx_unknown_payload_type",
+    "payload_descriptor_malformed",
     "tcp_bad_frame",
     "tcp_connections_full",
     "tcp_send_queue_full",
