@@ -85,6 +85,25 @@ fn assert_smooth(receiver: &Value, min_fps: f64) {
     );
 }
 
+/// Receivers preferring layer 2, layer 0, and layer 1 at temporal layer 0
+/// (in that order) get what they prefer.
+fn assert_each_gets_its_preferred_layers(report: &Value) {
+    let top = receiver(report, 0);
+    assert!(number(&top["frameWidth"]) >= 640.0, "{top}");
+    assert_smooth(top, 15.0);
+    let bottom = receiver(report, 1);
+    assert!(number(&bottom["frameWidth"]) <= 320.0, "{bottom}");
+    assert_smooth(bottom, 15.0);
+    // The base temporal layer of L1T3 or L3T3 is a quarter of the frames.
+    let base = receiver(report, 2);
+    assert_eq!(number(&base["frameWidth"]), 640.0, "{base}");
+    let fps = number(&base["framesPerSecond"]);
+    assert!(
+        (3.0..=7.5).contains(&fps),
+        "temporal layer 0 at {fps} fps: {base}"
+    );
+}
+
 #[test]
 fn one_camera_stream_goes_out_at_full_size_and_arrives_smoothly() {
     let _serial = serial();
@@ -109,20 +128,7 @@ fn simulcast_sends_all_three_layers_and_each_receiver_gets_the_one_it_prefers() 
     }));
     assert_publisher_not_held_back(&report, 1280.0);
     assert_eq!(report["sender"]["layers"].as_array().map(Vec::len), Some(3));
-    let top = receiver(&report, 0);
-    assert!(number(&top["frameWidth"]) >= 640.0, "{top}");
-    assert_smooth(top, 15.0);
-    let bottom = receiver(&report, 1);
-    assert!(number(&bottom["frameWidth"]) <= 320.0, "{bottom}");
-    assert_smooth(bottom, 15.0);
-    // The base temporal layer of L1T3 is a quarter of the frames.
-    let base = receiver(&report, 2);
-    assert_eq!(number(&base["frameWidth"]), 640.0, "{base}");
-    let fps = number(&base["framesPerSecond"]);
-    assert!(
-        (3.0..=7.5).contains(&fps),
-        "temporal layer 0 at {fps} fps: {base}"
-    );
+    assert_each_gets_its_preferred_layers(&report);
 }
 
 #[test]
@@ -139,19 +145,7 @@ fn vp9_svc_receivers_get_the_spatial_and_temporal_layers_they_prefer() {
         ]
     }));
     assert_publisher_not_held_back(&report, 1280.0);
-    let top = receiver(&report, 0);
-    assert!(number(&top["frameWidth"]) >= 640.0, "{top}");
-    assert_smooth(top, 15.0);
-    let bottom = receiver(&report, 1);
-    assert!(number(&bottom["frameWidth"]) <= 320.0, "{bottom}");
-    assert_smooth(bottom, 15.0);
-    let base = receiver(&report, 2);
-    assert_eq!(number(&base["frameWidth"]), 640.0, "{base}");
-    let fps = number(&base["framesPerSecond"]);
-    assert!(
-        (3.0..=7.5).contains(&fps),
-        "temporal layer 0 at {fps} fps: {base}"
-    );
+    assert_each_gets_its_preferred_layers(&report);
 }
 
 #[test]

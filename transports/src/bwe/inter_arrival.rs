@@ -21,6 +21,18 @@ struct Group {
     size: u64,
 }
 
+impl Group {
+    fn starting(send_ms: f64, arrival_ms: f64, size: u64) -> Group {
+        Group {
+            first_send_ms: send_ms,
+            last_send_ms: send_ms,
+            first_arrival_ms: arrival_ms,
+            last_arrival_ms: arrival_ms,
+            size,
+        }
+    }
+}
+
 /// The difference between two consecutive groups.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GroupDelta {
@@ -48,13 +60,7 @@ impl InterArrival {
     pub fn on_packet(&mut self, send_ms: f64, arrival_ms: f64, size: usize) -> Option<GroupDelta> {
         let size = size as u64;
         let Some(current) = self.current.as_mut() else {
-            self.current = Some(Group {
-                first_send_ms: send_ms,
-                last_send_ms: send_ms,
-                first_arrival_ms: arrival_ms,
-                last_arrival_ms: arrival_ms,
-                size,
-            });
+            self.current = Some(Group::starting(send_ms, arrival_ms, size));
             return None;
         };
         if send_ms < current.first_send_ms {
@@ -84,13 +90,7 @@ impl InterArrival {
             (!clocks_apart && delta.arrival_delta_ms >= 0.0).then_some(delta)
         });
         self.previous = Some(finished);
-        self.current = Some(Group {
-            first_send_ms: send_ms,
-            last_send_ms: send_ms,
-            first_arrival_ms: arrival_ms,
-            last_arrival_ms: arrival_ms,
-            size,
-        });
+        self.current = Some(Group::starting(send_ms, arrival_ms, size));
         delta
     }
 }
