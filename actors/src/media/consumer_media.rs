@@ -433,6 +433,11 @@ impl ConsumerMedia {
         }
     }
 
+    /// Whether it chooses among a producer's simulcast streams.
+    pub fn is_simulcast(&self) -> bool {
+        self.simulcast
+    }
+
     pub fn set_priority(&self, priority: u8) {
         self.priority.store(priority.max(1), Relaxed);
     }

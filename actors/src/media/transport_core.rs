@@ -270,11 +270,21 @@ impl TransportCore {
 
     /// How long until the transport's next look at its RTCP work.
     pub fn report_tick(&self) -> Duration {
-        if self.has_producers() {
+        if self.has_producers() || self.adapts_layers() {
             FAST_TICK
         } else {
             SLOW_TICK
         }
+    }
+
+    /// Whether this transport shares an estimate among simulcast consumers:
+    /// then a shrinking link must be answered within tens of milliseconds.
+    fn adapts_layers(&self) -> bool {
+        self.receiver_sends_feedback.load(Relaxed)
+            && self
+                .consumers
+                .read()
+                .is_ok_and(|c| c.values().any(|c| c.is_simulcast()))
     }
 
     /// Registers a producer with the client's ids of the extensions the
