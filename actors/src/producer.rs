@@ -149,8 +149,6 @@ pub struct ProducerDump {
 pub enum ProducerMsg {
     Pause(RpcReplyPort<()>),
     Resume(RpcReplyPort<()>),
-    /// From a consumer or the API; throttled.
-    RequestKeyFrame,
     Dump(RpcReplyPort<ProducerDump>),
     Stats(RpcReplyPort<Vec<RtpStreamStats>>),
     #[cfg(test)]
@@ -237,11 +235,6 @@ impl Actor for Producer {
                     }
                 }
                 let _ = reply.send(());
-            }
-            ProducerMsg::RequestKeyFrame => {
-                // Throttled in the media object, which the packet path
-                // also asks directly.
-                state.args.media.request_key_frame();
             }
             ProducerMsg::Dump(reply) => {
                 let shared = &state.args.shared;

@@ -108,6 +108,8 @@ pub struct ConsumerMedia {
     simulcast: bool,
     /// The producer's highest temporal layer.
     top_temporal_layer: u8,
+    /// Whether it has a layer selector (made once, with the consumer).
+    selects_layers: bool,
     /// The layers forwarded now (spatial << 8 | temporal), for stats and the
     /// `layerschange` notification.
     current_layers: AtomicU16,
@@ -180,6 +182,7 @@ impl ConsumerMedia {
             };
             LayerSelector::new(codec, key_svc, within_stream).map(Box::new)
         });
+        let selects_layers = layers.is_some();
         let target_encoding = match (simulcast, target_layers) {
             (true, Some(target)) => usize::from(target.spatial),
             _ => producer
@@ -226,6 +229,7 @@ impl ConsumerMedia {
             layered: target_layers.is_some() && kind == MediaKind::Video,
             simulcast,
             top_temporal_layer: producer.shared.layers().temporal.saturating_sub(1),
+            selects_layers,
             current_layers: AtomicU16::new(NO_LAYERS),
             notified_score: AtomicU16::new(u16::MAX),
             bandwidth_limit: AtomicUsize::new(usize::MAX),
@@ -341,15 +345,11 @@ impl ConsumerMedia {
     /// Temporal layers a bandwidth allocation can choose among: none
     /// without a selector (every temporal layer goes out).
     fn allocatable_temporal_layers(&self) -> usize {
-        if self.has_selector() {
+        if self.selects_layers {
             usize::from(self.top_temporal_layer) + 1
         } else {
             1
         }
-    }
-
-    fn has_selector(&self) -> bool {
-        self.state.lock().is_ok_and(|s| s.layers.is_some())
     }
 
     /// The simulcast stream to forward: the preferred one within what the

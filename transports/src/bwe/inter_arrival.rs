@@ -16,7 +16,6 @@ const RESET_THRESHOLD_MS: f64 = 3_000.0;
 struct Group {
     first_send_ms: f64,
     last_send_ms: f64,
-    first_arrival_ms: f64,
     last_arrival_ms: f64,
     size: u64,
 }
@@ -26,7 +25,6 @@ impl Group {
         Group {
             first_send_ms: send_ms,
             last_send_ms: send_ms,
-            first_arrival_ms: arrival_ms,
             last_arrival_ms: arrival_ms,
             size,
         }
