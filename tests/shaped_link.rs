@@ -151,6 +151,25 @@ fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
     let last_open = open.last().expect("samples while open");
     assert_eq!(number(&last_open["frameWidth"]), 1280.0, "{last_open}");
 
+    // Frozen less than 2 s in any 8 s, the moment the link shrinks too.
+    for (i, sample) in timeline.iter().enumerate() {
+        let window_end = number(&sample["t"]) + 8.0;
+        let Some(later) = timeline[i..]
+            .iter()
+            .take_while(|s| number(&s["t"]) <= window_end)
+            .last()
+        else {
+            continue;
+        };
+        let frozen = number(&later["freezes"]) - number(&sample["freezes"]);
+        assert!(
+            frozen < 2.0,
+            "frozen {frozen:.2} s between {} s and {} s",
+            sample["t"],
+            later["t"]
+        );
+    }
+
     // Once the step down has settled (the last 10 s of the thin phase),
     // what arrives fits the 250 kbit/s link with the audio beside it.
     let thin = phase(timeline, 1);

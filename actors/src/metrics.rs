@@ -41,6 +41,7 @@ pub const DROP_REASONS: &[&str] = &[
     "rtcp_malformed",
     "rtx_unknown_payload_type",
     "payload_descriptor_malformed",
+    "stepping_down",
     "tcp_bad_frame",
     "tcp_connections_full",
     "tcp_send_queue_full",

@@ -32,6 +32,14 @@ impl RetransmissionBuffer {
         slot.2 = None;
     }
 
+    /// Drops every packet kept: what was sent before is of no use to the
+    /// receiver any more (it is to start again from a key frame).
+    pub fn forget(&mut self) {
+        for slot in &mut self.slots {
+            slot.0 = None;
+        }
+    }
+
     pub fn get(&self, sequence: u16) -> Option<&[u8]> {
         let slot = &self.slots[self.index(sequence)];
         (slot.0 == Some(sequence)).then_some(slot.1.as_slice())
@@ -111,6 +119,18 @@ mod tests {
         );
         assert!(buffer.resend(7, start + rtt, rtt).is_some());
         assert_eq!(buffer.resend(8, start, rtt), None);
+    }
+
+    #[test]
+    fn forgotten_packets_are_not_sent_again_and_new_ones_are_kept() {
+        let mut buffer = RetransmissionBuffer::new(4);
+        buffer.store(1, &[1]);
+        buffer.store(2, &[2]);
+        buffer.forget();
+        assert_eq!(buffer.get(1), None);
+        assert_eq!(buffer.resend(2, Instant::now(), Duration::ZERO), None);
+        buffer.store(3, &[3]);
+        assert_eq!(buffer.get(3), Some(&[3u8][..]));
     }
 
     #[test]
