@@ -3,8 +3,10 @@
 //! and `tc ... tbf` on the host's end limits what Troupe can send it. The
 //! publisher (720p in three simulcast streams) is on the host. What the
 //! viewer gets must follow its link — within it while the link is thin,
-//! back up once it opens — as its own `getStats()` reports. Needs root and
-//! `ip netns`; where that is not possible the test says so and skips.
+//! back up once it opens — as its own `getStats()` reports; and a viewer
+//! of two publishers on one thin link, whose higher-priority consumer must
+//! get the better picture. Needs root and `ip netns`; where that is not
+//! possible the tests say so and skip.
 
 mod common;
 
@@ -12,12 +14,19 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use common::browser::{demo_dir, run_scenario_with_token};
 use common::netns::ip;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "shaped-link-token";
+
+/// The tests run one at a time: each loads both cores with browsers, and
+/// a test that shares them would measure the machine, not the link.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static HOSTS_MADE: AtomicU32 = AtomicU32::new(0);
 
 /// The viewer's host: a namespace and the veth pair to it; removed on drop.
 struct ViewerHost {
@@ -28,7 +37,8 @@ struct ViewerHost {
 
 impl ViewerHost {
     fn create() -> Result<ViewerHost, String> {
-        let tag = std::process::id() % 100_000;
+        let tag =
+            (std::process::id() % 10_000) * 10 + HOSTS_MADE.fetch_add(1, Ordering::Relaxed) % 10;
         let subnet = format!("10.214.{}", tag % 250);
         let host = ViewerHost {
             namespace: format!("troupe-viewer-{tag}"),
@@ -93,13 +103,16 @@ fn number(value: &Value) -> f64 {
     value.as_f64().unwrap_or_default()
 }
 
-#[test]
-fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
+/// Runs the driver's shaped-link scenario with `options` (the viewer's
+/// Chromium and veth filled in) against a node on the host's end; the
+/// timeline it sampled, or `None` where namespaces cannot be made.
+fn run_on_shaped_link(test: &str, mut options: Value) -> Option<Vec<Value>> {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let host = match ViewerHost::create() {
         Ok(host) => host,
         Err(why) => {
-            eprintln!("SKIPPED a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens: cannot make network namespaces here ({why})");
-            return;
+            eprintln!("SKIPPED {test}: cannot make network namespaces here ({why})");
+            return None;
         }
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
@@ -128,9 +141,20 @@ fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert!(Path::new("/usr/bin/chromium").exists());
 
+    options["chromium"] = json!(wrapper);
+    options["veth"] = json!(host.host_end);
+    let report =
+        run_scenario_with_token(&url, "shaped-link", Some(&options.to_string()), Some(TOKEN));
+    let timeline = report["timeline"].as_array().expect("a timeline").clone();
+    for sample in &timeline {
+        eprintln!("{sample}");
+    }
+    Some(timeline)
+}
+
+#[test]
+fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
     let options = json!({
-        "chromium": wrapper,
-        "veth": host.host_end,
         "video": {"width": 1280, "height": 720},
         "encodings": [
             {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
@@ -140,12 +164,13 @@ fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
         "preferredLayers": {"spatialLayer": 2},
         "phases": [{"seconds": 12}, {"seconds": 25, "rate": "250kbit"}, {"seconds": 30}]
     });
-    let report =
-        run_scenario_with_token(&url, "shaped-link", Some(&options.to_string()), Some(TOKEN));
-    let timeline = report["timeline"].as_array().expect("a timeline");
-    for sample in timeline {
-        eprintln!("{sample}");
-    }
+    let Some(timeline) = run_on_shaped_link(
+        "a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens",
+        options,
+    ) else {
+        return;
+    };
+    let timeline = &timeline[..];
 
     let open = phase(timeline, 0);
     let last_open = open.last().expect("samples while open");
@@ -196,4 +221,59 @@ fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
         back.is_some_and(|seconds| seconds <= 25.0),
         "back at 640 px and 15 fps after {back:?} s"
     );
+}
+
+/// What one consumer (by priority) got, averaged over `samples`.
+fn average_of(samples: &[&Value], priority: u64, field: &str) -> f64 {
+    let values: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| {
+            s["consumers"]
+                .as_array()?
+                .iter()
+                .find(|c| c["priority"] == priority)
+                .map(|c| number(&c[field]))
+        })
+        .collect();
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+#[test]
+fn the_higher_priority_consumer_gets_the_better_picture_on_a_shared_thin_link() {
+    let options = json!({
+        "video": {"width": 1280, "height": 720},
+        "encodings": [
+            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
+            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
+            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
+        ],
+        "preferredLayers": {"spatialLayer": 2},
+        "priorities": [2, 1],
+        "phases": [{"seconds": 10}, {"seconds": 30, "rate": "600kbit"}]
+    });
+    let Some(timeline) = run_on_shaped_link(
+        "the_higher_priority_consumer_gets_the_better_picture_on_a_shared_thin_link",
+        options,
+    ) else {
+        return;
+    };
+    let thin = phase(&timeline, 1);
+    let settled = &thin[thin.len().saturating_sub(12)..];
+    let (high, low) = (
+        average_of(settled, 2, "frameWidth"),
+        average_of(settled, 1, "frameWidth"),
+    );
+    assert!(
+        high > low,
+        "priority 2 got {high} px on average, priority 1 {low} px"
+    );
+    let video_kbps = average_of(settled, 2, "kbps") + average_of(settled, 1, "kbps");
+    assert!(
+        video_kbps <= 540.0,
+        "{video_kbps} kb/s of video on a 600 kbit/s link"
+    );
+    for priority in [1, 2] {
+        let fps = average_of(settled, priority, "fps");
+        assert!(fps >= 5.0, "priority {priority}: {fps} fps");
+    }
 }

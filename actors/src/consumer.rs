@@ -61,6 +61,8 @@ pub struct ConsumerDump {
     /// The layers forwarded now (simulcast and SVC consumers, once any is).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_layers: Option<ConsumerLayers>,
+    /// Its share of a thin link against the transport's other consumers.
+    pub priority: u8,
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -224,6 +226,7 @@ impl Actor for Consumer {
                     producer_paused: a.producer_paused,
                     preferred_layers: a.preferred_layers,
                     current_layers: a.media.current_layers().map(ConsumerLayers::from),
+                    priority: a.media.priority(),
                     app_data: a.app_data.clone(),
                 });
             }

@@ -282,57 +282,107 @@ async function demoPage(browser) {
 // starts it there), and the link's rate set with tc on `veth` (the host
 // side, which shapes what Troupe sends it) at each phase. Samples the
 // receiver once a second.
-async function shapedLink(browser, options) {
+// Sets (or with no rate, clears) the token bucket that limits what
+// reaches a viewer's namespace through the host's end of its veth pair.
+async function shaper(veth) {
   const { execFileSync } = await import('node:child_process');
-  const { chromium: wrapper, veth, phases, video, encodings, preferredLayers } = options;
-  const shape = (rate) => {
+  return (rate) => {
     if (rate) {
       execFileSync('tc', ['qdisc', 'replace', 'dev', veth, 'root', 'tbf', 'rate', rate, 'burst', '16kb', 'latency', '200ms']);
     } else {
       try { execFileSync('tc', ['qdisc', 'del', 'dev', veth, 'root'], { stdio: 'ignore' }); } catch { /* none set */ }
     }
   };
-  shape(null);
-  const publisher = await openPage(browser);
-  const published = await publisher.evaluate((o) => window.troupeDemo.publish(o), { video, encodings });
-  const receiverBrowser = await chromium.launch({ executablePath: wrapper, args: FLAGS });
-  try {
-    const watcher = await openPage(receiverBrowser);
-    const watching = await watcher.evaluate(
-      ([routerId, layers]) => window.troupeDemo.watch({ routerId, preferredLayers: layers }),
-      [published.routerId, preferredLayers],
-    );
-    const timeline = [];
-    const start = Date.now();
-    let previous = null;
-    for (const [index, phase] of phases.entries()) {
-      shape(phase.rate);
-      const phaseEnd = Date.now() + phase.seconds * 1000;
-      while (Date.now() < phaseEnd) {
-        await sleep(1000);
-        const video = (await stats(watcher)).consumers.find((c) => c.kind === 'video') ?? {};
-        const transport = await (await fetch(`${baseUrl}/v1/transports/${watching.transportId}/stats`, { headers: authorization })).json();
-        const consumer = video.id ? await (await fetch(`${baseUrl}/v1/consumers/${video.id}`, { headers: authorization })).json() : {};
+}
+
+const apiGet = async (path) => (await fetch(`${baseUrl}${path}`, { headers: authorization })).json();
+
+// Runs the phases ({seconds, rate?}) on the viewer's link, sampling each
+// video consumer every second: the viewer's figures and Troupe's.
+async function sampleThroughPhases(shape, phases, watcher, transportId) {
+  const timeline = [];
+  const start = Date.now();
+  const previous = new Map();
+  for (const [index, phase] of phases.entries()) {
+    shape(phase.rate);
+    const phaseEnd = Date.now() + phase.seconds * 1000;
+    while (Date.now() < phaseEnd) {
+      await sleep(1000);
+      const videos = (await stats(watcher)).consumers.filter((c) => c.kind === 'video');
+      const transport = await apiGet(`/v1/transports/${transportId}/stats`);
+      const t = (Date.now() - start) / 1000;
+      const consumers = [];
+      for (const video of videos) {
+        const consumer = await apiGet(`/v1/consumers/${video.id}`);
         const sample = {
-          t: (Date.now() - start) / 1000,
-          phase: index,
+          id: video.id,
+          producerId: consumer.producerId,
           frameWidth: video.frameWidth ?? 0,
           framesDecoded: video.framesDecoded ?? 0,
           freezes: video.totalFreezesDuration ?? 0,
           bytesReceived: video.bytesReceived ?? 0,
           spatialLayer: consumer.currentLayers?.spatialLayer ?? null,
-          availableOutgoingBitrate: transport[0]?.availableOutgoingBitrate ?? null,
+          priority: consumer.priority ?? null,
         };
-        if (previous) {
-          const seconds = sample.t - previous.t;
-          sample.kbps = Math.round(((sample.bytesReceived - previous.bytesReceived) * 8) / seconds / 1000);
-          sample.fps = Math.round(((sample.framesDecoded - previous.framesDecoded) / seconds) * 10) / 10;
+        const before = previous.get(video.id);
+        if (before) {
+          const seconds = t - before.t;
+          sample.kbps = Math.round(((sample.bytesReceived - before.bytesReceived) * 8) / seconds / 1000);
+          sample.fps = Math.round(((sample.framesDecoded - before.framesDecoded) / seconds) * 10) / 10;
         }
-        previous = sample;
-        timeline.push(sample);
+        previous.set(video.id, { ...sample, t });
+        consumers.push(sample);
+      }
+      timeline.push({
+        t,
+        phase: index,
+        availableOutgoingBitrate: transport[0]?.availableOutgoingBitrate ?? null,
+        ...(consumers[0] ?? {}),
+        consumers,
+      });
+    }
+  }
+  return timeline;
+}
+
+// One viewer on a link that changes through `phases`, watching one
+// publisher or several (`priorities`: one per publisher, the priority of
+// the viewer's consumer of its video).
+async function shapedLink(browser, options) {
+  const { chromium: wrapper, veth, phases, video, encodings, codec, preferredLayers } = options;
+  const priorities = options.priorities ?? [null];
+  const shape = await shaper(veth);
+  shape(null);
+  const publishers = [];
+  let routerId;
+  for (const _ of priorities) {
+    const page = await openPage(browser);
+    const published = await page.evaluate((o) => window.troupeDemo.publish(o), { routerId, video, encodings, codec });
+    routerId = published.routerId;
+    publishers.push(published);
+  }
+  const receiverBrowser = await chromium.launch({ executablePath: wrapper, args: FLAGS });
+  try {
+    const watcher = await openPage(receiverBrowser);
+    const watching = await watcher.evaluate(
+      ([id, layers]) => window.troupeDemo.watch({ routerId: id, preferredLayers: layers }),
+      [routerId, preferredLayers],
+    );
+    for (const consumerId of watching.consumerIds) {
+      const consumer = await apiGet(`/v1/consumers/${consumerId}`);
+      const publisher = publishers.findIndex((p) => p.producerIds.includes(consumer.producerId));
+      const priority = priorities[publisher];
+      if (consumer.kind === 'video' && priority) {
+        const response = await fetch(`${baseUrl}/v1/consumers/${consumerId}/priority`, {
+          method: 'POST',
+          headers: { ...authorization, 'content-type': 'application/json' },
+          body: JSON.stringify({ priority }),
+        });
+        if (!response.ok) throw new Error(`priority: ${response.status} ${await response.text()}`);
       }
     }
-    return { ok: true, published, timeline };
+    const timeline = await sampleThroughPhases(shape, phases, watcher, watching.transportId);
+    return { ok: true, published: publishers[0], publishers, timeline };
   } finally {
     shape(null);
     await receiverBrowser.close();

@@ -448,6 +448,10 @@ impl ConsumerMedia {
         self.priority.store(priority.max(1), Relaxed);
     }
 
+    pub fn priority(&self) -> u8 {
+        self.priority.load(Relaxed)
+    }
+
     /// What this consumer sent over the last second, in bits per second.
     pub fn bitrate(&self) -> u64 {
         self.counters.bitrate.load(Relaxed)
