@@ -42,6 +42,8 @@ fn the_webrtc_consumer_variant_runs_and_reports() {
     assert!(report
         .json_line()
         .contains("\"consumerTransports\":\"webrtc\""));
+    // Each far end's transport-cc feedback reached Troupe's estimator.
+    assert_eq!(report.transports_estimating, report.consumers, "{report:?}");
 }
 
 #[test]

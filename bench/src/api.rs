@@ -4,8 +4,10 @@ use std::net::UdpSocket;
 
 use serde_json::{json, Value};
 use troupe_transports::certificate::{DtlsCertificate, Fingerprint};
+use troupe_transports::dtls_session::SrtpContexts;
 use troupe_transports::srtp_keys::{Context, SrtpCryptoSuite, SrtpKey};
 
+use crate::feedback::SinkFeedback;
 use crate::webrtc_client::{dtls_parameters, handshake, Peer};
 
 /// The sender's id for the transport-wide sequence number extension
@@ -28,6 +30,17 @@ pub struct Room {
     /// from the DTLS handshake of a WebRTC consumer).
     pub sender_key: Option<SrtpKey>,
     pub sink_contexts: Vec<Option<Context>>,
+    /// What each WebRTC consumer's far end sends back (transport-cc).
+    pub sink_feedback: Vec<Option<SinkFeedback>>,
+    pub webrtc_transport_ids: Vec<String>,
+}
+
+/// One WebRTC consumer's far end.
+struct WebRtcConsumer {
+    socket: UdpSocket,
+    unprotect: Context,
+    feedback: Option<SinkFeedback>,
+    transport_id: String,
 }
 
 const SUITE: SrtpCryptoSuite = SrtpCryptoSuite::AeadAes128Gcm;
@@ -55,6 +68,19 @@ impl Api {
                 .build()
                 .into(),
         }
+    }
+
+    fn get(&self, path: &str) -> Result<Value, String> {
+        let mut response = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .map_err(|e| format!("GET {path}: {e}"))?;
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        if !response.status().is_success() {
+            return Err(format!("GET {path}: {} {text}", response.status()));
+        }
+        serde_json::from_str(&text).map_err(|e| e.to_string())
     }
 
     fn post(&self, path: &str, body: Value) -> Result<Value, String> {
@@ -121,6 +147,8 @@ impl Api {
         )?;
         let mut sink_sockets = Vec::with_capacity(consumers);
         let mut sink_contexts = Vec::with_capacity(consumers);
+        let mut sink_feedback = Vec::with_capacity(consumers);
+        let mut webrtc_transport_ids = Vec::new();
         // One certificate for every WebRTC consumer: the handshakes, not
         // the key generation, are what this measures.
         let certificate = if webrtc {
@@ -130,10 +158,11 @@ impl Api {
         };
         for _ in 0..consumers {
             if let Some(certificate) = &certificate {
-                let (sink, context) =
-                    self.webrtc_consumer(router_id, &router, &producer, certificate)?;
-                sink_sockets.push(sink);
-                sink_contexts.push(Some(context));
+                let consumer = self.webrtc_consumer(router_id, &router, &producer, certificate)?;
+                sink_sockets.push(consumer.socket);
+                sink_contexts.push(Some(consumer.unprotect));
+                sink_feedback.push(consumer.feedback);
+                webrtc_transport_ids.push(consumer.transport_id);
                 continue;
             }
             let sink = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
@@ -160,6 +189,7 @@ impl Api {
                 json!({"producerId": producer["id"], "rtpCapabilities": router["rtpCapabilities"], "enableRtx": false}),
             )?;
             sink_sockets.push(sink);
+            sink_feedback.push(None);
         }
         let producer_port = ingest["tuple"]["localPort"].as_u64().ok_or("no port")? as u16;
         Ok(Room {
@@ -168,18 +198,20 @@ impl Api {
             sink_sockets,
             sender_key,
             sink_contexts,
+            sink_feedback,
+            webrtc_transport_ids,
         })
     }
 
     /// A WebRTC transport, a client connected to it (ICE, DTLS) on a fresh
-    /// socket, and a consumer on it: the socket and its SRTP context.
+    /// socket, and a consumer on it.
     fn webrtc_consumer(
         &self,
         router_id: &str,
         router: &Value,
         producer: &Value,
         certificate: &DtlsCertificate,
-    ) -> Result<(UdpSocket, Context), String> {
+    ) -> Result<WebRtcConsumer, String> {
         let created = self.post(
             &format!("/v1/routers/{router_id}/webrtc-transports"),
             json!({"enableTcp": false}),
@@ -230,10 +262,31 @@ impl Api {
             },
             std::time::Duration::from_secs(10),
         )?;
-        self.post(
+        let consumer = self.post(
             &format!("/v1/transports/{id}/consumers"),
             json!({"producerId": producer["id"], "rtpCapabilities": router["rtpCapabilities"], "enableRtx": false}),
         )?;
-        Ok((socket, contexts.remote))
+        let transport_cc_id = consumer["rtpParameters"]["headerExtensions"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["uri"] == TRANSPORT_CC_URI))
+            .and_then(|e| e["id"].as_u64());
+        let SrtpContexts { local, remote, .. } = *contexts;
+        Ok(WebRtcConsumer {
+            socket,
+            unprotect: remote,
+            feedback: transport_cc_id.map(|id| SinkFeedback::new(id as u8, local, server)),
+            transport_id: id.to_string(),
+        })
+    }
+
+    /// How many of `transport_ids` have an outgoing bandwidth estimate.
+    pub fn transports_estimating(&self, transport_ids: &[String]) -> usize {
+        transport_ids
+            .iter()
+            .filter(|id| {
+                self.get(&format!("/v1/transports/{id}/stats"))
+                    .is_ok_and(|stats| stats[0]["availableOutgoingBitrate"].as_u64().is_some())
+            })
+            .count()
     }
 }

@@ -242,7 +242,11 @@ pub fn run_floor(
         .map_err(error)?;
     let inbound_port = inbound.local_addr().map_err(error)?.port();
 
-    let sinks = Sinks::start(sink_sockets, (0..consumers).map(|_| None).collect())?;
+    let sinks = Sinks::start(
+        sink_sockets,
+        (0..consumers).map(|_| None).collect(),
+        (0..consumers).map(|_| None).collect(),
+    )?;
     let stop = Arc::new(AtomicBool::new(false));
     let cpu = Arc::new(AtomicU64::new(0));
     let (stop_flag, cpu_spent) = (stop.clone(), cpu.clone());

@@ -5,6 +5,7 @@
 //! per forwarded packet (from /proc), added latency and memory.
 
 mod api;
+mod feedback;
 pub mod floor;
 mod process;
 mod report;
@@ -67,7 +68,7 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
     let troupe = process::Troupe::start(&config.troupe)?;
     let api = api::Api::new(&troupe.url);
     let room = api.room(config.consumers, config.srtp, config.webrtc)?;
-    let sinks = sink::Sinks::start(room.sink_sockets, room.sink_contexts)?;
+    let sinks = sink::Sinks::start(room.sink_sockets, room.sink_contexts, room.sink_feedback)?;
     let sender = sender::Sender::start(
         room.producer_port,
         room.payload_type,
@@ -90,6 +91,7 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
     let sent_after = sender.sent();
     let received_after = sinks.snapshot();
     let rss = troupe.rss_bytes()?;
+    let estimating = api.transports_estimating(&room.webrtc_transport_ids);
     sender.stop();
     sinks.stop();
 
@@ -101,5 +103,6 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
         &received_before,
         &received_after,
         rss,
+        estimating,
     ))
 }

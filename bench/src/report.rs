@@ -21,6 +21,9 @@ pub struct Report {
     pub packets_forwarded: u64,
     pub srtp: bool,
     pub webrtc: bool,
+    /// WebRTC consumers' transports with a bandwidth estimate at the end:
+    /// their far ends' feedback reached Troupe's estimator.
+    pub transports_estimating: usize,
 }
 
 impl Report {
@@ -32,6 +35,7 @@ impl Report {
         before: &Snapshot,
         after: &Snapshot,
         rss: u64,
+        transports_estimating: usize,
     ) -> Report {
         let Snapshot { received, latency } = after.since(before);
         let expected = sent * config.consumers as u64;
@@ -56,6 +60,7 @@ impl Report {
             packets_forwarded: received,
             srtp: config.srtp,
             webrtc: config.webrtc,
+            transports_estimating,
         }
     }
 
@@ -90,6 +95,7 @@ impl Report {
             "rssKiBPerConsumer": self.rss_kib_per_consumer,
             "legs": if self.srtp { "srtp" } else { "plain" },
             "consumerTransports": if self.webrtc { "webrtc" } else { "plain" },
+            "transportsEstimating": self.transports_estimating,
         })
         .to_string()
     }

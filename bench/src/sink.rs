@@ -18,6 +18,8 @@ use std::thread::JoinHandle;
 
 use troupe_transports::srtp_keys::Context;
 
+use crate::feedback::SinkFeedback;
+
 use crate::sender::STAMP_OFFSET;
 use crate::wall_clock_nanos;
 
@@ -119,6 +121,7 @@ impl Sinks {
     pub fn start(
         sockets: Vec<UdpSocket>,
         mut unprotect: Vec<Option<Context>>,
+        mut feedback: Vec<Option<SinkFeedback>>,
     ) -> Result<Sinks, String> {
         for s in &sockets {
             s.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -147,9 +150,22 @@ impl Sinks {
                 .collect();
             let mut buffers = vec![[0u8; 1500]; BATCH];
             let mut controls = vec![[0u64; 8]; BATCH];
+            // Feedback is due every 100 ms whether packets come or not.
+            let timeout = if feedback.iter().any(Option::is_some) {
+                20
+            } else {
+                100
+            };
             while !stop_flag.load(Relaxed) {
                 // SAFETY: fds points to fds.len() valid pollfd structs.
-                let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+                let ready =
+                    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+                let now = std::time::Instant::now();
+                for (socket, feedback) in sockets.iter().zip(feedback.iter_mut()) {
+                    if let Some(feedback) = feedback {
+                        feedback.send_due(socket, now);
+                    }
+                }
                 if ready <= 0 {
                     continue;
                 }
@@ -158,10 +174,11 @@ impl Sinks {
                     latency: Vec::new(),
                 };
                 let mut samples = Vec::with_capacity(256);
-                for (pfd, context) in fds
+                for ((pfd, context), mut feedback) in fds
                     .iter_mut()
                     .zip(unprotect.iter_mut())
-                    .filter(|(p, _)| p.revents & libc::POLLIN != 0)
+                    .zip(feedback.iter_mut().map(Option::as_mut))
+                    .filter(|((p, _), _)| p.revents & libc::POLLIN != 0)
                 {
                     loop {
                         let mut iovecs: Vec<libc::iovec> = buffers
@@ -198,6 +215,7 @@ impl Sinks {
                             break;
                         }
                         let now = wall_clock_nanos();
+                        let now_instant = std::time::Instant::now();
                         for (h, buffer) in headers.iter().zip(buffers.iter()).take(n as usize) {
                             let arrived = receive_timestamp(&h.msg_hdr).unwrap_or(now);
                             let received = &buffer[..h.msg_len as usize];
@@ -215,6 +233,11 @@ impl Sinks {
                             };
                             if troupe_transports::packet_kind::is_rtcp(packet) {
                                 continue;
+                            }
+                            if let Some(feedback) = feedback.as_mut() {
+                                let waited =
+                                    std::time::Duration::from_nanos(now.saturating_sub(arrived));
+                                feedback.on_packet(packet, waited, now_instant);
                             }
                             local.received += 1;
                             if let Some(offset) = payload_offset(packet) {
