@@ -95,7 +95,7 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
     sender.stop();
     sinks.stop();
 
-    Ok(Report::new(
+    let mut report = Report::new(
         config,
         elapsed,
         cpu_after - cpu_before,
@@ -103,6 +103,7 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
         &received_before,
         &received_after,
         rss,
-        estimating,
-    ))
+    );
+    report.transports_estimating = estimating;
+    Ok(report)
 }
