@@ -5,8 +5,9 @@
 //! viewer gets must follow its link — within it while the link is thin,
 //! back up once it opens — as its own `getStats()` reports; and a viewer
 //! of two publishers on one thin link, whose higher-priority consumer must
-//! get the better picture. Needs root and `ip netns`; where that is not
-//! possible the tests say so and skip.
+//! get the better picture; and a publisher whose own uplink shrinks, whose
+//! viewer must go on getting what the publisher can still send. Needs root
+//! and `ip netns`; where that is not possible the tests say so and skip.
 
 mod common;
 
@@ -28,24 +29,27 @@ const TOKEN: &str = "shaped-link-token";
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 static HOSTS_MADE: AtomicU32 = AtomicU32::new(0);
 
-/// The viewer's host: a namespace and the veth pair to it; removed on drop.
-struct ViewerHost {
+/// The host at the thin end of the link (the viewer, or the publisher): a
+/// namespace and the veth pair to it; removed on drop.
+struct ThinHost {
     namespace: String,
     host_end: String,
+    inner_end: String,
     host_address: String,
 }
 
-impl ViewerHost {
-    fn create() -> Result<ViewerHost, String> {
+impl ThinHost {
+    fn create() -> Result<ThinHost, String> {
         let tag =
             (std::process::id() % 10_000) * 10 + HOSTS_MADE.fetch_add(1, Ordering::Relaxed) % 10;
         let subnet = format!("10.214.{}", tag % 250);
-        let host = ViewerHost {
-            namespace: format!("troupe-viewer-{tag}"),
+        let host = ThinHost {
+            namespace: format!("troupe-thin-{tag}"),
             host_end: format!("tsh{tag}"),
+            inner_end: format!("tsn{tag}"),
             host_address: format!("{subnet}.1"),
         };
-        let inner = format!("tsn{tag}");
+        let inner = host.inner_end.clone();
         ip(&["netns", "add", &host.namespace])?;
         ip(&[
             "link",
@@ -78,7 +82,7 @@ impl ViewerHost {
     }
 }
 
-impl Drop for ViewerHost {
+impl Drop for ThinHost {
     fn drop(&mut self) {
         // Deleting the namespace deletes the veth end in it, and the pair.
         let _ = ip(&["netns", "delete", &self.namespace]);
@@ -108,7 +112,7 @@ fn number(value: &Value) -> f64 {
 /// timeline it sampled, or `None` where namespaces cannot be made.
 fn run_on_shaped_link(test: &str, mut options: Value) -> Option<Vec<Value>> {
     let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let host = match ViewerHost::create() {
+    let host = match ThinHost::create() {
         Ok(host) => host,
         Err(why) => {
             eprintln!("SKIPPED {test}: cannot make network namespaces here ({why})");
@@ -143,6 +147,8 @@ fn run_on_shaped_link(test: &str, mut options: Value) -> Option<Vec<Value>> {
 
     options["chromium"] = json!(wrapper);
     options["veth"] = json!(host.host_end);
+    options["namespace"] = json!(host.namespace);
+    options["innerVeth"] = json!(host.inner_end);
     let report =
         run_scenario_with_token(&url, "shaped-link", Some(&options.to_string()), Some(TOKEN));
     let timeline = report["timeline"].as_array().expect("a timeline").clone();
@@ -276,4 +282,50 @@ fn the_higher_priority_consumer_gets_the_better_picture_on_a_shared_thin_link() 
         let fps = average_of(settled, priority, "fps");
         assert!(fps >= 5.0, "priority {priority}: {fps} fps");
     }
+}
+
+#[test]
+fn a_publisher_on_a_thin_uplink_keeps_its_viewer_watching() {
+    let options = json!({
+        "thinSide": "publisher",
+        "video": {"width": 1280, "height": 720},
+        "encodings": [
+            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
+            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
+            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
+        ],
+        "preferredLayers": {"spatialLayer": 2},
+        "phases": [{"seconds": 12}, {"seconds": 25, "rate": "400kbit"}, {"seconds": 30}]
+    });
+    let Some(timeline) = run_on_shaped_link(
+        "a_publisher_on_a_thin_uplink_keeps_its_viewer_watching",
+        options,
+    ) else {
+        return;
+    };
+    let open = phase(&timeline, 0);
+    let last_open = open.last().expect("samples while open");
+    assert_eq!(number(&last_open["frameWidth"]), 1280.0, "{last_open}");
+    // The publisher hears of its thin uplink through Troupe's feedback and
+    // sends what fits; its viewer gets the best of that.
+    let thin = phase(&timeline, 1);
+    let settled = &thin[thin.len().saturating_sub(10)..];
+    let estimate = number(&settled.last().unwrap()["publisherEstimate"]);
+    assert!(
+        estimate < 450_000.0,
+        "the publisher's estimate follows its 400 kbit/s uplink: {estimate}"
+    );
+    for sample in settled {
+        assert!(number(&sample["fps"]) >= 5.0, "{sample}");
+    }
+    let reopened = phase(&timeline, 2);
+    let start = number(&reopened[0]["t"]);
+    let back = reopened
+        .iter()
+        .find(|s| number(&s["frameWidth"]) >= 640.0 && number(&s["fps"]) >= 15.0)
+        .map(|s| number(&s["t"]) - start);
+    assert!(
+        back.is_some_and(|seconds| seconds <= 25.0),
+        "back at 640 px and 15 fps after {back:?} s"
+    );
 }

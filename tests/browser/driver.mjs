@@ -282,15 +282,20 @@ async function demoPage(browser) {
 // starts it there), and the link's rate set with tc on `veth` (the host
 // side, which shapes what Troupe sends it) at each phase. Samples the
 // receiver once a second.
-// Sets (or with no rate, clears) the token bucket that limits what
-// reaches a viewer's namespace through the host's end of its veth pair.
-async function shaper(veth) {
+// Sets (or with no rate, clears) the token bucket that limits a link:
+// what reaches the test host's namespace (the host's end of its veth pair),
+// or with `uplink` what leaves it (the end inside, set from within).
+async function shaper({ veth, namespace, innerVeth }, uplink) {
   const { execFileSync } = await import('node:child_process');
+  const tc = (args, options) => (uplink
+    ? execFileSync('ip', ['netns', 'exec', namespace, 'tc', ...args], options)
+    : execFileSync('tc', args, options));
+  const device = uplink ? innerVeth : veth;
   return (rate) => {
     if (rate) {
-      execFileSync('tc', ['qdisc', 'replace', 'dev', veth, 'root', 'tbf', 'rate', rate, 'burst', '16kb', 'latency', '200ms']);
+      tc(['qdisc', 'replace', 'dev', device, 'root', 'tbf', 'rate', rate, 'burst', '16kb', 'latency', '200ms']);
     } else {
-      try { execFileSync('tc', ['qdisc', 'del', 'dev', veth, 'root'], { stdio: 'ignore' }); } catch { /* none set */ }
+      try { tc(['qdisc', 'del', 'dev', device, 'root'], { stdio: 'ignore' }); } catch { /* none set */ }
     }
   };
 }
@@ -299,7 +304,7 @@ const apiGet = async (path) => (await fetch(`${baseUrl}${path}`, { headers: auth
 
 // Runs the phases ({seconds, rate?}) on the viewer's link, sampling each
 // video consumer every second: the viewer's figures and Troupe's.
-async function sampleThroughPhases(shape, phases, watcher, transportId) {
+async function sampleThroughPhases(shape, phases, watcher, transportId, publisher) {
   const timeline = [];
   const start = Date.now();
   const previous = new Map();
@@ -333,10 +338,13 @@ async function sampleThroughPhases(shape, phases, watcher, transportId) {
         previous.set(video.id, { ...sample, t });
         consumers.push(sample);
       }
+      const sent = await publisher.evaluate(() => window.troupeDemo.publishStats());
       timeline.push({
         t,
         phase: index,
         availableOutgoingBitrate: transport[0]?.availableOutgoingBitrate ?? null,
+        publisherEstimate: sent.availableOutgoingBitrate,
+        publisherSends: sent.layers.filter((l) => l.framesPerSecond > 0).map((l) => l.frameWidth),
         ...(consumers[0] ?? {}),
         consumers,
       });
@@ -347,23 +355,28 @@ async function sampleThroughPhases(shape, phases, watcher, transportId) {
 
 // One viewer on a link that changes through `phases`, watching one
 // publisher or several (`priorities`: one per publisher, the priority of
-// the viewer's consumer of its video).
+// the viewer's consumer of its video). The viewer's Chromium runs in the
+// test host's namespace; with `thinSide: 'publisher'` the (one) publisher's
+// does instead, and its uplink is what changes.
 async function shapedLink(browser, options) {
-  const { chromium: wrapper, veth, phases, video, encodings, codec, preferredLayers } = options;
+  const { chromium: wrapper, phases, video, encodings, codec, preferredLayers } = options;
   const priorities = options.priorities ?? [null];
-  const shape = await shaper(veth);
+  const thinPublisher = options.thinSide === 'publisher';
+  const shape = await shaper(options, thinPublisher);
   shape(null);
-  const publishers = [];
-  let routerId;
-  for (const _ of priorities) {
-    const page = await openPage(browser);
-    const published = await page.evaluate((o) => window.troupeDemo.publish(o), { routerId, video, encodings, codec });
-    routerId = published.routerId;
-    publishers.push(published);
-  }
-  const receiverBrowser = await chromium.launch({ executablePath: wrapper, args: FLAGS });
+  const namespaced = await chromium.launch({ executablePath: wrapper, args: FLAGS });
   try {
-    const watcher = await openPage(receiverBrowser);
+    const publishers = [];
+    const publisherPages = [];
+    let routerId;
+    for (const _ of priorities) {
+      const page = await openPage(thinPublisher ? namespaced : browser);
+      const published = await page.evaluate((o) => window.troupeDemo.publish(o), { routerId, video, encodings, codec });
+      routerId = published.routerId;
+      publishers.push(published);
+      publisherPages.push(page);
+    }
+    const watcher = await openPage(thinPublisher ? browser : namespaced);
     const watching = await watcher.evaluate(
       ([id, layers]) => window.troupeDemo.watch({ routerId: id, preferredLayers: layers }),
       [routerId, preferredLayers],
@@ -381,11 +394,11 @@ async function shapedLink(browser, options) {
         if (!response.ok) throw new Error(`priority: ${response.status} ${await response.text()}`);
       }
     }
-    const timeline = await sampleThroughPhases(shape, phases, watcher, watching.transportId);
+    const timeline = await sampleThroughPhases(shape, phases, watcher, watching.transportId, publisherPages[0]);
     return { ok: true, published: publishers[0], publishers, timeline };
   } finally {
     shape(null);
-    await receiverBrowser.close();
+    await namespaced.close();
   }
 }
 
