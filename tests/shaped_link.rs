@@ -176,8 +176,30 @@ fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
     ) else {
         return;
     };
-    let timeline = &timeline[..];
+    follows_a_link_that_shrinks_to_250_kbit_and_opens(&timeline);
+}
 
+#[test]
+fn a_viewer_of_vp9_svc_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
+    let options = json!({
+        "video": {"width": 1280, "height": 720},
+        "codec": "video/VP9",
+        "encodings": [{"scalabilityMode": "L3T3_KEY"}],
+        "preferredLayers": {"spatialLayer": 2},
+        "phases": [{"seconds": 12}, {"seconds": 25, "rate": "250kbit"}, {"seconds": 30}]
+    });
+    let Some(timeline) = run_on_shaped_link(
+        "a_viewer_of_vp9_svc_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens",
+        options,
+    ) else {
+        return;
+    };
+    follows_a_link_that_shrinks_to_250_kbit_and_opens(&timeline);
+}
+
+/// The bar for a viewer preferring the top layer of a 720p
+/// publisher, 12 s on an open link, 25 s at 250 kbit/s, 30 s open again.
+fn follows_a_link_that_shrinks_to_250_kbit_and_opens(timeline: &[Value]) {
     let open = phase(timeline, 0);
     let last_open = open.last().expect("samples while open");
     assert_eq!(number(&last_open["frameWidth"]), 1280.0, "{last_open}");

@@ -162,6 +162,10 @@ export async function receiveStats() {
         framesPerSecond: s.framesPerSecond ?? 0,
         freezeCount: s.freezeCount ?? 0,
         totalFreezesDuration: s.totalFreezesDuration ?? 0,
+        keyFramesDecoded: s.keyFramesDecoded ?? 0,
+        nackCount: s.nackCount ?? 0,
+        pliCount: s.pliCount ?? 0,
+        packetsLost: s.packetsLost ?? 0,
       });
     }
   }

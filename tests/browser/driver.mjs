@@ -328,6 +328,10 @@ async function sampleThroughPhases(shape, phases, watcher, transportId, publishe
           bytesReceived: video.bytesReceived ?? 0,
           spatialLayer: consumer.currentLayers?.spatialLayer ?? null,
           priority: consumer.priority ?? null,
+          keyFrames: video.keyFramesDecoded ?? 0,
+          nacks: video.nackCount ?? 0,
+          plis: video.pliCount ?? 0,
+          lost: video.packetsLost ?? 0,
         };
         const before = previous.get(video.id);
         if (before) {

@@ -53,9 +53,6 @@ impl Patch {
 #[derive(Debug, Clone)]
 pub struct LayerSelector {
     codec: VideoCodec,
-    /// K-SVC (`_KEY` modes): upper spatial layers depend on lower ones only
-    /// in key frames, so any spatial switch waits for one.
-    key_svc: bool,
     target: LayerIndices,
     current: Option<LayerIndices>,
     picture_ids: PictureNumberRewriter,
@@ -64,10 +61,9 @@ pub struct LayerSelector {
 
 impl LayerSelector {
     /// A selector for a codec with layers it understands (VP8, VP9).
-    pub fn new(codec: VideoCodec, key_svc: bool, target: LayerIndices) -> Option<Self> {
+    pub fn new(codec: VideoCodec, target: LayerIndices) -> Option<Self> {
         matches!(codec, VideoCodec::Vp8 | VideoCodec::Vp9).then(|| LayerSelector {
             codec,
-            key_svc,
             target,
             current: None,
             picture_ids: PictureNumberRewriter::new(15),
@@ -88,13 +84,13 @@ impl LayerSelector {
         self.current
     }
 
-    /// A spatial switch that only a key frame can bring (VP9).
+    /// A spatial switch that only a key frame can bring (VP9): going up.
+    /// Going down needs none, in full SVC and K-SVC (`_KEY` modes) alike: a
+    /// lower spatial layer never refers to a higher one, and in K-SVC an
+    /// upper layer refers to a lower one only in key pictures.
     pub fn needs_key_frame(&self) -> bool {
         match (self.codec, self.current) {
-            (VideoCodec::Vp9, Some(current)) => {
-                current.spatial < self.target.spatial
-                    || (self.key_svc && current.spatial > self.target.spatial)
-            }
+            (VideoCodec::Vp9, Some(current)) => current.spatial < self.target.spatial,
             (_, None) => true,
             _ => false,
         }
@@ -164,12 +160,11 @@ impl LayerSelector {
     fn select_vp9(&mut self, d: &Vp9Descriptor, marker: bool) -> Verdict {
         if d.begins_picture() {
             let target = self.target;
-            let key_svc = self.key_svc;
             match self.current.as_mut() {
                 _ if d.is_key_frame() => self.current = Some(target),
                 None => {}
                 Some(current) => {
-                    if !key_svc && target.spatial < current.spatial {
+                    if target.spatial < current.spatial {
                         current.spatial = target.spatial;
                     }
                     if target.temporal < current.temporal {
@@ -271,7 +266,7 @@ mod tests {
 
     #[test]
     fn vp8_drops_temporal_layers_above_the_target_with_continuous_picture_ids() {
-        let mut s = LayerSelector::new(VideoCodec::Vp8, false, layers(0, 0)).unwrap();
+        let mut s = LayerSelector::new(VideoCodec::Vp8, layers(0, 0)).unwrap();
         // Nothing before the first key frame.
         assert_eq!(
             s.select(&vp8(9, 0, 0, false, true, false), false),
@@ -296,7 +291,7 @@ mod tests {
 
     #[test]
     fn vp8_switches_up_only_at_a_layer_sync_and_down_at_once() {
-        let mut s = LayerSelector::new(VideoCodec::Vp8, false, layers(0, 0)).unwrap();
+        let mut s = LayerSelector::new(VideoCodec::Vp8, layers(0, 0)).unwrap();
         assert!(forwarded(s.select(&vp8(1, 1, 0, false, true, true), true)).is_some());
         s.set_target(layers(0, 2));
         // A TL2 frame without Y cannot be decoded without the TL1 frames missed.
@@ -320,7 +315,7 @@ mod tests {
 
     #[test]
     fn vp9_keeps_spatial_layers_up_to_the_target_and_marks_the_end_of_the_picture() {
-        let mut s = LayerSelector::new(VideoCodec::Vp9, true, layers(1, 2)).unwrap();
+        let mut s = LayerSelector::new(VideoCodec::Vp9, layers(1, 2)).unwrap();
         assert!(s.needs_key_frame());
         // A key picture: S0, S1, S2 (one packet each); the marker on S2.
         let s0 = forwarded(s.select(&vp9(7, 0, 0, true, true, true), false)).unwrap();
@@ -343,11 +338,22 @@ mod tests {
         assert!(forwarded(s.select(&vp9(9, 0, 0, true, true, true), false)).is_some());
         assert!(forwarded(s.select(&vp9(9, 2, 0, true, true, true), true)).is_some());
         assert_eq!(s.current(), Some(layers(2, 2)));
+        // Down to S0 at the next picture, with no key frame: S0 refers to
+        // S0 only (K-SVC), and now carries the marker.
+        s.set_target(layers(0, 2));
+        assert!(!s.needs_key_frame());
+        let (marker, _) = forwarded(s.select(&vp9(10, 0, 0, true, true, false), false)).unwrap();
+        assert!(marker);
+        assert_eq!(
+            s.select(&vp9(10, 1, 0, true, true, false), false),
+            Verdict::Drop
+        );
+        assert_eq!(s.current(), Some(layers(0, 2)));
     }
 
     #[test]
     fn vp9_drops_whole_pictures_of_higher_temporal_layers_keeping_their_ids() {
-        let mut s = LayerSelector::new(VideoCodec::Vp9, false, layers(0, 0)).unwrap();
+        let mut s = LayerSelector::new(VideoCodec::Vp9, layers(0, 0)).unwrap();
         let mut ids = Vec::new();
         for (i, tid) in [0u8, 2, 1, 2, 0].iter().enumerate() {
             let key = i == 0;
@@ -363,14 +369,14 @@ mod tests {
 
     #[test]
     fn malformed_payloads_are_dropped_and_h264_passes() {
-        let mut s = LayerSelector::new(VideoCodec::Vp9, false, layers(0, 0)).unwrap();
+        let mut s = LayerSelector::new(VideoCodec::Vp9, layers(0, 0)).unwrap();
         assert_eq!(s.select(&[0x80], true), Verdict::Malformed);
-        assert!(LayerSelector::new(VideoCodec::H264, false, layers(0, 0)).is_none());
+        assert!(LayerSelector::new(VideoCodec::H264, layers(0, 0)).is_none());
     }
 
     #[test]
     fn a_stream_switch_continues_the_picture_ids() {
-        let mut s = LayerSelector::new(VideoCodec::Vp8, false, layers(0, 2)).unwrap();
+        let mut s = LayerSelector::new(VideoCodec::Vp8, layers(0, 2)).unwrap();
         forwarded(s.select(&vp8(1000, 3, 0, false, true, true), true));
         s.resync();
         assert_eq!(s.current(), None);

@@ -115,11 +115,17 @@ pub struct ConsumerMedia {
     current_layers: AtomicU16,
     /// (own score << 8 | the producer's) as last notified.
     notified_score: AtomicU16,
-    /// The highest simulcast stream the transport's bandwidth allows
-    /// (`usize::MAX`: no limit), set by the transport's allocation.
+    /// Whether its layers are a VP9 SVC stream's, whose bitrates the
+    /// producer measures (then the transport's allocation limits them).
+    svc: bool,
+    /// The highest simulcast stream, or SVC spatial layer, the transport's
+    /// bandwidth allows (`usize::MAX`: no limit), set by its allocation.
     bandwidth_limit: AtomicUsize,
     /// mediasoup's consumer priority: its share of a thin link.
     priority: AtomicU8,
+    /// The SVC spatial layer preferred; the selector gets it within the
+    /// bandwidth limit.
+    preferred_spatial: AtomicU8,
     /// The temporal layer preferred, and the highest the bandwidth allows
     /// (`u8::MAX`: no limit); the selector gets the lower.
     preferred_temporal: AtomicU8,
@@ -166,13 +172,6 @@ impl ConsumerMedia {
                 .map(|e| e.id)
         };
         let simulcast = producer.shared.rtp_parameters.encodings.len() > 1;
-        let key_svc = producer
-            .shared
-            .rtp_parameters
-            .encodings
-            .first()
-            .and_then(|e| e.scalability_mode.as_deref())
-            .is_some_and(|m| m.ends_with("_KEY"));
         let layers = target_layers.and_then(|target| {
             let codec = media_codec.and_then(|c| VideoCodec::from_mime(&c.mime_type))?;
             // A simulcast stream's spatial layer is the stream itself.
@@ -180,7 +179,7 @@ impl ConsumerMedia {
                 spatial: if simulcast { 0 } else { target.spatial },
                 temporal: target.temporal,
             };
-            LayerSelector::new(codec, key_svc, within_stream).map(Box::new)
+            LayerSelector::new(codec, within_stream).map(Box::new)
         });
         let selects_layers = layers.is_some();
         let target_encoding = match (simulcast, target_layers) {
@@ -232,8 +231,10 @@ impl ConsumerMedia {
             selects_layers,
             current_layers: AtomicU16::new(NO_LAYERS),
             notified_score: AtomicU16::new(u16::MAX),
+            svc: selects_layers && !simulcast && producer.svc_layers().is_some(),
             bandwidth_limit: AtomicUsize::new(usize::MAX),
             priority: AtomicU8::new(1),
+            preferred_spatial: AtomicU8::new(target_layers.map_or(0, |t| t.spatial)),
             preferred_temporal: AtomicU8::new(target_layers.map_or(u8::MAX, |t| t.temporal)),
             temporal_limit: AtomicU8::new(u8::MAX),
         })
@@ -315,20 +316,23 @@ impl ConsumerMedia {
             let encoding = usize::from(target.spatial);
             key_frame_needed |= self.target_encoding.swap(encoding, Relaxed) != encoding;
         }
+        self.preferred_spatial.store(target.spatial, Relaxed);
         self.preferred_temporal.store(target.temporal, Relaxed);
-        key_frame_needed |= self.update_selector_target(target.spatial);
+        key_frame_needed |= self.update_selector_target();
         if key_frame_needed {
             self.request_key_frame();
         }
     }
 
-    /// Gives the layer selector the preferred layers within the temporal
-    /// limit; true if an SVC spatial switch now needs a key frame.
-    fn update_selector_target(&self, spatial: u8) -> bool {
+    /// Gives the layer selector the preferred layers within the bandwidth
+    /// limits; true if an SVC spatial switch now needs a key frame.
+    fn update_selector_target(&self) -> bool {
         let temporal = self
             .preferred_temporal
             .load(Relaxed)
             .min(self.temporal_limit.load(Relaxed));
+        let spatial_limit = u8::try_from(self.bandwidth_limit.load(Relaxed)).unwrap_or(u8::MAX);
+        let spatial = self.preferred_spatial.load(Relaxed).min(spatial_limit);
         let Ok(mut state) = self.state.lock() else {
             return false;
         };
@@ -373,10 +377,13 @@ impl ConsumerMedia {
     /// the priority, for the transport's allocation; `None` for a consumer
     /// it does not allocate (not simulcast, or paused).
     pub fn bandwidth_demand(&self) -> Option<Demand> {
-        if !self.simulcast || !self.active() {
+        if !(self.simulcast || self.svc) || !self.active() {
             return None;
         }
         let producer = self.producer.upgrade()?;
+        if self.svc {
+            return self.svc_demand(&producer);
+        }
         let active = producer.active_encodings_now();
         let temporal_layers = self.allocatable_temporal_layers();
         let top = (temporal_layers - 1) as u8;
@@ -411,9 +418,46 @@ impl ConsumerMedia {
         })
     }
 
+    /// An SVC consumer's layers: everything up to each spatial and
+    /// temporal layer, as measured by the producer; frame rate given up only
+    /// in the lowest spatial layer and where it is preferred, as for
+    /// simulcast. `None` until the producer has measured anything.
+    fn svc_demand(&self, producer: &ProducerMedia) -> Option<Demand> {
+        let svc_layers = producer.svc_layers()?;
+        let (spatial_layers, temporal_layers) = svc_layers.shape();
+        if svc_layers.up_to(spatial_layers - 1, temporal_layers - 1) == 0 {
+            return None;
+        }
+        let preferred_spatial =
+            usize::from(self.preferred_spatial.load(Relaxed)).min(spatial_layers - 1);
+        let preferred_temporal =
+            usize::from(self.preferred_temporal.load(Relaxed)).min(temporal_layers - 1);
+        let mut layers = Vec::with_capacity(spatial_layers * temporal_layers);
+        for spatial in 0..spatial_layers {
+            for temporal in 0..temporal_layers {
+                let offered = spatial == 0
+                    || temporal == temporal_layers - 1
+                    || temporal == preferred_temporal;
+                let bitrate = svc_layers.up_to(spatial, temporal);
+                let sent = bitrate > 0 || (spatial, temporal) == (0, 0);
+                layers.push((offered && sent).then_some(bitrate));
+            }
+        }
+        let limit = self.bandwidth_limit.load(Relaxed);
+        let temporal_limit =
+            usize::from(self.temporal_limit.load(Relaxed)).min(temporal_layers - 1);
+        Some(Demand {
+            priority: self.priority.load(Relaxed),
+            layers,
+            preferred: preferred_spatial * temporal_layers + preferred_temporal,
+            current: (limit != usize::MAX).then(|| limit * temporal_layers + temporal_limit),
+        })
+    }
+
     /// What the transport's allocation allows this consumer: an index into
     /// its demand's layers (`None`: no limit). A lower stream is switched
-    /// to at its next key frame, a lower temporal layer at once.
+    /// to at its next key frame, a lower temporal layer at once; an SVC
+    /// stream's spatial layer down at once, up at a key frame.
     pub fn set_bandwidth_limit(&self, layer: Option<usize>) {
         let temporal_layers = self.allocatable_temporal_layers();
         let (encoding, temporal) = match layer {
@@ -425,10 +469,22 @@ impl ConsumerMedia {
         } else {
             temporal
         };
-        if self.temporal_limit.swap(temporal, Relaxed) != temporal {
-            self.update_selector_target(0);
+        let temporal_changed = self.temporal_limit.swap(temporal, Relaxed) != temporal;
+        let limit_changed = self.bandwidth_limit.swap(encoding, Relaxed) != encoding;
+        if self.svc {
+            let forwarded = self.current_layers().map(|l| usize::from(l.spatial));
+            if forwarded.is_some_and(|spatial| encoding < spatial) {
+                self.step_down_svc();
+            }
+            if (temporal_changed || limit_changed) && self.update_selector_target() {
+                self.request_key_frame();
+            }
+            return;
         }
-        if self.bandwidth_limit.swap(encoding, Relaxed) != encoding {
+        if temporal_changed {
+            self.update_selector_target();
+        }
+        if limit_changed {
             let active = self
                 .producer
                 .upgrade()
@@ -439,9 +495,26 @@ impl ConsumerMedia {
         }
     }
 
-    /// Whether it chooses among a producer's simulcast streams.
-    pub fn is_simulcast(&self) -> bool {
-        self.simulcast
+    /// The link no longer carries the spatial layers forwarded. The lower
+    /// ones alone would decode, but not after the losses that told us: the
+    /// receiving Chromium then waits 2-3 s before it asks for a key frame
+    /// (frozen 3.7 s on a 250 kbit/s link). So, as for a simulcast step
+    /// down, nothing more goes out until a key frame (asked for now) can
+    /// cross the queue the old layers built, and no repairs of them either.
+    fn step_down_svc(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.waiting_for_key_frame = true;
+            if let Some(retransmissions) = state.retransmissions.as_mut() {
+                retransmissions.forget();
+            }
+        }
+        self.request_key_frame();
+    }
+
+    /// Whether the transport's allocation chooses its layers (simulcast
+    /// streams, or a VP9 SVC stream's layers).
+    pub fn adapts_to_bandwidth(&self) -> bool {
+        self.simulcast || self.svc
     }
 
     pub fn set_priority(&self, priority: u8) {

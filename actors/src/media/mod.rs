@@ -14,6 +14,7 @@ pub mod plain_endpoint;
 pub mod port_allocator;
 pub mod prefetch;
 pub mod producer_media;
+pub mod svc_layer_bitrates;
 pub mod transport_core;
 pub mod webrtc_endpoint;
 pub mod webrtc_server;

@@ -16,6 +16,7 @@ use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::fan_out::{FanOutPool, Job};
+use crate::media::svc_layer_bitrates::SvcLayerBitrates;
 use crate::media::transport_core::{MediaTransport, FEEDBACK_SSRC};
 use crate::media::MediaHandle;
 use crate::metrics::ActorMetrics;
@@ -91,6 +92,8 @@ pub struct ProducerMedia {
     /// When each encoding last carried media, in ms since `epoch` (+1, so
     /// that 0 means never).
     last_media_ms: Vec<AtomicU64>,
+    /// Per layer of a VP9 SVC stream, what it carries (none otherwise).
+    svc_layers: Option<SvcLayerBitrates>,
     epoch: Instant,
     paused: AtomicBool,
     closed: AtomicBool,
@@ -133,6 +136,13 @@ impl ProducerMedia {
             })
             .collect();
         let encodings = shared.rtp_parameters.encodings.len();
+        let svc_layers = match (video_codec, encodings) {
+            (Some(VideoCodec::Vp9), 1) => {
+                let layers = shared.layers();
+                SvcLayerBitrates::new(layers.spatial, layers.temporal)
+            }
+            _ => None,
+        };
         let ssrcs = shared
             .rtp_parameters
             .encodings
@@ -152,6 +162,7 @@ impl ProducerMedia {
             scores: Mutex::new(vec![0; encodings]),
             ssrcs,
             last_media_ms: (0..encodings).map(|_| AtomicU64::new(0)).collect(),
+            svc_layers,
             epoch: Instant::now(),
             paused: paused.into(),
             closed: false.into(),
@@ -282,6 +293,9 @@ impl ProducerMedia {
         counters.bytes.fetch_add(packet.len() as u64, Relaxed);
         if let Some(last) = self.last_media_ms.get(encoding) {
             last.store(self.ms_since_epoch(now) + 1, Relaxed);
+        }
+        if let Some(svc_layers) = &self.svc_layers {
+            svc_layers.on_packet(header.payload(packet), packet.len());
         }
         if self.paused.load(Relaxed) {
             return;
@@ -417,6 +431,9 @@ impl ProducerMedia {
                     if let Some(t) = *last {
                         for c in &self.shared.counters {
                             c.sample_bitrate(now.duration_since(t));
+                        }
+                        if let Some(svc_layers) = &self.svc_layers {
+                            svc_layers.sample(now.duration_since(t));
                         }
                     }
                     *last = Some(now);
@@ -570,6 +587,11 @@ impl ProducerMedia {
                 }
             }
         }
+    }
+
+    /// What each layer carries, for a VP9 SVC stream.
+    pub fn svc_layers(&self) -> Option<&SvcLayerBitrates> {
+        self.svc_layers.as_ref()
     }
 
     /// The encodings that carried media lately (bit i for encoding i).

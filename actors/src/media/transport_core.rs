@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use troupe_transports::bwe::layer_allocation::{allocate, Demand, LayerProbe};
+use troupe_transports::bwe::layer_allocation::{
+    allocate, allocate_probing, Demand, LayerProbe, MAX_REACH,
+};
 use troupe_transports::bwe::send_side::SendSideEstimator;
 use troupe_transports::receive_congestion::ReceiveCongestion;
 use troupe_transports::rtcp_feedback::{self, Feedback};
@@ -211,7 +213,7 @@ impl TransportCore {
         )
     }
 
-    /// Shares what the transport may send among its simulcast consumers:
+    /// Shares what the transport may send among its layered consumers:
     /// others (audio, single streams) take what they send, the rest is
     /// allocated by preference and priority. Without an estimate, nobody is
     /// limited.
@@ -234,19 +236,35 @@ impl TransportCore {
             return;
         };
         let now_ms = now.saturating_duration_since(self.epoch).as_secs_f64() * 1_000.0;
-        let budget = match self.layer_probe.lock() {
-            Ok(mut probe) => probe.budget(estimate, since_overuse, now_ms),
-            Err(_) => estimate,
+        let (budget, attempting, proven) = match self.layer_probe.lock() {
+            Ok(mut probe) => (
+                probe.budget(estimate, since_overuse, now_ms),
+                probe.attempting(),
+                probe.take_proven(),
+            ),
+            Err(_) => (estimate, false, false),
         };
+        if proven {
+            if let Ok(mut estimator) = self.send_estimator.lock() {
+                estimator.on_probe_proven();
+            }
+        }
         let fixed: u64 = consumers
             .iter()
             .filter(|c| !demands.iter().any(|(d, _)| Arc::ptr_eq(c, d)))
             .map(|c| c.bitrate())
             .sum();
-        let layers = allocate(
-            budget.saturating_sub(fixed),
-            &demands.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
-        );
+        let demands_only: Vec<Demand> = demands.iter().map(|(_, d)| d.clone()).collect();
+        let layers = if attempting {
+            let ceiling = (estimate as f64 * MAX_REACH) as u64;
+            allocate_probing(
+                budget.saturating_sub(fixed),
+                ceiling.saturating_sub(fixed),
+                &demands_only,
+            )
+        } else {
+            allocate(budget.saturating_sub(fixed), &demands_only)
+        };
         for ((consumer, _), layer) in demands.iter().zip(layers) {
             consumer.set_bandwidth_limit(Some(layer));
         }
@@ -277,14 +295,14 @@ impl TransportCore {
         }
     }
 
-    /// Whether this transport shares an estimate among simulcast consumers:
+    /// Whether this transport shares an estimate among layered consumers:
     /// then a shrinking link must be answered within tens of milliseconds.
     fn adapts_layers(&self) -> bool {
         self.receiver_sends_feedback.load(Relaxed)
             && self
                 .consumers
                 .read()
-                .is_ok_and(|c| c.values().any(|c| c.is_simulcast()))
+                .is_ok_and(|c| c.values().any(|c| c.adapts_to_bandwidth()))
     }
 
     /// Registers a producer with the client's ids of the extensions the

@@ -82,6 +82,14 @@ impl AimdRateControl {
         self.estimate()
     }
 
+    /// The path carried `bps` without over-use: the estimate is at least
+    /// that (a probe's result; growth alone is capped near what is sent).
+    pub fn raise_to(&mut self, bps: u64) {
+        if let Some(estimate) = self.estimate_bps {
+            self.estimate_bps = Some(self.clamp(estimate.max(bps as f64)));
+        }
+    }
+
     fn clamp(&self, bps: f64) -> f64 {
         bps.clamp(self.min_bps as f64, self.max_bps as f64)
     }

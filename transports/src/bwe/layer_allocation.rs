@@ -76,6 +76,37 @@ pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
     }
 }
 
+/// During a probe: what `budget` allows, then one step further for one
+/// consumer below its preference — the highest priority's, the cheapest
+/// among equals — if everything then stays within `ceiling`. A layer can
+/// cost far more than the one below (an SVC stream's next spatial layer
+/// carries all the lower ones too), so a budget a fixed fraction over the
+/// estimate may never reach it.
+pub fn allocate_probing(budget: u64, ceiling: u64, demands: &[Demand]) -> Vec<usize> {
+    let sent = |d: &Demand, layer: usize| d.layers.get(layer).copied().flatten();
+    let mut chosen = allocate(budget, demands);
+    let used: u64 = demands
+        .iter()
+        .zip(&chosen)
+        .map(|(d, &layer)| sent(d, layer).unwrap_or(0))
+        .sum();
+    let step = demands
+        .iter()
+        .zip(&chosen)
+        .enumerate()
+        .filter_map(|(i, (demand, &current))| {
+            let last = demand.preferred.min(demand.layers.len().saturating_sub(1));
+            let next = (current + 1..=last).find(|l| sent(demand, *l).is_some())?;
+            let cost = sent(demand, next)?.saturating_sub(sent(demand, current).unwrap_or(0));
+            (used + cost <= ceiling).then_some((std::cmp::Reverse(demand.priority), cost, i, next))
+        })
+        .min();
+    if let Some((_, _, i, next)) = step {
+        chosen[i] = next;
+    }
+    chosen
+}
+
 const FIRST_WAIT_MS: f64 = 4_000.0;
 const LONGEST_WAIT_MS: f64 = 16_000.0;
 /// An attempt that sees over-use within this long failed.
@@ -84,10 +115,16 @@ const VERDICT_MS: f64 = 5_000.0;
 /// simulcast layer (each about twice the one below).
 const REACH: f64 = 1.6;
 
+/// The furthest over the estimate an attempt may go for one step.
+pub const MAX_REACH: f64 = 3.0;
+
 #[derive(Debug)]
 pub struct LayerProbe {
     wait_ms: f64,
     attempt_at_ms: Option<f64>,
+    /// An attempt ran its course without over-use: what arrived meanwhile
+    /// is what the path is proven to carry.
+    proven: bool,
 }
 
 impl Default for LayerProbe {
@@ -95,6 +132,7 @@ impl Default for LayerProbe {
         LayerProbe {
             wait_ms: FIRST_WAIT_MS,
             attempt_at_ms: None,
+            proven: false,
         }
     }
 }
@@ -111,6 +149,7 @@ impl LayerProbe {
             } else if now_ms - at >= VERDICT_MS {
                 self.attempt_at_ms = None;
                 self.wait_ms = FIRST_WAIT_MS;
+                self.proven = true;
             } else {
                 return (estimate as f64 * REACH) as u64;
             }
@@ -121,6 +160,16 @@ impl LayerProbe {
             return (estimate as f64 * REACH) as u64;
         }
         estimate
+    }
+
+    /// Whether an attempt is on (the budget reaches over the estimate).
+    pub fn attempting(&self) -> bool {
+        self.attempt_at_ms.is_some()
+    }
+
+    /// Whether an attempt has passed since last asked.
+    pub fn take_proven(&mut self) -> bool {
+        std::mem::take(&mut self.proven)
     }
 }
 
@@ -152,6 +201,26 @@ mod tests {
             [1],
             "never above the preference"
         );
+    }
+
+    #[test]
+    fn a_probe_takes_one_step_however_dear_within_the_ceiling() {
+        // An SVC stream: each spatial layer carries the ones below.
+        let svc = Demand {
+            priority: 1,
+            layers: vec![Some(150_000), Some(600_000), Some(1_800_000)],
+            preferred: 2,
+            current: None,
+        };
+        assert_eq!(allocate(400_000, &[svc.clone()]), [0]);
+        assert_eq!(allocate_probing(400_000, 750_000, &[svc.clone()]), [1]);
+        assert_eq!(allocate_probing(400_000, 500_000, &[svc.clone()]), [0]);
+        // One step for one consumer: the higher priority's.
+        let demands = [simulcast(1, 2), simulcast(2, 2)];
+        assert_eq!(allocate(300_000, &demands), [0, 0]);
+        assert_eq!(allocate_probing(300_000, 900_000, &demands), [0, 1]);
+        // Everyone at its preference: nothing to probe for.
+        assert_eq!(allocate_probing(100_000, 900_000, &[simulcast(1, 0)]), [0]);
     }
 
     #[test]
@@ -196,8 +265,10 @@ mod tests {
         let mut probe = LayerProbe::default();
         // Never over-used: reach further at once.
         assert_eq!(probe.budget(100_000, None, 0.0), 160_000);
+        assert!(probe.attempting());
         // Over-use 1 s into the attempt: it failed.
         assert_eq!(probe.budget(100_000, Some(0.0), 1_000.0), 100_000);
+        assert!(!probe.attempting() && !probe.take_proven());
         // The wait has doubled to 8 s.
         assert_eq!(probe.budget(100_000, Some(7_000.0), 8_000.0), 100_000);
         assert_eq!(probe.budget(100_000, Some(8_000.0), 9_000.0), 160_000);
@@ -205,6 +276,8 @@ mod tests {
         // again, and the next attempt starts.
         assert_eq!(probe.budget(100_000, Some(13_000.0), 14_000.0), 160_000);
         assert_eq!(probe.wait_ms, FIRST_WAIT_MS);
+        assert!(probe.take_proven(), "what arrived meanwhile is proven");
+        assert!(!probe.take_proven(), "once");
         // It goes on until its verdict.
         assert_eq!(probe.budget(100_000, Some(13_100.0), 14_100.0), 160_000);
         assert_eq!(probe.wait_ms, FIRST_WAIT_MS);

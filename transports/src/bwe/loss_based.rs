@@ -38,6 +38,11 @@ impl LossBasedEstimate {
         self.estimate_bps as u64
     }
 
+    /// The path carried `bps` without losses that count: at least that.
+    pub fn raise_to(&mut self, bps: u64) {
+        self.estimate_bps = self.estimate_bps.max(bps as f64).min(self.max_bps);
+    }
+
     /// Packets reported by one feedback: `lost` of `total`. `acked_bps`
     /// bounds growth, as the estimate is only proven up to what arrived.
     pub fn update(&mut self, lost: u32, total: u32, acked_bps: Option<u64>, now_ms: f64) -> u64 {

@@ -32,6 +32,8 @@ pub struct SendSideEstimator {
     /// What the receiver got, by its own arrival clock.
     acked: BitrateWindow,
     remb: Option<u64>,
+    /// What the receiver got over the last second, at the latest feedback.
+    acked_bps: Option<u64>,
     feedback_seen: bool,
     last_overuse_ms: Option<f64>,
 }
@@ -48,6 +50,7 @@ impl SendSideEstimator {
             loss_based: LossBasedEstimate::new(START_BPS, MIN_BPS, MAX_BPS),
             acked: BitrateWindow::new(),
             remb: None,
+            acked_bps: None,
             feedback_seen: false,
             last_overuse_ms: None,
         }
@@ -104,12 +107,22 @@ impl SendSideEstimator {
             .next()
             .map(|a| *a as f64 / 1_000.0);
         let acked = latest_arrival_ms.and_then(|at| self.acked.rate(at));
+        self.acked_bps = acked.or(self.acked_bps);
         let was_estimating = self.delay_based.estimate().is_some();
         let delay_based = self.delay_based.update(usage, acked, now_ms);
         if let (false, Some(first)) = (was_estimating, delay_based) {
             self.loss_based = LossBasedEstimate::new(first.max(START_BPS), MIN_BPS, MAX_BPS);
         }
         self.loss_based.update(lost, total, acked, now_ms);
+    }
+
+    /// What was sent beyond the estimate arrived without over-use (a layer
+    /// tried as a probe): the path carries at least what arrived.
+    pub fn on_probe_proven(&mut self) {
+        if let Some(acked) = self.acked_bps {
+            self.delay_based.raise_to(acked);
+            self.loss_based.raise_to(acked);
+        }
     }
 
     /// A REMB from the receiver caps the estimate.
