@@ -10,6 +10,7 @@ pub mod ice_lite;
 pub mod key_frame;
 pub mod layer_selector;
 pub mod packet_kind;
+pub mod padding_packet;
 pub mod payload_descriptor;
 pub mod picture_number_rewriter;
 pub mod receive_congestion;

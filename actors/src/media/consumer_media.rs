@@ -115,6 +115,8 @@ pub struct ConsumerMedia {
     current_layers: AtomicU16,
     /// (own score << 8 | the producer's) as last notified.
     notified_score: AtomicU16,
+    /// Its codec's payload type (not RTX's).
+    media_payload_type: Option<u8>,
     /// Whether its layers are a VP9 SVC stream's, whose bitrates the
     /// producer measures (then the transport's allocation limits them).
     svc: bool,
@@ -231,6 +233,7 @@ impl ConsumerMedia {
             selects_layers,
             current_layers: AtomicU16::new(NO_LAYERS),
             notified_score: AtomicU16::new(u16::MAX),
+            media_payload_type: media_codec.map(|c| c.payload_type),
             svc: selects_layers && !simulcast && producer.svc_layers().is_some(),
             bandwidth_limit: AtomicUsize::new(usize::MAX),
             priority: AtomicU8::new(1),
@@ -509,6 +512,16 @@ impl ConsumerMedia {
             }
         }
         self.request_key_frame();
+    }
+
+    /// The payload type and transport-cc extension id a probe's padding
+    /// goes with: a video consumer's, as the receiver's probator stream has
+    /// (mediasoup-client copies them from its first video consumer).
+    pub fn probe_parameters(&self) -> Option<(u8, u8)> {
+        if self.kind != MediaKind::Video {
+            return None;
+        }
+        Some((self.media_payload_type?, self.transport_cc_extension_id?))
     }
 
     /// Whether the transport's allocation chooses its layers (simulcast

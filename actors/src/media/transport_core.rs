@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use troupe_transports::bwe::layer_allocation::{
-    allocate, allocate_probing, Demand, LayerProbe, MAX_REACH,
+    allocate, probe_padding, Demand, LayerProbe, MAX_REACH,
 };
+use troupe_transports::bwe::padding_pacer::PaddingPacer;
 use troupe_transports::bwe::send_side::SendSideEstimator;
+use troupe_transports::padding_packet::{padding_packet, Padding, MAX_PADDING};
 use troupe_transports::receive_congestion::ReceiveCongestion;
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
@@ -35,6 +37,22 @@ pub const FEEDBACK_SSRC: u32 = 0x7472_6f75; // "trou"
 /// docs/benchmarks.md).
 pub const FAST_TICK: Duration = Duration::from_millis(50);
 pub const SLOW_TICK: Duration = Duration::from_millis(250);
+/// While a probe pads, a few packets every 10 ms rather than a burst every
+/// 50: a burst would look like a queue to the receiver's timing.
+pub const PADDING_TICK: Duration = Duration::from_millis(10);
+
+/// mediasoup-client's "probator" stream: every receiving Chromium of a
+/// mediasoup app has an m-line for it, so padding sent there is counted in
+/// its feedback and then dropped.
+pub const PROBATOR_SSRC: u32 = 1234;
+
+/// Padding a probe sends: the pacer and the probator stream's numbers.
+#[derive(Default)]
+struct ProbePadding {
+    pacer: PaddingPacer,
+    sequence_number: u16,
+    timestamp: u32,
+}
 
 /// Runs a transport's timed work: `tick` is called after each pause and
 /// returns the next pause, or `None` once the transport has closed. The task
@@ -125,6 +143,9 @@ pub struct TransportCore {
     /// is nobody to match send times with, and copies skip the history.
     receiver_sends_feedback: AtomicBool,
     layer_probe: Mutex<LayerProbe>,
+    probe_padding: Mutex<ProbePadding>,
+    /// The padding rate now, read without the lock on every tick.
+    padding_bps: AtomicU64,
     /// mediasoup's max/minOutgoingBitrate (0: none).
     max_outgoing_bitrate: AtomicU64,
     min_outgoing_bitrate: AtomicU64,
@@ -146,6 +167,8 @@ impl TransportCore {
             send_estimator: Mutex::new(SendSideEstimator::new(Instant::now())),
             receiver_sends_feedback: AtomicBool::new(false),
             layer_probe: Mutex::new(LayerProbe::default()),
+            probe_padding: Mutex::new(ProbePadding::default()),
+            padding_bps: AtomicU64::new(0),
             max_outgoing_bitrate: AtomicU64::new(0),
             min_outgoing_bitrate: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -236,13 +259,12 @@ impl TransportCore {
             return;
         };
         let now_ms = now.saturating_duration_since(self.epoch).as_secs_f64() * 1_000.0;
-        let (budget, attempting, proven) = match self.layer_probe.lock() {
-            Ok(mut probe) => (
-                probe.budget(estimate, since_overuse, now_ms),
-                probe.attempting(),
-                probe.take_proven(),
-            ),
-            Err(_) => (estimate, false, false),
+        let (attempting, proven) = match self.layer_probe.lock() {
+            Ok(mut probe) => {
+                probe.update(since_overuse, now_ms);
+                (probe.attempting(), probe.take_proven())
+            }
+            Err(_) => (false, false),
         };
         if proven {
             if let Ok(mut estimator) = self.send_estimator.lock() {
@@ -255,19 +277,71 @@ impl TransportCore {
             .map(|c| c.bitrate())
             .sum();
         let demands_only: Vec<Demand> = demands.iter().map(|(_, d)| d.clone()).collect();
-        let layers = if attempting {
-            let ceiling = (estimate as f64 * MAX_REACH) as u64;
-            allocate_probing(
-                budget.saturating_sub(fixed),
-                ceiling.saturating_sub(fixed),
-                &demands_only,
-            )
+        let budget = estimate.saturating_sub(fixed);
+        let layers = allocate(budget, &demands_only);
+        let padding = if attempting {
+            let ceiling = ((estimate as f64 * MAX_REACH) as u64).saturating_sub(fixed);
+            // A little over the climb: what arrives must prove room for it.
+            probe_padding(budget, ceiling, &demands_only) * 11 / 10
         } else {
-            allocate(budget.saturating_sub(fixed), &demands_only)
+            0
         };
+        self.set_padding_rate(padding);
         for ((consumer, _), layer) in demands.iter().zip(layers) {
             consumer.set_bandwidth_limit(Some(layer));
         }
+    }
+
+    fn set_padding_rate(&self, bps: u64) {
+        if self.padding_bps.swap(bps, Relaxed) != bps {
+            if let Ok(mut padding) = self.probe_padding.lock() {
+                padding.pacer.set_rate(bps);
+            }
+        }
+    }
+
+    /// The padding packets a probe owes now (unprotected RTP on the
+    /// probator stream, each with a transport-wide number and noted as
+    /// sent): none unless an attempt is on and a video consumer says which
+    /// payload type and extension id the receiver knows.
+    pub fn poll_padding(&self, now: Instant) -> Vec<Vec<u8>> {
+        if self.padding_bps.load(Relaxed) == 0 {
+            return Vec::new();
+        }
+        let Some((payload_type, transport_cc_id)) = self
+            .consumers
+            .read()
+            .ok()
+            .and_then(|c| c.values().find_map(|c| c.probe_parameters()))
+        else {
+            return Vec::new();
+        };
+        let Ok(mut padding) = self.probe_padding.lock() else {
+            return Vec::new();
+        };
+        let size = 12 + 8 + usize::from(MAX_PADDING);
+        let due = padding.pacer.due(now, size);
+        let mut out = Vec::with_capacity(due);
+        for _ in 0..due {
+            let number = self.next_transport_sequence();
+            padding.sequence_number = padding.sequence_number.wrapping_add(1);
+            padding.timestamp = padding.timestamp.wrapping_add(900);
+            let mut packet = Vec::with_capacity(size);
+            padding_packet(
+                &Padding {
+                    ssrc: PROBATOR_SSRC,
+                    payload_type,
+                    sequence_number: padding.sequence_number,
+                    timestamp: padding.timestamp,
+                    transport_cc: (transport_cc_id, number),
+                    padding: MAX_PADDING,
+                },
+                &mut packet,
+            );
+            self.on_sent(number, packet.len(), now);
+            out.push(packet);
+        }
+        out
     }
 
     /// The next transport-wide sequence number for packets sent here.
@@ -288,7 +362,9 @@ impl TransportCore {
 
     /// How long until the transport's next look at its RTCP work.
     pub fn report_tick(&self) -> Duration {
-        if self.has_producers() || self.adapts_layers() {
+        if self.padding_bps.load(Relaxed) > 0 {
+            PADDING_TICK
+        } else if self.has_producers() || self.adapts_layers() {
             FAST_TICK
         } else {
             SLOW_TICK

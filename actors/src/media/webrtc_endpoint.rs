@@ -468,6 +468,9 @@ impl WebRtcEndpoint {
         for report in self.core.poll_reports(now) {
             self.send_protected(&report, true);
         }
+        for padding in self.core.poll_padding(now) {
+            self.send_protected(&padding, false);
+        }
     }
 }
 

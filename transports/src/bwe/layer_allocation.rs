@@ -6,10 +6,13 @@
 //! one layer at a time while the budget holds and it is below what it
 //! prefers.
 //!
-//! Without padding probes, the only way to learn that a path carries more
-//! than is sent is to send more: `LayerProbe` lets the allocation reach
-//! one layer further when the path has been calm for a while, and waits
-//! longer after each attempt that ended in over-use.
+//! The layers never take more than the estimate. To learn that the path
+//! carries more than is sent, `LayerProbe` starts an attempt when the path
+//! has been calm for a while: padding beside the media, as much as the
+//! consumers would climb by within a few times the estimate
+//! (`probe_padding`). An attempt that sees no over-use proves the path
+//! carries what arrived meanwhile; one that does ends at once, and the next
+//! waits longer.
 
 /// One consumer's part of the allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,46 +79,31 @@ pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
     }
 }
 
-/// During a probe: what `budget` allows, then one step further for one
-/// consumer below its preference — the highest priority's, the cheapest
-/// among equals — if everything then stays within `ceiling`. A layer can
-/// cost far more than the one below (an SVC stream's next spatial layer
-/// carries all the lower ones too), so a budget a fixed fraction over the
-/// estimate may never reach it.
-pub fn allocate_probing(budget: u64, ceiling: u64, demands: &[Demand]) -> Vec<usize> {
-    let sent = |d: &Demand, layer: usize| d.layers.get(layer).copied().flatten();
-    let mut chosen = allocate(budget, demands);
-    let used: u64 = demands
-        .iter()
-        .zip(&chosen)
-        .map(|(d, &layer)| sent(d, layer).unwrap_or(0))
-        .sum();
-    let step = demands
-        .iter()
-        .zip(&chosen)
-        .enumerate()
-        .filter_map(|(i, (demand, &current))| {
-            let last = demand.preferred.min(demand.layers.len().saturating_sub(1));
-            let next = (current + 1..=last).find(|l| sent(demand, *l).is_some())?;
-            let cost = sent(demand, next)?.saturating_sub(sent(demand, current).unwrap_or(0));
-            (used + cost <= ceiling).then_some((std::cmp::Reverse(demand.priority), cost, i, next))
-        })
-        .min();
-    if let Some((_, _, i, next)) = step {
-        chosen[i] = next;
-    }
-    chosen
+/// The padding an attempt sends: what the consumers' layers would cost
+/// more with `ceiling` to share than with `budget` (0: nobody would climb).
+/// All of the climb is probed at once: one layer can cost far more than the
+/// one below (an SVC stream's next spatial layer carries the lower ones
+/// too), and climbing temporal layer by temporal layer would take an
+/// attempt each.
+pub fn probe_padding(budget: u64, ceiling: u64, demands: &[Demand]) -> u64 {
+    let cost = |chosen: Vec<usize>| -> u64 {
+        demands
+            .iter()
+            .zip(chosen)
+            .map(|(d, layer)| d.layers.get(layer).copied().flatten().unwrap_or(0))
+            .sum()
+    };
+    cost(allocate(ceiling, demands)).saturating_sub(cost(allocate(budget, demands)))
 }
 
 const FIRST_WAIT_MS: f64 = 4_000.0;
 const LONGEST_WAIT_MS: f64 = 16_000.0;
-/// An attempt that sees over-use within this long failed.
-const VERDICT_MS: f64 = 5_000.0;
-/// How much further than the estimate an attempt may reach: about one
-/// simulcast layer (each about twice the one below).
-const REACH: f64 = 1.6;
+/// An attempt that sees no over-use within this long succeeded (padding
+/// over what a link carries builds a queue the detector sees within a
+/// second or so).
+const VERDICT_MS: f64 = 2_500.0;
 
-/// The furthest over the estimate an attempt may go for one step.
+/// How far over the estimate an attempt probes, at most.
 pub const MAX_REACH: f64 = 3.0;
 
 #[derive(Debug)]
@@ -138,9 +126,10 @@ impl Default for LayerProbe {
 }
 
 impl LayerProbe {
-    /// The budget to allocate at `now_ms` from `estimate`, given how long
-    /// ago the path was last over-used (`None`: never).
-    pub fn budget(&mut self, estimate: u64, since_overuse_ms: Option<f64>, now_ms: f64) -> u64 {
+    /// Looks at the path at `now_ms`, given how long ago it was last
+    /// over-used (`None`: never): ends an attempt (failed on over-use,
+    /// proven after its verdict's time) or starts one once calm.
+    pub fn update(&mut self, since_overuse_ms: Option<f64>, now_ms: f64) {
         if let Some(at) = self.attempt_at_ms {
             let overused_since_attempt = since_overuse_ms.is_some_and(|s| now_ms - s > at);
             if overused_since_attempt {
@@ -150,19 +139,15 @@ impl LayerProbe {
                 self.attempt_at_ms = None;
                 self.wait_ms = FIRST_WAIT_MS;
                 self.proven = true;
-            } else {
-                return (estimate as f64 * REACH) as u64;
             }
+            return;
         }
-        let calm = since_overuse_ms.is_none_or(|s| s >= self.wait_ms);
-        if calm {
+        if since_overuse_ms.is_none_or(|s| s >= self.wait_ms) {
             self.attempt_at_ms = Some(now_ms);
-            return (estimate as f64 * REACH) as u64;
         }
-        estimate
     }
 
-    /// Whether an attempt is on (the budget reaches over the estimate).
+    /// Whether an attempt is on (padding should go out).
     pub fn attempting(&self) -> bool {
         self.attempt_at_ms.is_some()
     }
@@ -204,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_takes_one_step_however_dear_within_the_ceiling() {
+    fn a_probe_pads_for_the_whole_climb_the_ceiling_allows() {
         // An SVC stream: each spatial layer carries the ones below.
         let svc = Demand {
             priority: 1,
@@ -212,15 +197,14 @@ mod tests {
             preferred: 2,
             current: None,
         };
-        assert_eq!(allocate(400_000, &[svc.clone()]), [0]);
-        assert_eq!(allocate_probing(400_000, 750_000, &[svc.clone()]), [1]);
-        assert_eq!(allocate_probing(400_000, 500_000, &[svc.clone()]), [0]);
-        // One step for one consumer: the higher priority's.
+        assert_eq!(probe_padding(400_000, 750_000, &[svc.clone()]), 450_000);
+        assert_eq!(probe_padding(400_000, 500_000, &[svc.clone()]), 0);
+        assert_eq!(probe_padding(700_000, 2_000_000, &[svc]), 1_200_000);
+        // Two consumers: everything both would climb by.
         let demands = [simulcast(1, 2), simulcast(2, 2)];
-        assert_eq!(allocate(300_000, &demands), [0, 0]);
-        assert_eq!(allocate_probing(300_000, 900_000, &demands), [0, 1]);
+        assert_eq!(probe_padding(300_000, 900_000, &demands), 500_000);
         // Everyone at its preference: nothing to probe for.
-        assert_eq!(allocate_probing(100_000, 900_000, &[simulcast(1, 0)]), [0]);
+        assert_eq!(probe_padding(100_000, 900_000, &[simulcast(1, 0)]), 0);
     }
 
     #[test]
@@ -261,25 +245,27 @@ mod tests {
     }
 
     #[test]
-    fn probes_reach_further_when_calm_and_back_off_after_overuse() {
+    fn attempts_start_when_calm_and_wait_longer_after_overuse() {
         let mut probe = LayerProbe::default();
-        // Never over-used: reach further at once.
-        assert_eq!(probe.budget(100_000, None, 0.0), 160_000);
+        // Never over-used: an attempt at once.
+        probe.update(None, 0.0);
         assert!(probe.attempting());
         // Over-use 1 s into the attempt: it failed.
-        assert_eq!(probe.budget(100_000, Some(0.0), 1_000.0), 100_000);
+        probe.update(Some(0.0), 1_000.0);
         assert!(!probe.attempting() && !probe.take_proven());
         // The wait has doubled to 8 s.
-        assert_eq!(probe.budget(100_000, Some(7_000.0), 8_000.0), 100_000);
-        assert_eq!(probe.budget(100_000, Some(8_000.0), 9_000.0), 160_000);
-        // No over-use for the verdict's time: success, the wait is short
-        // again, and the next attempt starts.
-        assert_eq!(probe.budget(100_000, Some(13_000.0), 14_000.0), 160_000);
+        probe.update(Some(7_000.0), 8_000.0);
+        assert!(!probe.attempting());
+        probe.update(Some(8_000.0), 9_000.0);
+        assert!(probe.attempting());
+        // No over-use for the verdict's time: proven, the wait is short
+        // again, and the next attempt starts at the next look.
+        probe.update(Some(10_500.0), 11_500.0);
+        assert!(!probe.attempting());
         assert_eq!(probe.wait_ms, FIRST_WAIT_MS);
         assert!(probe.take_proven(), "what arrived meanwhile is proven");
         assert!(!probe.take_proven(), "once");
-        // It goes on until its verdict.
-        assert_eq!(probe.budget(100_000, Some(13_100.0), 14_100.0), 160_000);
-        assert_eq!(probe.wait_ms, FIRST_WAIT_MS);
+        probe.update(Some(10_600.0), 11_600.0);
+        assert!(probe.attempting());
     }
 }

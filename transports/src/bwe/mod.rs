@@ -7,6 +7,7 @@ pub mod inter_arrival;
 pub mod layer_allocation;
 pub mod loss_based;
 pub mod overuse_detector;
+pub mod padding_pacer;
 pub mod remote_estimator;
 pub mod send_history;
 pub mod send_side;
