@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-use crate::topology::ObjectKind;
+use crate::object_kind::ObjectKind;
 
 /// Why an operation on the actor tree failed. The API maps each variant to
 /// one HTTP status.

@@ -14,6 +14,7 @@ use crate::media::plain_endpoint::{PlainEndpoint, PlainOptions};
 use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::webrtc_server::WebRtcServer;
+use crate::media_link::media_context;
 use crate::rtp_parameters::RtpCapabilities;
 use crate::supervision::handle_child_event;
 use crate::topology::TransportEntry;
@@ -208,7 +209,7 @@ async fn create_webrtc_transport(
         .clone()
         .ok_or_else(|| ActorError::NotImplemented("this node has no WebRTC port".into()))?;
     let id = state.ctx.new_id();
-    let endpoint = WebRtcEndpoint::new(state.ctx.clone(), &server, &id, &state.id);
+    let endpoint = WebRtcEndpoint::new(media_context(&state.ctx), &server, &id, &state.id);
     let info = endpoint.info();
     spawn_transport(
         myself,
@@ -299,7 +300,7 @@ async fn create_plain_transport(
     };
     let id = state.ctx.new_id();
     let endpoint = PlainEndpoint::new(
-        state.ctx.clone(),
+        media_context(&state.ctx),
         &id,
         &state.id,
         PlainOptions {

@@ -4,12 +4,11 @@
 //! atomically, so a close racing a failure closes each object exactly once.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ractor::{ActorCell, ActorId, ActorRef};
-use serde::Serialize;
-use utoipa::ToSchema;
+
+pub use crate::object_kind::{CloseCause, ObjectKind};
 
 use crate::consumer::ConsumerMsg;
 use crate::error::{ActorError, ActorResult};
@@ -22,28 +21,6 @@ use crate::producer::{ProducerMsg, ProducerShared};
 use crate::recording::{RecordingInfo, RecordingMsg};
 use crate::router::RouterMsg;
 use crate::transport::{TransportKind, TransportMsg};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ObjectKind {
-    Router,
-    Transport,
-    Producer,
-    Consumer,
-    Recording,
-}
-
-impl fmt::Display for ObjectKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ObjectKind::Router => "router",
-            ObjectKind::Transport => "transport",
-            ObjectKind::Producer => "producer",
-            ObjectKind::Consumer => "consumer",
-            ObjectKind::Recording => "recording",
-        })
-    }
-}
 
 #[derive(Clone)]
 pub struct RouterEntry {
@@ -78,33 +55,6 @@ pub struct ConsumerEntry {
     pub producer_id: String,
     pub actor: ActorRef<ConsumerMsg>,
     pub media: Arc<ConsumerMedia>,
-}
-
-/// Why an object is being closed; each maps to mediasoup's event name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CloseCause {
-    /// Closed on request (API or its owner).
-    Closed,
-    RouterClosed,
-    TransportClosed,
-    ProducerClosed,
-    /// Its actor failed; the text is the failure.
-    Failed(String),
-    /// Closed by Troupe because of a protocol error (DTLS failure, ...).
-    Error(String),
-}
-
-impl CloseCause {
-    pub fn event(&self) -> &'static str {
-        match self {
-            CloseCause::Closed => "close",
-            CloseCause::RouterClosed => "routerclose",
-            CloseCause::TransportClosed => "transportclose",
-            CloseCause::ProducerClosed => "producerclose",
-            CloseCause::Failed(_) => "failed",
-            CloseCause::Error(_) => "close",
-        }
-    }
 }
 
 /// An object taken out of the topology, whose actor must now be stopped.

@@ -22,10 +22,10 @@ use crate::media::prefetch::prefetch;
 use crate::media::producer_media::{ProducerMedia, RoutedPacket, MAX_EXTENSIONS, REPORT_INTERVAL};
 use crate::media::transport_core::MediaTransport;
 use crate::media::MediaHandle;
+use crate::object_kind::ObjectKind;
 use crate::ortc::{MID_URI, TRANSPORT_CC_URI};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
 use crate::stats::{score_of, StreamCounters};
-use crate::topology::ObjectKind;
 
 /// `current_layers` while no layer is forwarded.
 const NO_LAYERS: u16 = u16::MAX;

@@ -9,13 +9,14 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 use troupe_transports::rtp_packet::RtpHeader;
 
-use crate::context::NodeContext;
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::fan_out::{FanOutPool, SPLIT_AT};
+use crate::media::media_events::{MediaContext, MediaEvents};
 use crate::media::producer_media::ProducerMedia;
+use crate::media::producer_shared::{ProducerShared, ProducerType};
 use crate::media::transport_core::{MediaTransport, TransportCore};
 use crate::metrics::ActorMetrics;
-use crate::producer::{ProducerShared, ProducerType};
+use crate::object_kind::{CloseCause, ObjectKind};
 use crate::rtp_parameters::{CodecMapping, MediaKind, RtpMapping, RtpParameters};
 use crate::stats::StreamCounters;
 
@@ -52,19 +53,24 @@ fn vp8_parameters(ssrc: u32, payload_type: u8) -> RtpParameters {
     .unwrap()
 }
 
+/// The fan-out has nothing to report here.
+struct NoEvents;
+
+impl MediaEvents for NoEvents {
+    fn emit(&self, _: &str, _: ObjectKind, _: &str, _: Option<&str>, _: serde_json::Value) {}
+    fn close(&self, _: ObjectKind, _: &str, _: CloseCause) {}
+}
+
 struct Room {
     producer: Arc<ProducerMedia>,
     consumers: Vec<(Arc<ConsumerMedia>, Arc<KeepingTransport>)>,
 }
 
 fn room(consumer_count: usize) -> Room {
-    let ctx = NodeContext::new(
-        "node",
-        "region",
-        ActorMetrics::register(&mut Registry::default()),
-        None,
-        None,
-    );
+    let ctx = MediaContext {
+        events: Arc::new(NoEvents),
+        metrics: ActorMetrics::register(&mut Registry::default()),
+    };
     let shared = Arc::new(ProducerShared {
         id: "producer".into(),
         kind: MediaKind::Video,

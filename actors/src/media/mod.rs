@@ -9,11 +9,13 @@ pub mod fan_out;
 #[cfg(test)]
 mod fan_out_tests;
 pub mod id_set;
+pub mod media_events;
 pub mod media_socket;
 pub mod plain_endpoint;
 pub mod port_allocator;
 pub mod prefetch;
 pub mod producer_media;
+pub mod producer_shared;
 pub mod svc_layer_bitrates;
 pub mod transport_core;
 pub mod webrtc_endpoint;

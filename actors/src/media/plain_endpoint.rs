@@ -15,8 +15,8 @@ use troupe_transports::packet_kind::{classify, is_rtcp, PacketKind};
 use troupe_transports::srtp_keys::Context;
 use troupe_transports::srtp_keys::{unprotect_failure_reason, SrtpCryptoSuite, SrtpKey};
 
-use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
+use crate::media::media_events::MediaContext;
 use crate::media::media_socket::MediaSocket;
 use crate::media::port_allocator::AllocatedPort;
 use crate::media::transport_core::{MediaTransport, TransportCore};
@@ -71,7 +71,7 @@ pub struct PlainConnect {
 
 impl PlainEndpoint {
     pub fn new(
-        ctx: Ctx,
+        ctx: MediaContext,
         transport_id: &str,
         router_id: &str,
         options: PlainOptions,

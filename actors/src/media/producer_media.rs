@@ -16,14 +16,14 @@ use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::fan_out::{FanOutPool, Job};
+use crate::media::producer_shared::{ProducerShared, KEY_FRAME_REQUEST_INTERVAL};
 use crate::media::svc_layer_bitrates::SvcLayerBitrates;
 use crate::media::transport_core::{MediaTransport, FEEDBACK_SSRC};
 use crate::media::MediaHandle;
 use crate::metrics::ActorMetrics;
-use crate::producer::{ProducerShared, KEY_FRAME_REQUEST_INTERVAL};
+use crate::object_kind::ObjectKind;
 use crate::rtp_parameters::MediaKind;
 use crate::stats::score_of;
-use crate::topology::ObjectKind;
 
 /// A packet as the router sees it, ready for every consumer.
 pub struct RoutedPacket<'a> {

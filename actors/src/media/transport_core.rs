@@ -19,11 +19,11 @@ use troupe_transports::receive_congestion::ReceiveCongestion;
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
 
-use crate::context::Ctx;
 use crate::media::consumer_media::ConsumerMedia;
+use crate::media::media_events::MediaContext;
 use crate::media::producer_media::ProducerMedia;
+use crate::object_kind::ObjectKind;
 use crate::stats::TransportCounters;
-use crate::topology::ObjectKind;
 
 /// The SSRC Troupe signs its RTCP feedback with.
 pub const FEEDBACK_SSRC: u32 = 0x7472_6f75; // "trou"
@@ -127,7 +127,7 @@ impl ClientExtensionIds {
 }
 
 pub struct TransportCore {
-    pub ctx: Ctx,
+    pub ctx: MediaContext,
     pub transport_id: String,
     pub router_id: String,
     listener: RwLock<Listener>,
@@ -153,7 +153,7 @@ pub struct TransportCore {
 }
 
 impl TransportCore {
-    pub fn new(ctx: Ctx, transport_id: &str, router_id: &str) -> Self {
+    pub fn new(ctx: MediaContext, transport_id: &str, router_id: &str) -> Self {
         TransportCore {
             ctx,
             transport_id: transport_id.to_string(),

@@ -14,13 +14,12 @@ use troupe_transports::ice_lite::{IceCredentials, IceEvent, IceLite, IceState, P
 use troupe_transports::packet_kind::is_rtcp;
 use troupe_transports::srtp_keys::unprotect_failure_reason;
 
-use crate::close::close_object;
-use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
+use crate::media::media_events::MediaContext;
 use crate::media::transport_core::{spawn_ticker, MediaTransport, TransportCore, FAST_TICK};
 use crate::media::webrtc_server::WebRtcServer;
 use crate::media::MediaHandle;
-use crate::topology::{CloseCause, ObjectKind};
+use crate::object_kind::{CloseCause, ObjectKind};
 
 struct EndpointState {
     ice: IceLite,
@@ -62,7 +61,7 @@ pub struct ConnectionInfo {
 
 impl WebRtcEndpoint {
     pub fn new(
-        ctx: Ctx,
+        ctx: MediaContext,
         server: &Arc<WebRtcServer>,
         transport_id: &str,
         router_id: &str,
@@ -320,8 +319,7 @@ impl WebRtcEndpoint {
             "dtlsstatechange",
             json!({"dtlsState": "failed", "reason": reason}),
         );
-        close_object(
-            &self.core.ctx,
+        self.core.ctx.events.close(
             ObjectKind::Transport,
             &self.core.transport_id,
             CloseCause::Error(format!("DTLS failed: {reason}")),
