@@ -107,6 +107,16 @@ fn number(value: &Value) -> f64 {
     value.as_f64().unwrap_or_default()
 }
 
+/// The node's log: kept in `TROUPE_SHAPED_LOG` when set (with `RUST_LOG`
+/// chosen by whoever runs the test, e.g. `troupe::bwe_record=trace` for
+/// what the estimator's recorded-sequence tests replay), else dropped.
+fn node_log() -> Stdio {
+    std::env::var("TROUPE_SHAPED_LOG")
+        .ok()
+        .and_then(|path| std::fs::File::create(path).ok())
+        .map_or_else(Stdio::null, Stdio::from)
+}
+
 /// Runs the driver's shaped-link scenario with `options` (the viewer's
 /// Chromium and veth filled in) against a node on the host's end; the
 /// timeline it sampled, or `None` where namespaces cannot be made.
@@ -125,7 +135,7 @@ fn run_on_shaped_link(test: &str, mut options: Value) -> Option<Vec<Value>> {
         .args(["--webrtc-port", "0", "--api-token", TOKEN])
         .args(["--demo-dir", &demo_dir()])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(node_log())
         .spawn()
         .expect("troupe starts");
     let url = common::listening_url(&mut child);

@@ -200,9 +200,16 @@ impl TransportCore {
         if !self.receiver_sends_feedback.load(Relaxed) {
             return;
         }
+        // What the estimator's recorded-sequence tests replay (off unless
+        // this target is enabled: one relaxed load per copy).
+        tracing::trace!(target: "troupe::bwe_record", "S {} {number} {size}", self.ms_since_epoch(now));
         if let Ok(mut estimator) = self.send_estimator.lock() {
             estimator.on_sent(number, size, now);
         }
+    }
+
+    fn ms_since_epoch(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.epoch).as_secs_f64() * 1_000.0
     }
 
     /// What this transport may send, as its receiver's feedback says, within
@@ -258,7 +265,7 @@ impl TransportCore {
             }
             return;
         };
-        let now_ms = now.saturating_duration_since(self.epoch).as_secs_f64() * 1_000.0;
+        let now_ms = self.ms_since_epoch(now);
         let (attempting, proven) = match self.layer_probe.lock() {
             Ok(mut probe) => {
                 probe.update(since_overuse, now_ms);
@@ -267,6 +274,7 @@ impl TransportCore {
             Err(_) => (false, false),
         };
         if proven {
+            tracing::trace!(target: "troupe::bwe_record", "P {now_ms}");
             if let Ok(mut estimator) = self.send_estimator.lock() {
                 estimator.on_probe_proven();
             }
@@ -673,8 +681,21 @@ impl TransportCore {
                 } => {
                     self.ctx.metrics.feedback("transport_cc");
                     self.receiver_sends_feedback.store(true, Relaxed);
+                    let now = Instant::now();
+                    if tracing::enabled!(target: "troupe::bwe_record", tracing::Level::TRACE) {
+                        let arrivals: Vec<String> = arrivals
+                            .iter()
+                            .map(|a| a.map_or("-".into(), |us| us.to_string()))
+                            .collect();
+                        tracing::trace!(
+                            target: "troupe::bwe_record",
+                            "F {} {base_sequence} {}",
+                            self.ms_since_epoch(now),
+                            arrivals.join(" ")
+                        );
+                    }
                     if let Ok(mut estimator) = self.send_estimator.lock() {
-                        estimator.on_feedback(base_sequence, &arrivals, Instant::now());
+                        estimator.on_feedback(base_sequence, &arrivals, now);
                     }
                 }
             }

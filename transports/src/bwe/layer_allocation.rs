@@ -97,7 +97,9 @@ pub fn probe_padding(budget: u64, ceiling: u64, demands: &[Demand]) -> u64 {
 }
 
 const FIRST_WAIT_MS: f64 = 4_000.0;
-const LONGEST_WAIT_MS: f64 = 16_000.0;
+/// A failed attempt costs only padding (no viewer moved), so the wait
+/// need not grow long: 4, 8, 8... s.
+const LONGEST_WAIT_MS: f64 = 8_000.0;
 /// An attempt that sees no over-use within this long succeeded (padding
 /// over what a link carries builds a queue the detector sees within a
 /// second or so).

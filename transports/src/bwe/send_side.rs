@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::bwe::aimd_rate_control::AimdRateControl;
 use crate::bwe::bitrate_window::BitrateWindow;
+use crate::bwe::heavy_loss::HeavyLoss;
 use crate::bwe::inter_arrival::InterArrival;
 use crate::bwe::loss_based::LossBasedEstimate;
 use crate::bwe::overuse_detector::{OveruseDetector, Usage};
@@ -29,6 +30,7 @@ pub struct SendSideEstimator {
     detector: OveruseDetector,
     delay_based: AimdRateControl,
     loss_based: LossBasedEstimate,
+    heavy_loss: HeavyLoss,
     /// What the receiver got, by its own arrival clock.
     acked: BitrateWindow,
     remb: Option<u64>,
@@ -48,6 +50,7 @@ impl SendSideEstimator {
             detector: OveruseDetector::new(),
             delay_based: AimdRateControl::new(MIN_BPS, MAX_BPS),
             loss_based: LossBasedEstimate::new(START_BPS, MIN_BPS, MAX_BPS),
+            heavy_loss: HeavyLoss::default(),
             acked: BitrateWindow::new(),
             remb: None,
             acked_bps: None,
@@ -71,6 +74,10 @@ impl SendSideEstimator {
     pub fn on_feedback(&mut self, base_sequence: u16, arrivals: &[Option<i64>], now: Instant) {
         let now_ms = self.ms(now);
         let (mut lost, mut total) = (0, 0);
+        // What this report shows arriving: bytes, and the first and last
+        // arrival.
+        let mut arrived_bytes = 0;
+        let mut arrival_span: Option<(f64, f64)> = None;
         let mut usage = self.detector.usage();
         for (i, arrival) in arrivals.iter().enumerate() {
             let sequence = base_sequence.wrapping_add(i as u16);
@@ -84,6 +91,11 @@ impl SendSideEstimator {
             };
             let arrival_ms = *arrival_us as f64 / 1_000.0;
             self.acked.add(arrival_ms, size);
+            arrived_bytes += size;
+            arrival_span = Some(match arrival_span {
+                None => (arrival_ms, arrival_ms),
+                Some((first, last)) => (first.min(arrival_ms), last.max(arrival_ms)),
+            });
             if let Some(delta) = self.groups.on_packet(send_ms, arrival_ms, size) {
                 let trend = self.trendline.update(
                     delta.send_delta_ms,
@@ -114,6 +126,12 @@ impl SendSideEstimator {
             self.loss_based = LossBasedEstimate::new(first.max(START_BPS), MIN_BPS, MAX_BPS);
         }
         self.loss_based.update(lost, total, acked, now_ms);
+        if let Some(carried) =
+            self.heavy_loss
+                .on_report(now_ms, lost, total, arrived_bytes, arrival_span)
+        {
+            self.loss_based.cap(carried);
+        }
     }
 
     /// What was sent beyond the estimate arrived without over-use (a layer
