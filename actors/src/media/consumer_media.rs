@@ -493,7 +493,7 @@ impl ConsumerMedia {
                 .upgrade()
                 .map_or(0, |p| p.active_encodings_now());
             if self.wanted_encoding(active) != self.current_encoding.load(Relaxed) {
-                self.request_key_frame();
+                self.request_key_frame_once_drained();
             }
         }
     }
@@ -502,8 +502,9 @@ impl ConsumerMedia {
     /// ones alone would decode, but not after the losses that told us: the
     /// receiving Chromium then waits 2-3 s before it asks for a key frame
     /// (frozen 3.7 s on a 250 kbit/s link). So, as for a simulcast step
-    /// down, nothing more goes out until a key frame (asked for now) can
-    /// cross the queue the old layers built, and no repairs of them either.
+    /// down, nothing more goes out until a key frame (asked for once the
+    /// queue the old layers built has drained) arrives, and no repairs of
+    /// them either.
     fn step_down_svc(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.waiting_for_key_frame = true;
@@ -511,7 +512,7 @@ impl ConsumerMedia {
                 retransmissions.forget();
             }
         }
-        self.request_key_frame();
+        self.request_key_frame_once_drained();
     }
 
     /// The payload type and transport-cc extension id a probe's padding
@@ -522,6 +523,20 @@ impl ConsumerMedia {
             return None;
         }
         Some((self.media_payload_type?, self.transport_cc_extension_id?))
+    }
+
+    /// Asks for the key frame a switch needs, unless the path to the
+    /// receiver is still full of what went before (then a packet after it
+    /// drains asks): a key frame sent into that queue was dropped with it,
+    /// repaired a round trip later, and the picture froze 2 s instead of 1.
+    fn request_key_frame_once_drained(&self) {
+        let draining = self
+            .endpoint
+            .upgrade()
+            .is_some_and(|e| e.core().draining(Instant::now()));
+        if !draining {
+            self.request_key_frame();
+        }
     }
 
     /// Whether the transport's allocation chooses its layers (simulcast
@@ -634,7 +649,7 @@ impl ConsumerMedia {
         } else if switching || state.waiting_for_key_frame {
             if !routed.is_key_frame || switching {
                 drop(state);
-                self.request_key_frame();
+                self.request_key_frame_once_drained();
                 return;
             }
             state.waiting_for_key_frame = false;

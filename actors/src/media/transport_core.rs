@@ -41,6 +41,10 @@ pub const SLOW_TICK: Duration = Duration::from_millis(250);
 /// 50: a burst would look like a queue to the receiver's timing.
 pub const PADDING_TICK: Duration = Duration::from_millis(10);
 
+/// What may be on its way (a feedback interval and a little queue) for
+/// the path to count as drained.
+const DRAINED_WITHIN_MS: f64 = 250.0;
+
 /// mediasoup-client's "probator" stream: every receiving Chromium of a
 /// mediasoup app has an m-line for it, so padding sent there is counted in
 /// its feedback and then dropped.
@@ -224,6 +228,19 @@ impl TransportCore {
         let min = self.min_outgoing_bitrate.load(Relaxed);
         let capped = if max > 0 { bitrate.min(max) } else { bitrate };
         capped.max(min)
+    }
+
+    /// Whether more is on its way to the receiver than the path carries in
+    /// `DRAINED_WITHIN`: a key frame asked for now would queue behind it,
+    /// or be dropped with it.
+    pub fn draining(&self, now: Instant) -> bool {
+        self.receiver_sends_feedback.load(Relaxed)
+            && self
+                .send_estimator
+                .lock()
+                .ok()
+                .and_then(|e| e.in_flight_ms(now))
+                .is_some_and(|ms| ms > DRAINED_WITHIN_MS)
     }
 
     /// mediasoup's setMaxOutgoingBitrate / setMinOutgoingBitrate (0: none).

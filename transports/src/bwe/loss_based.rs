@@ -38,11 +38,6 @@ impl LossBasedEstimate {
         self.estimate_bps as u64
     }
 
-    /// The path carries no more than `bps`: at most that.
-    pub fn cap(&mut self, bps: u64) {
-        self.estimate_bps = self.estimate_bps.min(bps as f64).max(self.min_bps);
-    }
-
     /// The path carried `bps` without losses that count: at least that.
     pub fn raise_to(&mut self, bps: u64) {
         self.estimate_bps = self.estimate_bps.max(bps as f64).min(self.max_bps);

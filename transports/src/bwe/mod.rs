@@ -3,7 +3,6 @@
 
 pub mod aimd_rate_control;
 pub mod bitrate_window;
-pub mod heavy_loss;
 pub mod inter_arrival;
 pub mod layer_allocation;
 pub mod loss_based;

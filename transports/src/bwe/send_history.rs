@@ -36,6 +36,16 @@ impl SendHistory {
         };
     }
 
+    /// Bytes sent since `since_ms` that no feedback has accounted for yet:
+    /// on their way, or in a queue on it.
+    pub fn in_flight_bytes(&self, since_ms: f64) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.size > 0 && s.send_ms >= since_ms)
+            .map(|s| usize::from(s.size))
+            .sum()
+    }
+
     /// When `sequence` was sent and its size; each is given out once.
     pub fn take(&mut self, sequence: u16) -> Option<(f64, usize)> {
         let slot = self.slots.get_mut(usize::from(sequence) % SLOTS)?;
@@ -62,5 +72,17 @@ mod tests {
         assert_eq!(history.take(1 + SLOTS as u16), None);
         history.on_sent(65_535, 30.0, 100);
         assert_eq!(history.take(65_535), Some((30.0, 100)));
+    }
+
+    #[test]
+    fn counts_what_feedback_has_not_accounted_for() {
+        let mut history = SendHistory::new();
+        assert_eq!(history.in_flight_bytes(0.0), 0);
+        history.on_sent(1, 10.0, 1_000);
+        history.on_sent(2, 20.0, 500);
+        history.on_sent(3, 30.0, 200);
+        history.take(2);
+        assert_eq!(history.in_flight_bytes(0.0), 1_200);
+        assert_eq!(history.in_flight_bytes(15.0), 200, "only the recent");
     }
 }

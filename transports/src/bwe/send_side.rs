@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use crate::bwe::aimd_rate_control::AimdRateControl;
 use crate::bwe::bitrate_window::BitrateWindow;
-use crate::bwe::heavy_loss::HeavyLoss;
 use crate::bwe::inter_arrival::InterArrival;
 use crate::bwe::loss_based::LossBasedEstimate;
 use crate::bwe::overuse_detector::{OveruseDetector, Usage};
@@ -30,7 +29,6 @@ pub struct SendSideEstimator {
     detector: OveruseDetector,
     delay_based: AimdRateControl,
     loss_based: LossBasedEstimate,
-    heavy_loss: HeavyLoss,
     /// What the receiver got, by its own arrival clock.
     acked: BitrateWindow,
     remb: Option<u64>,
@@ -50,7 +48,6 @@ impl SendSideEstimator {
             detector: OveruseDetector::new(),
             delay_based: AimdRateControl::new(MIN_BPS, MAX_BPS),
             loss_based: LossBasedEstimate::new(START_BPS, MIN_BPS, MAX_BPS),
-            heavy_loss: HeavyLoss::default(),
             acked: BitrateWindow::new(),
             remb: None,
             acked_bps: None,
@@ -74,10 +71,6 @@ impl SendSideEstimator {
     pub fn on_feedback(&mut self, base_sequence: u16, arrivals: &[Option<i64>], now: Instant) {
         let now_ms = self.ms(now);
         let (mut lost, mut total) = (0, 0);
-        // What this report shows arriving: bytes, and the first and last
-        // arrival.
-        let mut arrived_bytes = 0;
-        let mut arrival_span: Option<(f64, f64)> = None;
         let mut usage = self.detector.usage();
         for (i, arrival) in arrivals.iter().enumerate() {
             let sequence = base_sequence.wrapping_add(i as u16);
@@ -91,11 +84,6 @@ impl SendSideEstimator {
             };
             let arrival_ms = *arrival_us as f64 / 1_000.0;
             self.acked.add(arrival_ms, size);
-            arrived_bytes += size;
-            arrival_span = Some(match arrival_span {
-                None => (arrival_ms, arrival_ms),
-                Some((first, last)) => (first.min(arrival_ms), last.max(arrival_ms)),
-            });
             if let Some(delta) = self.groups.on_packet(send_ms, arrival_ms, size) {
                 let trend = self.trendline.update(
                     delta.send_delta_ms,
@@ -126,12 +114,6 @@ impl SendSideEstimator {
             self.loss_based = LossBasedEstimate::new(first.max(START_BPS), MIN_BPS, MAX_BPS);
         }
         self.loss_based.update(lost, total, acked, now_ms);
-        if let Some(carried) =
-            self.heavy_loss
-                .on_report(now_ms, lost, total, arrived_bytes, arrival_span)
-        {
-            self.loss_based.cap(carried);
-        }
     }
 
     /// What was sent beyond the estimate arrived without over-use (a layer
@@ -160,6 +142,15 @@ impl SendSideEstimator {
             (Some(estimate), Some(remb)) => Some(estimate.min(remb)),
             (estimate, remb) => estimate.or(remb),
         }
+    }
+
+    /// How long what was sent in the last second and not yet accounted for
+    /// by feedback takes to cross the path at the estimate: the queue a
+    /// step down leaves behind, plus a feedback interval.
+    pub fn in_flight_ms(&self, now: Instant) -> Option<f64> {
+        let estimate = self.estimate()?.max(1) as f64;
+        let bytes = self.history.in_flight_bytes(self.ms(now) - 1_000.0);
+        Some(bytes as f64 * 8_000.0 / estimate)
     }
 
     /// Milliseconds since the path was last seen over-used.
