@@ -117,6 +117,45 @@ fn node_log() -> Stdio {
         .map_or_else(Stdio::null, Stdio::from)
 }
 
+/// A 720p camera in mediasoup-demo's three simulcast streams, watched by
+/// a viewer preferring the top one; `more` adds the phases and the rest.
+fn simulcast_720p(more: Value) -> Value {
+    let mut options = json!({
+        "video": {"width": 1280, "height": 720},
+        "encodings": [
+            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
+            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
+            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
+        ],
+        "preferredLayers": {"spatialLayer": 2},
+    });
+    if let (Some(options), Value::Object(more)) = (options.as_object_mut(), more) {
+        options.extend(more);
+    }
+    options
+}
+
+/// The top stream, 1280 px, by the end of the open phase.
+fn full_size_while_open(timeline: &[Value]) {
+    let open = phase(timeline, 0);
+    let last_open = open.last().expect("samples while open");
+    assert_eq!(number(&last_open["frameWidth"]), 1280.0, "{last_open}");
+}
+
+/// Back at 640 px or more, at 15 fps, within 25 s of the link opening.
+fn back_at_640_px_within_25_s(timeline: &[Value]) {
+    let reopened = phase(timeline, 2);
+    let start = number(&reopened[0]["t"]);
+    let back = reopened
+        .iter()
+        .find(|s| number(&s["frameWidth"]) >= 640.0 && number(&s["fps"]) >= 15.0)
+        .map(|s| number(&s["t"]) - start);
+    assert!(
+        back.is_some_and(|seconds| seconds <= 25.0),
+        "back at 640 px and 15 fps after {back:?} s"
+    );
+}
+
 /// Runs the driver's shaped-link scenario with `options` (the viewer's
 /// Chromium and veth filled in) against a node on the host's end; the
 /// timeline it sampled, or `None` where namespaces cannot be made.
@@ -170,16 +209,9 @@ fn run_on_shaped_link(test: &str, mut options: Value) -> Option<Vec<Value>> {
 
 #[test]
 fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
-    let options = json!({
-        "video": {"width": 1280, "height": 720},
-        "encodings": [
-            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
-            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
-            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
-        ],
-        "preferredLayers": {"spatialLayer": 2},
+    let options = simulcast_720p(json!({
         "phases": [{"seconds": 12}, {"seconds": 25, "rate": "250kbit"}, {"seconds": 30}]
-    });
+    }));
     let Some(timeline) = run_on_shaped_link(
         "a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens",
         options,
@@ -210,9 +242,7 @@ fn a_viewer_of_vp9_svc_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens()
 /// The bar for a viewer preferring the top layer of a 720p
 /// publisher, 12 s on an open link, 25 s at 250 kbit/s, 30 s open again.
 fn follows_a_link_that_shrinks_to_250_kbit_and_opens(timeline: &[Value]) {
-    let open = phase(timeline, 0);
-    let last_open = open.last().expect("samples while open");
-    assert_eq!(number(&last_open["frameWidth"]), 1280.0, "{last_open}");
+    full_size_while_open(timeline);
 
     // Frozen less than 2 s in any 8 s, the moment the link shrinks too.
     for (i, sample) in timeline.iter().enumerate() {
@@ -248,17 +278,7 @@ fn follows_a_link_that_shrinks_to_250_kbit_and_opens(timeline: &[Value]) {
         "the estimate follows the link: {estimate}"
     );
 
-    // Back at 640 px or more within 25 s of the link opening.
-    let reopened = phase(timeline, 2);
-    let start = number(&reopened[0]["t"]);
-    let back = reopened
-        .iter()
-        .find(|s| number(&s["frameWidth"]) >= 640.0 && number(&s["fps"]) >= 15.0)
-        .map(|s| number(&s["t"]) - start);
-    assert!(
-        back.is_some_and(|seconds| seconds <= 25.0),
-        "back at 640 px and 15 fps after {back:?} s"
-    );
+    back_at_640_px_within_25_s(timeline);
 }
 
 /// What one consumer (by priority) got, averaged over `samples`.
@@ -278,17 +298,10 @@ fn average_of(samples: &[&Value], priority: u64, field: &str) -> f64 {
 
 #[test]
 fn the_higher_priority_consumer_gets_the_better_picture_on_a_shared_thin_link() {
-    let options = json!({
-        "video": {"width": 1280, "height": 720},
-        "encodings": [
-            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
-            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
-            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
-        ],
-        "preferredLayers": {"spatialLayer": 2},
+    let options = simulcast_720p(json!({
         "priorities": [2, 1],
         "phases": [{"seconds": 10}, {"seconds": 30, "rate": "600kbit"}]
-    });
+    }));
     let Some(timeline) = run_on_shaped_link(
         "the_higher_priority_consumer_gets_the_better_picture_on_a_shared_thin_link",
         options,
@@ -318,26 +331,17 @@ fn the_higher_priority_consumer_gets_the_better_picture_on_a_shared_thin_link() 
 
 #[test]
 fn a_publisher_on_a_thin_uplink_keeps_its_viewer_watching() {
-    let options = json!({
+    let options = simulcast_720p(json!({
         "thinSide": "publisher",
-        "video": {"width": 1280, "height": 720},
-        "encodings": [
-            {"scaleResolutionDownBy": 4, "maxBitrate": 500_000},
-            {"scaleResolutionDownBy": 2, "maxBitrate": 1_000_000},
-            {"scaleResolutionDownBy": 1, "maxBitrate": 5_000_000}
-        ],
-        "preferredLayers": {"spatialLayer": 2},
         "phases": [{"seconds": 12}, {"seconds": 25, "rate": "400kbit"}, {"seconds": 30}]
-    });
+    }));
     let Some(timeline) = run_on_shaped_link(
         "a_publisher_on_a_thin_uplink_keeps_its_viewer_watching",
         options,
     ) else {
         return;
     };
-    let open = phase(&timeline, 0);
-    let last_open = open.last().expect("samples while open");
-    assert_eq!(number(&last_open["frameWidth"]), 1280.0, "{last_open}");
+    full_size_while_open(&timeline);
     // The publisher hears of its thin uplink through Troupe's feedback and
     // sends what fits; its viewer gets the best of that.
     let thin = phase(&timeline, 1);
@@ -350,14 +354,5 @@ fn a_publisher_on_a_thin_uplink_keeps_its_viewer_watching() {
     for sample in settled {
         assert!(number(&sample["fps"]) >= 5.0, "{sample}");
     }
-    let reopened = phase(&timeline, 2);
-    let start = number(&reopened[0]["t"]);
-    let back = reopened
-        .iter()
-        .find(|s| number(&s["frameWidth"]) >= 640.0 && number(&s["fps"]) >= 15.0)
-        .map(|s| number(&s["t"]) - start);
-    assert!(
-        back.is_some_and(|seconds| seconds <= 25.0),
-        "back at 640 px and 15 fps after {back:?} s"
-    );
+    back_at_640_px_within_25_s(&timeline);
 }

@@ -410,15 +410,22 @@ impl ConsumerMedia {
                 );
             }
         }
+        let preferred = self.target_encoding.load(Relaxed) * temporal_layers + preferred_temporal;
+        Some(self.demand(layers, temporal_layers, preferred))
+    }
+
+    /// A demand of `layers` (spatial-major, `temporal_layers` each), with
+    /// the limit it has now.
+    fn demand(&self, layers: Vec<Option<u64>>, temporal_layers: usize, preferred: usize) -> Demand {
         let limit = self.bandwidth_limit.load(Relaxed);
         let temporal_limit =
             usize::from(self.temporal_limit.load(Relaxed)).min(temporal_layers - 1);
-        Some(Demand {
+        Demand {
             priority: self.priority.load(Relaxed),
             layers,
-            preferred: self.target_encoding.load(Relaxed) * temporal_layers + preferred_temporal,
+            preferred,
             current: (limit != usize::MAX).then(|| limit * temporal_layers + temporal_limit),
-        })
+        }
     }
 
     /// An SVC consumer's layers: everything up to each spatial and
@@ -446,15 +453,8 @@ impl ConsumerMedia {
                 layers.push((offered && sent).then_some(bitrate));
             }
         }
-        let limit = self.bandwidth_limit.load(Relaxed);
-        let temporal_limit =
-            usize::from(self.temporal_limit.load(Relaxed)).min(temporal_layers - 1);
-        Some(Demand {
-            priority: self.priority.load(Relaxed),
-            layers,
-            preferred: preferred_spatial * temporal_layers + preferred_temporal,
-            current: (limit != usize::MAX).then(|| limit * temporal_layers + temporal_limit),
-        })
+        let preferred = preferred_spatial * temporal_layers + preferred_temporal;
+        Some(self.demand(layers, temporal_layers, preferred))
     }
 
     /// What the transport's allocation allows this consumer: an index into

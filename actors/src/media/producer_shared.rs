@@ -27,15 +27,7 @@ impl ProducerType {
         if params.encodings.len() > 1 {
             return ProducerType::Simulcast;
         }
-        let layers = params
-            .encodings
-            .first()
-            .and_then(|e| e.scalability_mode.as_deref())
-            .map(Layers::from_scalability_mode)
-            .unwrap_or(Layers {
-                spatial: 1,
-                temporal: 1,
-            });
+        let layers = Layers::of_first_encoding(params);
         if layers.spatial == 1 && layers.temporal == 1 {
             return ProducerType::Simple;
         }
@@ -64,6 +56,20 @@ pub struct Layers {
 }
 
 impl Layers {
+    /// The layers of the first encoding's scalabilityMode (one of each
+    /// without).
+    fn of_first_encoding(params: &RtpParameters) -> Layers {
+        params
+            .encodings
+            .first()
+            .and_then(|e| e.scalability_mode.as_deref())
+            .map(Layers::from_scalability_mode)
+            .unwrap_or(Layers {
+                spatial: 1,
+                temporal: 1,
+            })
+    }
+
     /// "L3T3", "S2T1", "L1T2_KEY" → counts; anything else is one layer.
     pub fn from_scalability_mode(mode: &str) -> Layers {
         let digits = |after: char| -> Option<u8> {
@@ -105,16 +111,7 @@ pub struct ProducerShared {
 impl ProducerShared {
     /// Layer counts consumers of this producer can choose among.
     pub fn layers(&self) -> Layers {
-        let per_encoding = self
-            .rtp_parameters
-            .encodings
-            .first()
-            .and_then(|e| e.scalability_mode.as_deref())
-            .map(Layers::from_scalability_mode)
-            .unwrap_or(Layers {
-                spatial: 1,
-                temporal: 1,
-            });
+        let per_encoding = Layers::of_first_encoding(&self.rtp_parameters);
         match self.producer_type {
             ProducerType::Simulcast => Layers {
                 spatial: self.rtp_parameters.encodings.len() as u8,
