@@ -19,6 +19,11 @@ const MAX_BPS: u64 = 100_000_000;
 /// initialAvailableOutgoingBitrate); it starts where the delay-based one does
 /// when that is higher.
 const START_BPS: u64 = 600_000;
+/// Packets sent longer ago than this are taken as delivered or lost. The
+/// last ones lost before a sender stops are never reported (no later
+/// packet shows the gap), so they must age out; a queue that holds packets
+/// longer than this is one a key frame should not wait for either.
+const IN_FLIGHT_WINDOW_MS: f64 = 300.0;
 
 #[derive(Debug)]
 pub struct SendSideEstimator {
@@ -144,12 +149,14 @@ impl SendSideEstimator {
         }
     }
 
-    /// How long what was sent in the last second and not yet accounted for
-    /// by feedback takes to cross the path at the estimate: the queue a
-    /// step down leaves behind, plus a feedback interval.
+    /// How long what was sent lately and not yet accounted for by feedback
+    /// takes to cross the path at the estimate: the queue a step down leaves
+    /// behind, plus a feedback interval.
     pub fn in_flight_ms(&self, now: Instant) -> Option<f64> {
         let estimate = self.estimate()?.max(1) as f64;
-        let bytes = self.history.in_flight_bytes(self.ms(now) - 1_000.0);
+        let bytes = self
+            .history
+            .in_flight_bytes(self.ms(now) - IN_FLIGHT_WINDOW_MS);
         Some(bytes as f64 * 8_000.0 / estimate)
     }
 
