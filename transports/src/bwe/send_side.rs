@@ -15,9 +15,9 @@ use crate::bwe::trendline::Trendline;
 
 const MIN_BPS: u64 = 30_000;
 const MAX_BPS: u64 = 100_000_000;
-/// The loss-based estimate's floor when it starts (mediasoup's
-/// initialAvailableOutgoingBitrate); it starts where the delay-based one does
-/// when that is higher.
+/// Where the estimate starts at least (mediasoup's
+/// initialAvailableOutgoingBitrate), higher when the first feedback shows
+/// more arriving.
 const START_BPS: u64 = 600_000;
 /// Packets sent longer ago than this are taken as delivered or lost. The
 /// last ones lost before a sender stops are never reported (no later
@@ -116,6 +116,14 @@ impl SendSideEstimator {
         let was_estimating = self.delay_based.estimate().is_some();
         let delay_based = self.delay_based.update(usage, acked, now_ms);
         if let (false, Some(first)) = (was_estimating, delay_based) {
+            // No lower than mediasoup's initialAvailableOutgoingBitrate
+            // unless the path is already over-used: what a viewer of a
+            // base temporal layer receives (50 kb/s) says nothing of the
+            // path, and from 1.5x that only a probe could reach the 640 px
+            // layer it prefers.
+            if usage != Usage::Overusing {
+                self.delay_based.raise_to(START_BPS);
+            }
             self.loss_based = LossBasedEstimate::new(first.max(START_BPS), MIN_BPS, MAX_BPS);
         }
         self.loss_based.update(lost, total, acked, now_ms);
