@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 /// After a pause (a late tick), no more than this much padding at once.
 const MAX_CATCH_UP: Duration = Duration::from_millis(50);
+/// Nor more than this many packets a call, however high the rate (64 in
+/// a 10 ms tick is 14 Mb/s of padding).
+const MAX_PACKETS: usize = 64;
 
 #[derive(Debug, Default)]
 pub struct PaddingPacer {
@@ -41,8 +44,11 @@ impl PaddingPacer {
             .min(MAX_CATCH_UP);
         self.last = Some(now);
         self.credit_bytes += self.rate_bps as f64 / 8.0 * elapsed.as_secs_f64();
-        let packets = (self.credit_bytes / packet_bytes as f64).floor();
-        self.credit_bytes -= packets * packet_bytes as f64;
+        let packets = (self.credit_bytes / packet_bytes as f64)
+            .floor()
+            .min(MAX_PACKETS as f64);
+        self.credit_bytes = (self.credit_bytes - packets * packet_bytes as f64)
+            .min((MAX_PACKETS * packet_bytes) as f64);
         packets as usize
     }
 }
@@ -69,6 +75,10 @@ mod tests {
         assert_eq!(total, 200);
         // A second's pause owes no second's worth: 50 ms at most.
         assert_eq!(pacer.due(start + Duration::from_secs(2), 250), 10);
+        // However high the rate, a bounded batch a call.
+        pacer.set_rate(1_000_000_000);
+        assert_eq!(pacer.due(start + Duration::from_millis(2_010), 250), 64);
+        assert_eq!(pacer.due(start + Duration::from_millis(2_020), 250), 64);
         pacer.set_rate(0);
         assert_eq!(pacer.due(start + Duration::from_secs(3), 250), 0);
         assert_eq!(pacer.rate(), 0);
