@@ -233,15 +233,23 @@ fn webrtc_transports_answer_in_mediasoup_shape() {
     );
     assert_error(&bad, 400, "invalid_parameter");
     assert_eq!(bad.1["error"]["field"], "enableUdp");
-    assert_error(
-        &server.call(
-            "POST",
-            &format!("/v1/routers/{id}/webrtc-transports"),
-            Some(json!({"enableSctp": true})),
-        ),
-        501,
-        "not_implemented",
+    let sctp = server.call(
+        "POST",
+        &format!("/v1/routers/{id}/webrtc-transports"),
+        Some(json!({"enableSctp": true, "numSctpStreams": {"OS": 16, "MIS": 32}})),
     );
+    assert_eq!(sctp.0, 200, "{:?}", sctp.1);
+    assert_eq!(
+        sctp.1["sctpParameters"],
+        json!({"port": 5000, "OS": 16, "MIS": 32, "maxMessageSize": 262144, "sendBufferSize": 262144})
+    );
+    let stray = server.call(
+        "POST",
+        &format!("/v1/routers/{id}/webrtc-transports"),
+        Some(json!({"maxSctpMessageSize": 1000})),
+    );
+    assert_error(&stray, 400, "invalid_parameter");
+    assert_eq!(stray.1["error"]["field"], "enableSctp");
     assert_error(
         &server.call(
             "POST",
@@ -371,8 +379,24 @@ fn unknown_ids_are_404_everywhere() {
         ),
         ("GET", "/v1/consumers/x/stats".into(), None),
         ("DELETE", "/v1/consumers/x".into(), None),
+        (
+            "POST",
+            "/v1/transports/x/data-consumers".into(),
+            Some(json!({"dataProducerId": "d"})),
+        ),
         ("DELETE", "/v1/data-producers/x".into(), None),
+        ("GET", "/v1/data-producers/x".into(), None),
+        ("GET", "/v1/data-producers/x/stats".into(), None),
+        ("POST", "/v1/data-producers/x/pause".into(), None),
+        (
+            "POST",
+            "/v1/data-producers/x/send".into(),
+            Some(json!({"message": "hi"})),
+        ),
         ("DELETE", "/v1/data-consumers/x".into(), None),
+        ("GET", "/v1/data-consumers/x".into(), None),
+        ("POST", "/v1/data-consumers/x/resume".into(), None),
+        ("GET", "/v1/data-consumers/x/stats".into(), None),
         ("GET", "/v1/recordings/x".into(), None),
         ("DELETE", "/v1/recordings/x".into(), None),
         ("GET", "/v1/no-such-route".into(), None),

@@ -30,7 +30,16 @@ use crate::transport::{
     WebRtcTransportOptions,
 };
 
-use ObjectKind::{Consumer, Producer, Router, Transport};
+use crate::data_consumer::{DataConsumerDump, DataConsumerMsg};
+use crate::data_parameters::{
+    DataConsumeRequest, DataConsumerCreated, DataObjectType, DataProduceRequest,
+    DataProducerCreated, DataStats, DirectMessage,
+};
+use crate::data_producer::{DataProducerDump, DataProducerMsg};
+use crate::transport::{DirectTransportCreated, DirectTransportOptions};
+use troupe_transports::sctp_link;
+
+use ObjectKind::{Consumer, DataConsumer, DataProducer, Producer, Router, Transport};
 
 #[derive(Clone)]
 pub struct NodeHandle {
@@ -299,6 +308,117 @@ impl NodeHandle {
     pub async fn consumer_stats(&self, id: &str) -> ActorResult<Vec<RtpStreamStats>> {
         let c = self.ctx.topology.consumer(id)?;
         ask(&c.actor, Consumer, id, ConsumerMsg::Stats).await
+    }
+
+    pub async fn create_direct_transport(
+        &self,
+        router_id: &str,
+        options: DirectTransportOptions,
+    ) -> ActorResult<DirectTransportCreated> {
+        let router = self.ctx.topology.router(router_id)?;
+        ask_result(&router.actor, Router, router_id, |reply| {
+            RouterMsg::CreateDirectTransport { options, reply }
+        })
+        .await
+    }
+
+    pub async fn produce_data(
+        &self,
+        transport_id: &str,
+        request: DataProduceRequest,
+    ) -> ActorResult<DataProducerCreated> {
+        let t = self.ctx.topology.transport(transport_id)?;
+        ask_result(&t.actor, Transport, transport_id, |r| {
+            TransportMsg::ProduceData(request, r)
+        })
+        .await
+    }
+
+    pub async fn consume_data(
+        &self,
+        transport_id: &str,
+        request: DataConsumeRequest,
+    ) -> ActorResult<DataConsumerCreated> {
+        let t = self.ctx.topology.transport(transport_id)?;
+        ask_result(&t.actor, Transport, transport_id, |r| {
+            TransportMsg::ConsumeData(request, r)
+        })
+        .await
+    }
+
+    pub async fn data_producer_pause(&self, id: &str, pause: bool) -> ActorResult<()> {
+        let p = self.ctx.topology.data_producer(id)?;
+        let build = if pause {
+            DataProducerMsg::Pause
+        } else {
+            DataProducerMsg::Resume
+        };
+        ask(&p.actor, DataProducer, id, build).await
+    }
+
+    pub async fn data_producer_dump(&self, id: &str) -> ActorResult<DataProducerDump> {
+        let p = self.ctx.topology.data_producer(id)?;
+        ask(&p.actor, DataProducer, id, DataProducerMsg::Dump).await
+    }
+
+    pub async fn data_producer_stats(&self, id: &str) -> ActorResult<Vec<DataStats>> {
+        let p = self.ctx.topology.data_producer(id)?;
+        ask(&p.actor, DataProducer, id, DataProducerMsg::Stats).await
+    }
+
+    /// A message from the server side into a direct data producer, to each
+    /// of its data consumers (mediasoup's `DataProducer.send()`).
+    pub fn data_producer_send(&self, id: &str, message: DirectMessage) -> ActorResult<()> {
+        let p = self.ctx.topology.data_producer(id)?;
+        if p.info.data_type != DataObjectType::Direct {
+            return Err(ActorError::WrongState(
+                "only a direct data producer takes messages from the API".into(),
+            ));
+        }
+        let (ppid, payload) = if message.binary {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(message.message.as_bytes())
+                .map_err(|e| ActorError::invalid("message", format!("not base64: {e}")))?;
+            (sctp_link::PPID_BINARY, bytes)
+        } else {
+            (sctp_link::PPID_STRING, message.message.into_bytes())
+        };
+        if payload.len() > sctp_link::DEFAULT_MAX_MESSAGE_SIZE as usize {
+            return Err(ActorError::invalid(
+                "message",
+                format!(
+                    "at most {} bytes",
+                    sctp_link::DEFAULT_MAX_MESSAGE_SIZE
+                ),
+            ));
+        }
+        p.media.deliver(&sctp_link::SctpMessage {
+            stream_id: 0,
+            ppid,
+            payload: payload.into(),
+        });
+        Ok(())
+    }
+
+    pub async fn data_consumer_pause(&self, id: &str, pause: bool) -> ActorResult<()> {
+        let c = self.ctx.topology.data_consumer(id)?;
+        let build = if pause {
+            DataConsumerMsg::Pause
+        } else {
+            DataConsumerMsg::Resume
+        };
+        ask(&c.actor, DataConsumer, id, build).await
+    }
+
+    pub async fn data_consumer_dump(&self, id: &str) -> ActorResult<DataConsumerDump> {
+        let c = self.ctx.topology.data_consumer(id)?;
+        ask(&c.actor, DataConsumer, id, DataConsumerMsg::Dump).await
+    }
+
+    pub async fn data_consumer_stats(&self, id: &str) -> ActorResult<Vec<DataStats>> {
+        let c = self.ctx.topology.data_consumer(id)?;
+        ask(&c.actor, DataConsumer, id, DataConsumerMsg::Stats).await
     }
 
     /// Starts recording producers of a router to a file (see `recording`).

@@ -9,6 +9,9 @@
 mod ask;
 mod close;
 pub mod consumer;
+pub mod data_consumer;
+pub mod data_parameters;
+pub mod data_producer;
 mod context;
 pub mod error;
 pub mod events;

@@ -117,6 +117,9 @@ impl ActorMetrics {
             "pipe_transport",
             "producer",
             "consumer",
+            "direct_transport",
+            "data_producer",
+            "data_consumer",
             "recording",
         ] {
             drop(

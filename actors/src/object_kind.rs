@@ -14,6 +14,8 @@ pub enum ObjectKind {
     Transport,
     Producer,
     Consumer,
+    DataProducer,
+    DataConsumer,
     Recording,
 }
 
@@ -24,6 +26,8 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Transport => "transport",
             ObjectKind::Producer => "producer",
             ObjectKind::Consumer => "consumer",
+            ObjectKind::DataProducer => "dataproducer",
+            ObjectKind::DataConsumer => "dataconsumer",
             ObjectKind::Recording => "recording",
         })
     }
@@ -37,6 +41,7 @@ pub enum CloseCause {
     RouterClosed,
     TransportClosed,
     ProducerClosed,
+    DataProducerClosed,
     /// Its actor failed; the text is the failure.
     Failed(String),
     /// Closed by Troupe because of a protocol error (DTLS failure, ...).
@@ -50,6 +55,7 @@ impl CloseCause {
             CloseCause::RouterClosed => "routerclose",
             CloseCause::TransportClosed => "transportclose",
             CloseCause::ProducerClosed => "producerclose",
+            CloseCause::DataProducerClosed => "dataproducerclose",
             CloseCause::Failed(_) => "failed",
             CloseCause::Error(_) => "close",
         }

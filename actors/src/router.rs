@@ -18,6 +18,9 @@ use crate::media_link::media_context;
 use crate::rtp_parameters::RtpCapabilities;
 use crate::supervision::handle_child_event;
 use crate::topology::TransportEntry;
+use crate::media::direct_endpoint::DirectEndpoint;
+use crate::transport::{DirectTransportCreated, DirectTransportOptions, SctpParameters};
+use troupe_transports::sctp_link::SctpOptions;
 use crate::transport::{
     DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, PipeTransportOptions,
     PlainTransportCreated, PlainTransportOptions, SrtpParameters, Transport, TransportArgs,
@@ -47,6 +50,10 @@ pub enum RouterMsg {
     CreatePipeTransport {
         options: PipeTransportOptions,
         reply: RpcReplyPort<ActorResult<PlainTransportCreated>>,
+    },
+    CreateDirectTransport {
+        options: DirectTransportOptions,
+        reply: RpcReplyPort<ActorResult<DirectTransportCreated>>,
     },
     Dump(RpcReplyPort<RouterDump>),
     #[cfg(test)]
@@ -124,6 +131,9 @@ impl Actor for Router {
                 .await;
                 let _ = reply.send(created);
             }
+            RouterMsg::CreateDirectTransport { options, reply } => {
+                let _ = reply.send(create_direct_transport(&myself, state, options).await);
+            }
             RouterMsg::Dump(reply) => {
                 let (transport_ids, producers) = state.ctx.topology.router_contents(&state.id);
                 let _ = reply.send(RouterDump {
@@ -198,18 +208,14 @@ async fn create_webrtc_transport(
             "at least one of enableUdp and enableTcp must be true",
         ));
     }
-    if options.enable_sctp == Some(true) {
-        return Err(ActorError::NotImplemented(
-            "SCTP data channels are not built yet".into(),
-        ));
-    }
+    let sctp = sctp_options(&options)?;
     let server = state
         .ctx
         .webrtc
         .clone()
         .ok_or_else(|| ActorError::NotImplemented("this node has no WebRTC port".into()))?;
     let id = state.ctx.new_id();
-    let endpoint = WebRtcEndpoint::new(media_context(&state.ctx), &server, &id, &state.id);
+    let endpoint = WebRtcEndpoint::new(media_context(&state.ctx), &server, &id, &state.id, sctp);
     let info = endpoint.info();
     spawn_transport(
         myself,
@@ -245,7 +251,88 @@ async fn create_webrtc_transport(
                 })
                 .collect(),
         },
+        sctp_parameters: sctp.map(SctpParameters::from),
     })
+}
+
+/// `enableSctp` and its settings, checked; mediasoup's defaults.
+fn sctp_options(options: &WebRtcTransportOptions) -> ActorResult<Option<SctpOptions>> {
+    let given = options.num_sctp_streams.is_some()
+        || options.max_sctp_message_size.is_some()
+        || options.sctp_send_buffer_size.is_some();
+    if options.enable_sctp != Some(true) {
+        if given {
+            return Err(ActorError::invalid(
+                "enableSctp",
+                "SCTP settings need enableSctp: true",
+            ));
+        }
+        return Ok(None);
+    }
+    let defaults = SctpOptions::default();
+    let streams = options.num_sctp_streams;
+    let sctp = SctpOptions {
+        outbound_streams: streams.map_or(defaults.outbound_streams, |s| s.os),
+        inbound_streams: streams.map_or(defaults.inbound_streams, |s| s.mis),
+        max_message_size: options
+            .max_sctp_message_size
+            .unwrap_or(defaults.max_message_size),
+        send_buffer_size: options
+            .sctp_send_buffer_size
+            .unwrap_or(defaults.send_buffer_size),
+    };
+    if sctp.outbound_streams == 0 || sctp.inbound_streams == 0 {
+        return Err(ActorError::invalid(
+            "numSctpStreams",
+            "OS and MIS must be 1 to 65535",
+        ));
+    }
+    if !(1..=MAX_SCTP_MESSAGE_SIZE).contains(&sctp.max_message_size) {
+        return Err(ActorError::invalid(
+            "maxSctpMessageSize",
+            format!("must be 1 to {MAX_SCTP_MESSAGE_SIZE}"),
+        ));
+    }
+    if !(1..=MAX_SCTP_SEND_BUFFER).contains(&sctp.send_buffer_size) {
+        return Err(ActorError::invalid(
+            "sctpSendBufferSize",
+            format!("must be 1 to {MAX_SCTP_SEND_BUFFER}"),
+        ));
+    }
+    Ok(Some(sctp))
+}
+
+/// Bounds on what one transport may hold for SCTP: a message, and what
+/// waits for a slow receiver.
+const MAX_SCTP_MESSAGE_SIZE: u32 = 16 * 1024 * 1024;
+const MAX_SCTP_SEND_BUFFER: u32 = 64 * 1024 * 1024;
+
+async fn create_direct_transport(
+    myself: &ActorRef<RouterMsg>,
+    state: &RouterArgs,
+    options: DirectTransportOptions,
+) -> ActorResult<DirectTransportCreated> {
+    let id = state.ctx.new_id();
+    let endpoint = Arc::new(DirectEndpoint::new(
+        media_context(&state.ctx),
+        &id,
+        &state.id,
+    ));
+    spawn_transport(
+        myself,
+        state,
+        &id,
+        &options.app_data,
+        TransportParts {
+            media: endpoint,
+            webrtc: None,
+            plain: None,
+            kind: TransportKind::Direct,
+            rtx_by_default: false,
+        },
+    )
+    .await?;
+    Ok(DirectTransportCreated { id })
 }
 
 async fn create_plain_transport(

@@ -12,7 +12,11 @@ pub use crate::object_kind::{CloseCause, ObjectKind};
 
 use crate::consumer::ConsumerMsg;
 use crate::error::{ActorError, ActorResult};
+use crate::data_consumer::DataConsumerMsg;
+use crate::data_producer::{DataProducerInfo, DataProducerMsg};
 use crate::media::consumer_media::ConsumerMedia;
+use crate::media::data_consumer_media::DataConsumerMedia;
+use crate::media::data_producer_media::DataProducerMedia;
 use crate::media::plain_endpoint::PlainEndpoint;
 use crate::media::producer_media::ProducerMedia;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
@@ -57,6 +61,26 @@ pub struct ConsumerEntry {
     pub media: Arc<ConsumerMedia>,
 }
 
+#[derive(Clone)]
+pub struct DataProducerEntry {
+    pub router_id: String,
+    pub transport_id: String,
+    pub actor: ActorRef<DataProducerMsg>,
+    pub media: Arc<DataProducerMedia>,
+    pub info: Arc<DataProducerInfo>,
+    pub paused: bool,
+    pub consumers: BTreeSet<String>,
+}
+
+#[derive(Clone)]
+pub struct DataConsumerEntry {
+    pub router_id: String,
+    pub transport_id: String,
+    pub data_producer_id: String,
+    pub actor: ActorRef<DataConsumerMsg>,
+    pub media: Arc<DataConsumerMedia>,
+}
+
 /// An object taken out of the topology, whose actor must now be stopped.
 pub struct Detached {
     pub kind: ObjectKind,
@@ -94,6 +118,8 @@ struct Inner {
     transports: HashMap<String, TransportEntry>,
     producers: HashMap<String, ProducerEntry>,
     consumers: HashMap<String, ConsumerEntry>,
+    data_producers: HashMap<String, DataProducerEntry>,
+    data_consumers: HashMap<String, DataConsumerEntry>,
     by_actor: HashMap<ActorId, (ObjectKind, String)>,
 }
 
@@ -172,6 +198,99 @@ impl Topology {
         Ok(())
     }
 
+    pub fn insert_data_producer(&self, id: &str, entry: DataProducerEntry) -> ActorResult<()> {
+        let mut inner = self.lock();
+        if !inner.transports.contains_key(&entry.transport_id) {
+            return Err(ActorError::not_found(
+                ObjectKind::Transport,
+                &entry.transport_id,
+            ));
+        }
+        inner.by_actor.insert(
+            entry.actor.get_id(),
+            (ObjectKind::DataProducer, id.to_string()),
+        );
+        inner.data_producers.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    pub fn insert_data_consumer(&self, id: &str, entry: DataConsumerEntry) -> ActorResult<()> {
+        let mut inner = self.lock();
+        if !inner.transports.contains_key(&entry.transport_id) {
+            return Err(ActorError::not_found(
+                ObjectKind::Transport,
+                &entry.transport_id,
+            ));
+        }
+        let producer = inner
+            .data_producers
+            .get_mut(&entry.data_producer_id)
+            .ok_or_else(|| {
+                ActorError::not_found(ObjectKind::DataProducer, &entry.data_producer_id)
+            })?;
+        producer.consumers.insert(id.to_string());
+        inner.by_actor.insert(
+            entry.actor.get_id(),
+            (ObjectKind::DataConsumer, id.to_string()),
+        );
+        inner.data_consumers.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    pub fn data_producer(&self, id: &str) -> ActorResult<DataProducerEntry> {
+        self.lock()
+            .data_producers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ActorError::not_found(ObjectKind::DataProducer, id))
+    }
+
+    pub fn data_consumer(&self, id: &str) -> ActorResult<DataConsumerEntry> {
+        self.lock()
+            .data_consumers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ActorError::not_found(ObjectKind::DataConsumer, id))
+    }
+
+    /// Records a data producer's pause state and returns its consumers'
+    /// actors, to tell them.
+    pub fn set_data_producer_paused(
+        &self,
+        id: &str,
+        paused: bool,
+    ) -> Vec<ActorRef<DataConsumerMsg>> {
+        let mut inner = self.lock();
+        let Some(producer) = inner.data_producers.get_mut(id) else {
+            return Vec::new();
+        };
+        producer.paused = paused;
+        let ids: Vec<String> = producer.consumers.iter().cloned().collect();
+        ids.iter()
+            .filter_map(|c| inner.data_consumers.get(c).map(|e| e.actor.clone()))
+            .collect()
+    }
+
+    /// The ids of a transport's data producers and data consumers.
+    pub fn transport_data_contents(&self, transport_id: &str) -> (Vec<String>, Vec<String>) {
+        let inner = self.lock();
+        let mut producers: Vec<String> = inner
+            .data_producers
+            .iter()
+            .filter(|(_, p)| p.transport_id == transport_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut consumers: Vec<String> = inner
+            .data_consumers
+            .iter()
+            .filter(|(_, c)| c.transport_id == transport_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        producers.sort();
+        consumers.sort();
+        (producers, consumers)
+    }
+
     pub fn router(&self, id: &str) -> ActorResult<RouterEntry> {
         self.lock()
             .routers
@@ -248,7 +367,11 @@ impl Topology {
     /// cluster sees it.
     pub fn object_count(&self) -> usize {
         let inner = self.lock();
-        inner.transports.len() + inner.producers.len() + inner.consumers.len()
+        inner.transports.len()
+            + inner.producers.len()
+            + inner.consumers.len()
+            + inner.data_producers.len()
+            + inner.data_consumers.len()
     }
 
     pub fn router_ids(&self) -> Vec<String> {
@@ -369,6 +492,8 @@ impl Topology {
             ObjectKind::Transport => detach_transport(&mut inner, id, cause, &mut out),
             ObjectKind::Producer => detach_producer(&mut inner, id, cause, &mut out),
             ObjectKind::Consumer => detach_consumer(&mut inner, id, cause, &mut out),
+            ObjectKind::DataProducer => detach_data_producer(&mut inner, id, cause, &mut out),
+            ObjectKind::DataConsumer => detach_data_consumer(&mut inner, id, cause, &mut out),
             // Recordings stop through their actor, which finishes the file.
             ObjectKind::Recording => {}
         }
@@ -388,6 +513,24 @@ fn detach_transport(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Ve
         .collect();
     for cid in consumers {
         detach_consumer(inner, &cid, CloseCause::TransportClosed, out);
+    }
+    let data_consumers: Vec<String> = inner
+        .data_consumers
+        .iter()
+        .filter(|(_, c)| c.transport_id == id)
+        .map(|(cid, _)| cid.clone())
+        .collect();
+    for cid in data_consumers {
+        detach_data_consumer(inner, &cid, CloseCause::TransportClosed, out);
+    }
+    let data_producers: Vec<String> = inner
+        .data_producers
+        .iter()
+        .filter(|(_, p)| p.transport_id == id)
+        .map(|(pid, _)| pid.clone())
+        .collect();
+    for pid in data_producers {
+        detach_data_producer(inner, &pid, CloseCause::TransportClosed, out);
     }
     let producers: Vec<String> = inner
         .producers
@@ -446,6 +589,45 @@ fn detach_consumer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec
     out.push(Detached {
         kind: ObjectKind::Consumer,
         metric_kind: "consumer",
+        id: id.to_string(),
+        router_id: consumer.router_id,
+        cell: consumer.actor.get_cell(),
+        cause,
+        media: Some(consumer.media as Arc<dyn MediaHandle>),
+    });
+}
+
+fn detach_data_producer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec<Detached>) {
+    let Some(producer) = inner.data_producers.remove(id) else {
+        return;
+    };
+    for cid in &producer.consumers {
+        detach_data_consumer(inner, cid, CloseCause::DataProducerClosed, out);
+    }
+    inner.by_actor.remove(&producer.actor.get_id());
+    out.push(Detached {
+        kind: ObjectKind::DataProducer,
+        metric_kind: "data_producer",
+        id: id.to_string(),
+        router_id: producer.router_id,
+        cell: producer.actor.get_cell(),
+        cause,
+        media: Some(producer.media as Arc<dyn MediaHandle>),
+    });
+}
+
+fn detach_data_consumer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec<Detached>) {
+    let Some(consumer) = inner.data_consumers.remove(id) else {
+        return;
+    };
+    if let Some(producer) = inner.data_producers.get_mut(&consumer.data_producer_id) {
+        producer.consumers.remove(id);
+        producer.media.remove_consumer(id);
+    }
+    inner.by_actor.remove(&consumer.actor.get_id());
+    out.push(Detached {
+        kind: ObjectKind::DataConsumer,
+        metric_kind: "data_consumer",
         id: id.to_string(),
         router_id: consumer.router_id,
         cell: consumer.actor.get_cell(),

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::consumer::{Consumer, ConsumerArgs, ConsumerType, PreferredLayers};
+use crate::data_parameters::{
+    DataConsumeRequest, DataConsumerCreated, DataProduceRequest, DataProducerCreated,
+};
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
@@ -34,6 +37,8 @@ pub enum TransportKind {
     Webrtc,
     Plain,
     Pipe,
+    /// mediasoup's DirectTransport: data only, to and from the API.
+    Direct,
 }
 
 impl TransportKind {
@@ -42,6 +47,7 @@ impl TransportKind {
             TransportKind::Webrtc => "webrtc_transport",
             TransportKind::Plain => "plain_transport",
             TransportKind::Pipe => "pipe_transport",
+            TransportKind::Direct => "direct_transport",
         }
     }
     fn stats_type(&self) -> &'static str {
@@ -49,6 +55,7 @@ impl TransportKind {
             TransportKind::Webrtc => "webrtc-transport",
             TransportKind::Plain => "plain-rtp-transport",
             TransportKind::Pipe => "pipe-transport",
+            TransportKind::Direct => "direct-transport",
         }
     }
 }
@@ -61,12 +68,59 @@ pub struct WebRtcTransportOptions {
     pub enable_tcp: Option<bool>,
     pub prefer_udp: Option<bool>,
     pub prefer_tcp: Option<bool>,
+    /// Data channels over the DTLS association (default false).
     pub enable_sctp: Option<bool>,
-    #[schema(value_type = Object)]
-    pub num_sctp_streams: Option<serde_json::Value>,
+    /// Streams of the association (default 1024 each way).
+    pub num_sctp_streams: Option<NumSctpStreams>,
+    /// The largest message sent or received, bytes (default 262144).
+    #[schema(minimum = 1, maximum = 16777216)]
+    pub max_sctp_message_size: Option<u32>,
+    /// Bytes that may wait for a slow receiver before messages to it are
+    /// dropped (`sctpsendbufferfull`), default 262144.
+    #[schema(minimum = 1, maximum = 67108864)]
+    pub sctp_send_buffer_size: Option<u32>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
+}
+
+/// mediasoup's `numSctpStreams`.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumSctpStreams {
+    /// Outgoing streams.
+    #[serde(rename = "OS")]
+    #[schema(minimum = 1, maximum = 65535)]
+    pub os: u16,
+    /// Incoming streams allowed.
+    #[serde(rename = "MIS")]
+    #[schema(minimum = 1, maximum = 65535)]
+    pub mis: u16,
+}
+
+/// mediasoup's `sctpParameters`, as mediasoup-client takes them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SctpParameters {
+    pub port: u16,
+    #[serde(rename = "OS")]
+    pub os: u16,
+    #[serde(rename = "MIS")]
+    pub mis: u16,
+    pub max_message_size: u32,
+    pub send_buffer_size: u32,
+}
+
+impl From<troupe_transports::sctp_link::SctpOptions> for SctpParameters {
+    fn from(o: troupe_transports::sctp_link::SctpOptions) -> Self {
+        SctpParameters {
+            port: troupe_transports::sctp_link::SCTP_PORT,
+            os: o.outbound_streams,
+            mis: o.inbound_streams,
+            max_message_size: o.max_message_size,
+            send_buffer_size: o.send_buffer_size,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -120,6 +174,26 @@ pub struct TransportCreated {
     pub ice_parameters: IceParameters,
     pub ice_candidates: Vec<IceCandidate>,
     pub dtls_parameters: DtlsParameters,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sctp_parameters: Option<SctpParameters>,
+}
+
+/// `POST /v1/routers/{id}/direct-transports`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectTransportOptions {
+    /// The largest message a direct data producer takes (default 262144).
+    #[schema(minimum = 1, maximum = 16777216)]
+    pub max_message_size: Option<u32>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub app_data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectTransportCreated {
+    pub id: String,
 }
 
 /// `POST /v1/routers/{id}/plain-transports` options, as mediasoup's.
@@ -281,6 +355,12 @@ pub struct TransportDump {
     pub kind: TransportKind,
     pub producer_ids: Vec<String>,
     pub consumer_ids: Vec<String>,
+    pub data_producer_ids: Vec<String>,
+    pub data_consumer_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sctp_parameters: Option<SctpParameters>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sctp_state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ice_state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -309,6 +389,14 @@ pub enum TransportMsg {
     RestartIce(RpcReplyPort<ActorResult<IceParameters>>),
     Produce(ProduceRequest, RpcReplyPort<ActorResult<ProducerCreated>>),
     Consume(ConsumeRequest, RpcReplyPort<ActorResult<ConsumerCreated>>),
+    ProduceData(
+        DataProduceRequest,
+        RpcReplyPort<ActorResult<DataProducerCreated>>,
+    ),
+    ConsumeData(
+        DataConsumeRequest,
+        RpcReplyPort<ActorResult<DataConsumerCreated>>,
+    ),
     Dump(RpcReplyPort<TransportDump>),
     Stats(RpcReplyPort<Vec<TransportStats>>),
     /// mediasoup's setMaxIncomingBitrate: 0 lifts the cap.
@@ -522,6 +610,7 @@ impl TransportState {
         myself: &ActorRef<TransportMsg>,
         mut request: ProduceRequest,
     ) -> ActorResult<ProducerCreated> {
+        self.refuse_rtp_on_direct()?;
         if request.id.is_some() && self.args.kind != TransportKind::Pipe {
             return Err(ActorError::invalid(
                 "id",
@@ -639,6 +728,7 @@ impl TransportState {
         myself: &ActorRef<TransportMsg>,
         request: ConsumeRequest,
     ) -> ActorResult<ConsumerCreated> {
+        self.refuse_rtp_on_direct()?;
         let ctx = self.args.ctx.clone();
         let producer = ctx.topology.producer(&request.producer_id)?;
         if producer.router_id != self.args.router_id {
@@ -749,6 +839,8 @@ impl TransportState {
     }
 }
 
+mod data_channels;
+
 pub struct Transport;
 
 impl Actor for Transport {
@@ -813,10 +905,23 @@ impl Actor for Transport {
             TransportMsg::Consume(request, reply) => {
                 let _ = reply.send(state.consume(&myself, request).await);
             }
+            TransportMsg::ProduceData(request, reply) => {
+                let _ = reply.send(state.produce_data(&myself, request).await);
+            }
+            TransportMsg::ConsumeData(request, reply) => {
+                let _ = reply.send(state.consume_data(&myself, request).await);
+            }
             TransportMsg::Dump(reply) => {
                 let a = &state.args;
                 let (producer_ids, consumer_ids) = a.ctx.topology.transport_contents(&a.id);
+                let (data_producer_ids, data_consumer_ids) =
+                    a.ctx.topology.transport_data_contents(&a.id);
                 let info = a.webrtc.as_ref().map(|e| e.info());
+                let sctp_parameters = a
+                    .webrtc
+                    .as_ref()
+                    .and_then(|e| e.sctp_options())
+                    .map(SctpParameters::from);
                 let server = a.ctx.webrtc.as_ref();
                 let _ = reply.send(TransportDump {
                     id: a.id.clone(),
@@ -824,6 +929,13 @@ impl Actor for Transport {
                     kind: a.kind,
                     producer_ids,
                     consumer_ids,
+                    data_producer_ids,
+                    data_consumer_ids,
+                    sctp_parameters,
+                    sctp_state: info
+                        .as_ref()
+                        .and_then(|i| i.sctp_state)
+                        .map(|s| s.as_str().to_string()),
                     ice_state: info.as_ref().map(|i| i.ice_state.as_str().to_string()),
                     dtls_state: info.as_ref().map(|i| i.dtls_state.as_str().to_string()),
                     ice_selected_tuple: info.as_ref().and_then(|i| {

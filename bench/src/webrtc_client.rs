@@ -68,6 +68,7 @@ pub fn handshake(
                         DtlsEvent::Connected(c) => contexts = Some(c),
                         DtlsEvent::Failed(reason) => return Err(format!("DTLS failed: {reason}")),
                         DtlsEvent::Closed => return Err("DTLS closed".into()),
+                        DtlsEvent::ApplicationData(_) => {}
                     }
                 }
             }

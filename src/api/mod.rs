@@ -3,6 +3,7 @@
 
 mod cluster;
 mod consumers;
+mod data;
 mod demo;
 pub mod error;
 mod events;
@@ -76,6 +77,7 @@ pub fn configure(state: State) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(transports::routes)
                     .configure(producers::routes)
                     .configure(consumers::routes)
+                    .configure(data::routes)
                     .configure(recordings::routes)
                     .configure(events::routes)
                     .configure(demo::routes)

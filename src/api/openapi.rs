@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::api::{
-    cluster, consumers, error, events, producers, recordings, routers, system, transports,
+    cluster, consumers, data, error, events, producers, recordings, routers, system, transports,
 };
 
 #[derive(OpenApi)]
@@ -14,13 +14,16 @@ use crate::api::{
     paths(
         system::health, system::ready, system::metrics, system::openapi, cluster::cluster,
         routers::create_router, routers::get_router, routers::delete_router,
-        routers::create_webrtc_transport, routers::create_plain_transport, routers::create_pipe_transport,
+        routers::create_webrtc_transport, routers::create_plain_transport, routers::create_pipe_transport, routers::create_direct_transport,
         transports::get_transport, transports::delete_transport, transports::connect,
-        transports::produce, transports::consume, transports::produce_data, transports::consume_data,
-        transports::delete_data_object, transports::stats, transports::restart_ice, transports::set_max_incoming_bitrate, transports::set_max_outgoing_bitrate, transports::set_min_outgoing_bitrate,
+        transports::produce, transports::consume, transports::stats, transports::restart_ice, transports::set_max_incoming_bitrate, transports::set_max_outgoing_bitrate, transports::set_min_outgoing_bitrate,
         producers::get_producer, producers::delete_producer, producers::pause, producers::resume, producers::stats,
         consumers::get_consumer, consumers::delete_consumer, consumers::pause, consumers::resume,
         consumers::request_key_frame, consumers::preferred_layers, consumers::priority, consumers::stats,
+        data::produce_data, data::consume_data, data::get_data_producer, data::delete_data_producer,
+        data::pause_data_producer, data::resume_data_producer, data::data_producer_stats, data::send,
+        data::get_data_consumer, data::delete_data_consumer, data::pause_data_consumer,
+        data::resume_data_consumer, data::data_consumer_stats,
         recordings::create_recording, recordings::get_recording, recordings::delete_recording,
         events::events,
     ),

@@ -6,7 +6,8 @@ use troupe_actors::node::RouterCreated;
 use troupe_actors::router::RouterDump;
 use troupe_actors::rtp_parameters::RtpCodecCapability;
 use troupe_actors::transport::{
-    PipeTransportOptions, PlainTransportCreated, PlainTransportOptions, TransportCreated,
+    DirectTransportCreated, DirectTransportOptions, PipeTransportOptions, PlainTransportCreated,
+    PlainTransportOptions, TransportCreated,
     WebRtcTransportOptions,
 };
 use utoipa::ToSchema;
@@ -26,6 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/routers/{id}/plain-transports",
             web::post().to(create_plain_transport),
+        )
+        .route(
+            "/v1/routers/{id}/direct-transports",
+            web::post().to(create_direct_transport),
         )
         .route(
             "/v1/routers/{id}/pipe-transports",
@@ -83,8 +88,7 @@ pub async fn delete_router(state: State, id: web::Path<String>) -> ApiResult<Htt
 /// Creates a WebRTC transport (ICE-lite, DTLS, SRTP) on this node.
 #[utoipa::path(post, path = "/v1/routers/{id}/webrtc-transports", tag = "transports",
     request_body = WebRtcTransportOptions,
-    responses((status = 200, body = TransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 501, body = ErrorBody, description = "enableSctp: SCTP is not built yet")))]
+    responses((status = 200, body = TransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn create_webrtc_transport(
     state: State,
     id: web::Path<String>,
@@ -120,5 +124,21 @@ pub async fn create_pipe_transport(
 ) -> ApiResult<HttpResponse> {
     state.accepting()?;
     let created = state.node().create_pipe_transport(&id, body.0).await?;
+    Ok(HttpResponse::Ok().json(created))
+}
+
+/// Creates a direct transport (mediasoup's DirectTransport): data producers
+/// fed through the API, data consumers whose messages arrive as `message`
+/// notifications on `/v1/events`.
+#[utoipa::path(post, path = "/v1/routers/{id}/direct-transports", tag = "transports",
+    request_body = DirectTransportOptions,
+    responses((status = 200, body = DirectTransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create_direct_transport(
+    state: State,
+    id: web::Path<String>,
+    body: JsonBody<DirectTransportOptions>,
+) -> ApiResult<HttpResponse> {
+    state.accepting()?;
+    let created = state.node().create_direct_transport(&id, body.0).await?;
     Ok(HttpResponse::Ok().json(created))
 }

@@ -34,14 +34,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/transports/{id}/connect", web::post().to(connect))
         .route("/v1/transports/{id}/producers", web::post().to(produce))
         .route("/v1/transports/{id}/consumers", web::post().to(consume))
-        .route(
-            "/v1/transports/{id}/data-producers",
-            web::post().to(produce_data),
-        )
-        .route(
-            "/v1/transports/{id}/data-consumers",
-            web::post().to(consume_data),
-        )
         .route("/v1/transports/{id}/stats", web::get().to(stats))
         .route(
             "/v1/transports/{id}/restart-ice",
@@ -58,14 +50,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/transports/{id}/min-outgoing-bitrate",
             web::post().to(set_min_outgoing_bitrate),
-        )
-        .route(
-            "/v1/data-producers/{id}",
-            web::delete().to(delete_data_object),
-        )
-        .route(
-            "/v1/data-consumers/{id}",
-            web::delete().to(delete_data_object),
         );
 }
 
@@ -111,6 +95,10 @@ pub async fn connect(
                 .await?;
             Ok(HttpResponse::NoContent().finish())
         }
+        TransportKind::Direct => Err(ApiError::invalid(
+            "id",
+            "a direct transport has nothing to connect",
+        )),
     }
 }
 
@@ -144,42 +132,6 @@ pub async fn consume(
         .ensure_producer(&router_id, &body.0.producer_id)
         .await?;
     Ok(HttpResponse::Ok().json(state.node().consume(&id, body.0).await?))
-}
-
-/// Creates a data producer (SCTP) on the transport.
-#[utoipa::path(post, path = "/v1/transports/{id}/data-producers", tag = "data",
-    request_body(content = Object),
-    responses((status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
-pub async fn produce_data(
-    state: State,
-    id: web::Path<String>,
-    _body: JsonBody<serde_json::Value>,
-) -> ApiResult<HttpResponse> {
-    state.node().transport_kind(&id)?;
-    Err(ApiError::not_implemented(
-        "data producers (SCTP) are not built yet",
-    ))
-}
-
-/// Creates a data consumer (SCTP) on the transport.
-#[utoipa::path(post, path = "/v1/transports/{id}/data-consumers", tag = "data",
-    request_body(content = Object),
-    responses((status = 404, body = ErrorBody), (status = 501, body = ErrorBody)))]
-pub async fn consume_data(
-    state: State,
-    id: web::Path<String>,
-    _body: JsonBody<serde_json::Value>,
-) -> ApiResult<HttpResponse> {
-    state.node().transport_kind(&id)?;
-    Err(ApiError::not_implemented(
-        "data consumers (SCTP) are not built yet",
-    ))
-}
-
-/// Closes a data producer or data consumer.
-#[utoipa::path(delete, path = "/v1/data-producers/{id}", tag = "data", responses((status = 404, body = ErrorBody)))]
-pub async fn delete_data_object(id: web::Path<String>) -> ApiResult<HttpResponse> {
-    Err(ApiError::not_found(format!("data object {id} not found")))
 }
 
 /// The transport's byte counters and bitrates.

@@ -71,6 +71,8 @@ pub struct SrtpContexts {
 
 pub enum DtlsEvent {
     Connected(Box<SrtpContexts>),
+    /// Decrypted application data: SCTP packets of data channels.
+    ApplicationData(Vec<u8>),
     Failed(String),
     Closed,
 }
@@ -229,8 +231,9 @@ impl DtlsSession {
                             self.state = DtlsState::Closed;
                             out.push(DtlsEvent::Closed);
                         }
-                        // WebRTC transports carry no DTLS application data
-                        // until SCTP exists.
+                        EndpointEvent::ApplicationData(data) => {
+                            out.push(DtlsEvent::ApplicationData(data.to_vec()))
+                        }
                         _ => {}
                     }
                 }
@@ -302,6 +305,17 @@ impl DtlsSession {
             local,
             remote,
         })
+    }
+
+    /// Encrypts application data (an SCTP packet) for the peer; the record
+    /// is then in `poll_transmit`.
+    pub fn write(&mut self, now: Instant, data: &[u8]) -> Result<(), DtlsError> {
+        if self.state != DtlsState::Connected {
+            return Err(DtlsError::Config("DTLS is not connected".into()));
+        }
+        self.endpoint
+            .write(now, association_key(), data)
+            .map_err(|e| DtlsError::Handshake(e.to_string()))
     }
 
     /// The next datagram to send to the peer.

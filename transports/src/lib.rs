@@ -18,6 +18,7 @@ pub mod receive_statistics;
 pub mod retransmission_buffer;
 pub mod rtcp_feedback;
 pub mod rtp_packet;
+pub mod sctp_link;
 pub mod srtp_keys;
 pub mod stream_rewriter;
 pub mod tcp_framing;

@@ -5,6 +5,9 @@
 //! consumer (rewrite) → its endpoint (SRTP) → socket.
 
 pub mod consumer_media;
+pub mod data_consumer_media;
+pub mod data_producer_media;
+pub mod direct_endpoint;
 pub mod fan_out;
 #[cfg(test)]
 mod fan_out_tests;

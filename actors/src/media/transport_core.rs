@@ -18,8 +18,10 @@ use troupe_transports::padding_packet::{padding_packet, Padding, MAX_PADDING};
 use troupe_transports::receive_congestion::ReceiveCongestion;
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
+use troupe_transports::sctp_link::{SctpMessage, SctpSendError, StreamReliability};
 
 use crate::media::consumer_media::ConsumerMedia;
+use crate::media::data_producer_media::DataProducerMedia;
 use crate::media::media_events::MediaContext;
 use crate::media::producer_media::ProducerMedia;
 use crate::object_kind::ObjectKind;
@@ -89,6 +91,25 @@ pub trait MediaTransport: Send + Sync {
     /// it could not be sent.
     fn send_rtp(&self, packet: &[u8]) -> bool;
     fn send_rtcp(&self, packet: &[u8]) -> bool;
+    /// Sends one data channel message on an SCTP stream; transports without
+    /// SCTP refuse.
+    fn send_message(&self, _stream_id: u16, _ppid: u32, _payload: &[u8]) -> Result<(), SctpSendError> {
+        Err(SctpSendError::NotConnected)
+    }
+    /// How messages sent on a stream are delivered.
+    fn configure_data_stream(&self, _stream_id: u16, _reliability: StreamReliability) {}
+    /// Bytes of a stream waiting for the receiver.
+    fn data_buffered_amount(&self, _stream_id: u16) -> usize {
+        0
+    }
+}
+
+/// The SCTP streams of a transport in use by its data producers (incoming)
+/// and data consumers (outgoing).
+#[derive(Default)]
+struct DataStreams {
+    producers: HashMap<u16, Arc<DataProducerMedia>>,
+    consumers: std::collections::HashSet<u16>,
 }
 
 /// Where an incoming SSRC goes: a producer's encoding, media or RTX.
@@ -136,6 +157,7 @@ pub struct TransportCore {
     pub router_id: String,
     listener: RwLock<Listener>,
     consumers: RwLock<HashMap<u32, Arc<ConsumerMedia>>>,
+    data_streams: RwLock<DataStreams>,
     pub counters: TransportCounters,
     transport_sequence: AtomicU16,
     last_sample: Mutex<Option<Instant>>,
@@ -164,6 +186,7 @@ impl TransportCore {
             router_id: router_id.to_string(),
             listener: RwLock::new(Listener::default()),
             consumers: RwLock::new(HashMap::new()),
+            data_streams: RwLock::new(DataStreams::default()),
             counters: TransportCounters::default(),
             transport_sequence: AtomicU16::new(rand::random()),
             last_sample: Mutex::new(None),
@@ -196,6 +219,52 @@ impl TransportCore {
         }
         if let Ok(mut consumers) = self.consumers.write() {
             consumers.clear();
+        }
+        if let Ok(mut streams) = self.data_streams.write() {
+            *streams = DataStreams::default();
+        }
+    }
+
+    /// Routes a stream's incoming messages to a data producer; false if a
+    /// data producer of this transport has that stream already.
+    pub fn add_data_producer(&self, producer: &Arc<DataProducerMedia>, stream_id: u16) -> bool {
+        let Ok(mut streams) = self.data_streams.write() else {
+            return false;
+        };
+        if streams.producers.contains_key(&stream_id) {
+            return false;
+        }
+        streams.producers.insert(stream_id, producer.clone());
+        true
+    }
+
+    /// The lowest stream below `limit` no data consumer of this transport
+    /// sends on, now taken (mediasoup allocates them the same way).
+    pub fn allocate_consumer_stream(&self, limit: u16) -> Option<u16> {
+        let mut streams = self.data_streams.write().ok()?;
+        let free = (0..limit).find(|id| !streams.consumers.contains(id))?;
+        streams.consumers.insert(free);
+        Some(free)
+    }
+
+    /// A data producer or consumer of the stream closed.
+    pub fn remove_data_stream(&self, stream_id: u16) {
+        if let Ok(mut streams) = self.data_streams.write() {
+            streams.producers.remove(&stream_id);
+            streams.consumers.remove(&stream_id);
+        }
+    }
+
+    /// A whole message from the peer, for the data producer of its stream.
+    pub fn handle_message(&self, message: &SctpMessage) {
+        let producer = self
+            .data_streams
+            .read()
+            .ok()
+            .and_then(|s| s.producers.get(&message.stream_id).cloned());
+        match producer {
+            Some(producer) => producer.deliver(message),
+            None => self.ctx.metrics.drop_packet("sctp_unknown_stream"),
         }
     }
 

@@ -12,6 +12,9 @@ use troupe_transports::certificate::Fingerprint;
 use troupe_transports::dtls_session::{DtlsEvent, DtlsRole, DtlsSession, DtlsState, SrtpContexts};
 use troupe_transports::ice_lite::{IceCredentials, IceEvent, IceLite, IceState, Protocol, Tuple};
 use troupe_transports::packet_kind::is_rtcp;
+use troupe_transports::sctp_link::{
+    SctpEvent, SctpLink, SctpOptions, SctpSendError, SctpState, StreamReliability,
+};
 use troupe_transports::srtp_keys::unprotect_failure_reason;
 
 use crate::error::{ActorError, ActorResult};
@@ -25,6 +28,8 @@ struct EndpointState {
     ice: IceLite,
     dtls: Option<DtlsSession>,
     srtp: Option<Box<SrtpContexts>>,
+    /// Data channels, when the transport was made with `enableSctp`.
+    sctp: Option<SctpLink>,
     ufrags: Vec<String>,
     tuples: Vec<Tuple>,
     /// Open from the transport's creation until ICE connects: its length
@@ -57,6 +62,7 @@ pub struct ConnectionInfo {
     pub selected_tuple: Option<Tuple>,
     pub ice: IceCredentials,
     pub dtls_role: Option<DtlsRole>,
+    pub sctp_state: Option<SctpState>,
 }
 
 impl WebRtcEndpoint {
@@ -65,6 +71,7 @@ impl WebRtcEndpoint {
         server: &Arc<WebRtcServer>,
         transport_id: &str,
         router_id: &str,
+        sctp: Option<SctpOptions>,
     ) -> Arc<Self> {
         let credentials = IceCredentials::random();
         let ufrag = credentials.ufrag.clone();
@@ -75,6 +82,7 @@ impl WebRtcEndpoint {
                 ice: IceLite::new(credentials, server.consent_timeout),
                 dtls: None,
                 srtp: None,
+                sctp: sctp.map(SctpLink::accepting),
                 ufrags: vec![ufrag.clone()],
                 tuples: Vec::new(),
                 ice_span: Some(tracing::info_span!("ice connect", transport.id = %transport_id)),
@@ -113,7 +121,13 @@ impl WebRtcEndpoint {
             selected_tuple: state.ice.selected_tuple(),
             ice: state.ice.credentials().clone(),
             dtls_role: state.dtls.as_ref().map(|d| d.role()),
+            sctp_state: state.sctp.as_ref().map(|s| s.state()),
         }
+    }
+
+    /// The SCTP settings, for a transport made with `enableSctp`.
+    pub fn sctp_options(&self) -> Option<SctpOptions> {
+        self.lock().sctp.as_ref().map(|s| *s.options())
     }
 
     /// `connect({dtlsParameters})`: the peer's role and certificate
@@ -270,16 +284,22 @@ impl WebRtcEndpoint {
         };
         let events = dtls.handle_datagram(now, datagram);
         let mut outcome = None;
+        let mut sctp_events = Vec::new();
         for event in events {
             match event {
                 DtlsEvent::Connected(contexts) => {
                     state.srtp = Some(contexts);
                     outcome = Some(Ok(()));
                 }
+                DtlsEvent::ApplicationData(packet) => match state.sctp.as_mut() {
+                    Some(sctp) => sctp_events.extend(sctp.handle_packet(now, &packet)),
+                    None => self.core.ctx.metrics.drop_packet("sctp_not_enabled"),
+                },
                 DtlsEvent::Failed(reason) => outcome = Some(Err(reason)),
                 DtlsEvent::Closed => outcome = Some(Err("the peer closed DTLS".into())),
             }
         }
+        Self::pump_sctp(&mut state, now);
         self.flush_dtls(state);
         match outcome {
             Some(Ok(())) => {
@@ -289,6 +309,33 @@ impl WebRtcEndpoint {
             }
             Some(Err(reason)) => self.dtls_failed(&reason),
             None => {}
+        }
+        self.sctp_events(sctp_events);
+    }
+
+    /// Puts what SCTP has to send into DTLS records.
+    fn pump_sctp(state: &mut EndpointState, now: Instant) {
+        let (Some(sctp), Some(dtls)) = (state.sctp.as_mut(), state.dtls.as_mut()) else {
+            return;
+        };
+        for packet in sctp.poll_transmit(now) {
+            // Before DTLS connects there is nothing SCTP could have sent.
+            let _ = dtls.write(now, &packet);
+        }
+    }
+
+    /// What SCTP reported, acted on without the endpoint's lock: a message
+    /// may be sent straight back out on this same transport.
+    fn sctp_events(&self, events: Vec<SctpEvent>) {
+        for event in events {
+            match event {
+                SctpEvent::Message(message) => self.core.handle_message(&message),
+                SctpEvent::StateChanged(state) => {
+                    tracing::info!(transport_id = %self.core.transport_id, sctp_state = state.as_str(), "SCTP state");
+                    self.emit("sctpstatechange", json!({"sctpState": state.as_str()}));
+                }
+                SctpEvent::Ignored(reason) => self.core.ctx.metrics.drop_packet(reason),
+            }
         }
     }
 
@@ -424,15 +471,24 @@ impl WebRtcEndpoint {
     /// Fast while DTLS is not connected yet (its retransmissions) or while
     /// producers need timely NACKs; ICE consent is checked in seconds.
     fn next_tick(&self) -> Duration {
-        let handshaking = self
-            .lock()
+        let state = self.lock();
+        let handshaking = state
             .dtls
             .as_ref()
             .is_none_or(|d| d.state() != DtlsState::Connected);
+        let sctp_timer = state.sctp.as_ref().and_then(|s| s.poll_timeout());
+        drop(state);
         if handshaking {
-            FAST_TICK
-        } else {
-            self.core.report_tick()
+            return FAST_TICK;
+        }
+        let tick = self.core.report_tick();
+        // SCTP's own timers (delayed SACK 200 ms, retransmissions) decide
+        // when it needs looking at again, never sooner than FAST_TICK.
+        match sctp_timer {
+            Some(at) => at
+                .saturating_duration_since(Instant::now())
+                .clamp(FAST_TICK, tick),
+            None => tick,
         }
     }
 
@@ -453,7 +509,13 @@ impl WebRtcEndpoint {
         } else {
             Vec::new()
         };
+        let sctp_events = match state.sctp.as_mut() {
+            Some(sctp) => sctp.handle_timeout(now),
+            None => Vec::new(),
+        };
+        Self::pump_sctp(&mut state, now);
         self.flush_dtls(state);
+        self.sctp_events(sctp_events);
         for event in events {
             if let IceEvent::StateChanged(s) = event {
                 self.ice_state_changed(s);
@@ -484,6 +546,33 @@ impl MediaTransport for WebRtcEndpoint {
     fn send_rtcp(&self, packet: &[u8]) -> bool {
         self.send_protected(packet, true)
     }
+
+    fn send_message(&self, stream_id: u16, ppid: u32, payload: &[u8]) -> Result<(), SctpSendError> {
+        if self.closed.load(Relaxed) {
+            return Err(SctpSendError::NotConnected);
+        }
+        let now = Instant::now();
+        let mut state = self.lock();
+        let sctp = state.sctp.as_mut().ok_or(SctpSendError::NotConnected)?;
+        sctp.send(now, stream_id, ppid, payload)?;
+        Self::pump_sctp(&mut state, now);
+        self.flush_dtls(state);
+        Ok(())
+    }
+
+    fn configure_data_stream(&self, stream_id: u16, reliability: StreamReliability) {
+        if let Some(sctp) = self.lock().sctp.as_mut() {
+            sctp.configure_stream(stream_id, reliability);
+        }
+    }
+
+    fn data_buffered_amount(&self, stream_id: u16) -> usize {
+        self.lock()
+            .sctp
+            .as_mut()
+            .map(|s| s.stream_buffered_amount(stream_id))
+            .unwrap_or(0)
+    }
 }
 
 impl MediaHandle for WebRtcEndpoint {
@@ -495,6 +584,10 @@ impl MediaHandle for WebRtcEndpoint {
             let mut state = self.lock();
             let now = Instant::now();
             let mut datagrams = Vec::new();
+            if let Some(sctp) = state.sctp.as_mut() {
+                sctp.close();
+            }
+            Self::pump_sctp(&mut state, now);
             if let Some(dtls) = state.dtls.as_mut() {
                 dtls.close(now);
                 while let Some(d) = dtls.poll_transmit() {
