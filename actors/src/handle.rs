@@ -387,10 +387,7 @@ impl NodeHandle {
         if payload.len() > sctp_link::DEFAULT_MAX_MESSAGE_SIZE as usize {
             return Err(ActorError::invalid(
                 "message",
-                format!(
-                    "at most {} bytes",
-                    sctp_link::DEFAULT_MAX_MESSAGE_SIZE
-                ),
+                format!("at most {} bytes", sctp_link::DEFAULT_MAX_MESSAGE_SIZE),
             ));
         }
         p.media.deliver(&sctp_link::SctpMessage {

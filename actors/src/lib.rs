@@ -9,10 +9,10 @@
 mod ask;
 mod close;
 pub mod consumer;
+mod context;
 pub mod data_consumer;
 pub mod data_parameters;
 pub mod data_producer;
-mod context;
 pub mod error;
 pub mod events;
 mod handle;

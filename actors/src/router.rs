@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
+use crate::media::direct_endpoint::DirectEndpoint;
 use crate::media::plain_endpoint::{PlainEndpoint, PlainOptions};
 use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
@@ -18,14 +19,13 @@ use crate::media_link::media_context;
 use crate::rtp_parameters::RtpCapabilities;
 use crate::supervision::handle_child_event;
 use crate::topology::TransportEntry;
-use crate::media::direct_endpoint::DirectEndpoint;
 use crate::transport::{DirectTransportCreated, DirectTransportOptions, SctpParameters};
-use troupe_transports::sctp_link::SctpOptions;
 use crate::transport::{
     DtlsFingerprint, DtlsParameters, IceCandidate, IceParameters, PipeTransportOptions,
     PlainTransportCreated, PlainTransportOptions, SrtpParameters, Transport, TransportArgs,
     TransportCreated, TransportKind, WebRtcTransportOptions,
 };
+use troupe_transports::sctp_link::SctpOptions;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

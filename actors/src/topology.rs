@@ -11,9 +11,9 @@ use ractor::{ActorCell, ActorId, ActorRef};
 pub use crate::object_kind::{CloseCause, ObjectKind};
 
 use crate::consumer::ConsumerMsg;
-use crate::error::{ActorError, ActorResult};
 use crate::data_consumer::DataConsumerMsg;
 use crate::data_producer::{DataProducerInfo, DataProducerMsg};
+use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::data_consumer_media::DataConsumerMedia;
 use crate::media::data_producer_media::DataProducerMedia;

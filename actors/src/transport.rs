@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::consumer::{Consumer, ConsumerArgs, ConsumerType, PreferredLayers};
+use crate::context::Ctx;
 use crate::data_parameters::{
     DataConsumeRequest, DataConsumerCreated, DataProduceRequest, DataProducerCreated,
 };
-use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::plain_endpoint::{PlainConnect, PlainEndpoint};

@@ -7,8 +7,7 @@ use troupe_actors::router::RouterDump;
 use troupe_actors::rtp_parameters::RtpCodecCapability;
 use troupe_actors::transport::{
     DirectTransportCreated, DirectTransportOptions, PipeTransportOptions, PlainTransportCreated,
-    PlainTransportOptions, TransportCreated,
-    WebRtcTransportOptions,
+    PlainTransportOptions, TransportCreated, WebRtcTransportOptions,
 };
 use utoipa::ToSchema;
 

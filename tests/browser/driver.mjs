@@ -406,6 +406,90 @@ async function shapedLink(browser, options) {
   }
 }
 
+async function apiJson(method, path, body) {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { ...authorization, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+// Waits until `check()` (run in the page) holds.
+async function waitInPage(page, check, argument, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await page.evaluate(check, argument)) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
+// One page opens two data channels into a room (ordered and reliable;
+// unordered with no retransmissions); two pages (on `watchOrigin`, another
+// node, if given) consume both. Ordered text, a 200 KiB and a tiny binary,
+// empty messages, then the data producer closes.
+async function dataChannels(browser, options = {}) {
+  const router = await apiJson('POST', '/v1/routers', {});
+  const producerPage = await openPage(browser);
+  const chat = await producerPage.evaluate((routerId) => window.troupeDemo.produceData({ routerId, label: 'chat', protocol: 'text/plain' }), router.id);
+  const lossy = await producerPage.evaluate((routerId) => window.troupeDemo.produceData({ routerId, label: 'state', ordered: false, maxRetransmits: 0 }), router.id);
+  const watchers = [];
+  for (let i = 0; i < 2; i += 1) {
+    const page = await openPage(browser, options.watchOrigin ?? baseUrl);
+    const consumed = [];
+    for (const producer of [chat, lossy]) {
+      consumed.push(await page.evaluate(([routerId, dataProducerId]) => window.troupeDemo.consumeData({ routerId, dataProducerId }), [router.id, producer.id]));
+    }
+    watchers.push({ page, consumed });
+  }
+  const sent = [];
+  for (let i = 0; i < 300; i += 1) sent.push(`message ${i} ${'x'.repeat(i % 50)}`);
+  await producerPage.evaluate((messages) => {
+    for (const m of messages) window.troupeDemo.sendData(0, m);
+    window.troupeDemo.sendData(0, { bytes: 200 * 1024 });
+    window.troupeDemo.sendData(0, { bytes: 3 });
+    window.troupeDemo.sendData(0, '');
+    for (let i = 0; i < 50; i += 1) window.troupeDemo.sendData(1, `tick ${i}`);
+  }, sent);
+  const expected = sent.length + 3;
+  const results = [];
+  for (const { page, consumed } of watchers) {
+    const arrived = await waitInPage(page, ([n]) => window.troupeDemo.dataReceived()[0].messages.length >= n, [expected], 20000);
+    await sleep(500);
+    const [ordered, unordered] = await page.evaluate(() => window.troupeDemo.dataReceived());
+    const texts = ordered.messages.filter((m) => m.type === 'string').map((m) => m.text);
+    const binaries = ordered.messages.filter((m) => m.type === 'binary');
+    results.push({
+      arrived,
+      count: ordered.messages.length,
+      inOrder: JSON.stringify(texts.slice(0, sent.length)) === JSON.stringify(sent),
+      emptyText: texts[sent.length] === '',
+      binaries,
+      label: ordered.label,
+      protocol: ordered.protocol,
+      unorderedCount: unordered.messages.length,
+      consumed,
+      logs: page.logs.slice(-5),
+    });
+  }
+  // Closing the data producer closes its data consumers on the pages.
+  await apiJson('DELETE', `/v1/data-producers/${chat.id}`);
+  const closed = [];
+  for (const { page } of watchers) {
+    closed.push(await waitInPage(page, () => window.troupeDemo.dataReceived()[0].closed, null, 10000));
+  }
+  const stats = await apiJson('GET', `/v1/data-producers/${lossy.id}/stats`);
+  const ok = results.every((r) => r.arrived && r.inOrder && r.emptyText && r.count === expected
+    && r.binaries.length === 2 && r.binaries.every((b) => b.intact)
+    && r.binaries[0].length === 200 * 1024 && r.binaries[1].length === 3
+    && r.label === 'chat' && r.protocol === 'text/plain' && r.unorderedCount >= 45)
+    && closed.every(Boolean);
+  return { ok, routerId: router.id, chat, lossy, results, closed, lossyStats: stats, producerLogs: producerPage.logs.slice(-5) };
+}
+
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
 let result;
 try {
@@ -416,6 +500,7 @@ try {
     case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
     case 'shaped-link': result = await shapedLink(browser, JSON.parse(argument)); break;
     case 'demo-page': result = await demoPage(browser); break;
+    case 'data-channels': result = await dataChannels(browser, argument ? JSON.parse(argument) : {}); break;
     case 'quality': result = await quality(browser, JSON.parse(argument)); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;
     case 'publish-here-watch-there': result = await publishHereWatchThere(browser, argument); break;

@@ -121,6 +121,9 @@ pub struct SctpMessage {
 pub enum SctpEvent {
     StateChanged(SctpState),
     Message(SctpMessage),
+    /// The peer closed its data channel on this stream (a stream reset we
+    /// did not start).
+    StreamClosed(u16),
     /// A message the node does not forward (DCEP, unknown PPID, too big).
     Ignored(&'static str),
 }
@@ -148,6 +151,8 @@ pub struct SctpLink {
     state: SctpState,
     /// Reliability of the streams we send on, applied when each opens.
     reliability: HashMap<u16, StreamReliability>,
+    /// Streams we reset: the peer's reset of them in answer is no news.
+    resetting: std::collections::HashSet<u16>,
 }
 
 impl SctpLink {
@@ -173,6 +178,7 @@ impl SctpLink {
             options,
             state: SctpState::New,
             reliability: HashMap::new(),
+            resetting: Default::default(),
         }
     }
 
@@ -250,7 +256,11 @@ impl SctpLink {
             match event {
                 Event::Connected => new_state = Some(SctpState::Connected),
                 Event::HandshakeFailed { .. } => new_state = Some(SctpState::Failed),
-                Event::AssociationLost { .. } => new_state = Some(SctpState::Closed),
+                // rtc-sctp reports each stream it forgets (a reset) this
+                // way; the association itself is closed only if it says so.
+                Event::AssociationLost { id, .. } if !self.resetting.remove(&id) => {
+                    events.push(SctpEvent::StreamClosed(id));
+                }
                 Event::Stream(StreamEvent::Readable { id } | StreamEvent::Opened { id }) => {
                     readable.push(id)
                 }
@@ -262,6 +272,10 @@ impl SctpLink {
         }
         while let Some(event) = association.poll_endpoint_event() {
             self.endpoint.handle_event(handle, event);
+        }
+        // A new association reads as closed until its handshake is done.
+        if association.is_closed() && new_state.is_none() && self.state == SctpState::Connected {
+            new_state = Some(SctpState::Closed);
         }
         readable.sort_unstable();
         readable.dedup();
@@ -334,6 +348,28 @@ impl SctpLink {
         self.reliability.remove(&stream_id);
     }
 
+    /// Closes a data channel: resets our outgoing side of the stream (RFC
+    /// 8831 §6.7), and the peer closes its channel on that stream.
+    pub fn reset_stream(&mut self, now: Instant, stream_id: u16) {
+        self.reliability.remove(&stream_id);
+        if self.state != SctpState::Connected {
+            return;
+        }
+        let Some((_, association)) = self.association.as_mut() else {
+            return;
+        };
+        let stream = match association.stream(stream_id) {
+            Ok(stream) => Ok(stream),
+            // Never written to by us, but open on the peer's side.
+            Err(_) => association.open_stream(stream_id, PayloadProtocolIdentifier::Binary),
+        };
+        if let Ok(mut stream) = stream {
+            if stream.close(now).is_ok() {
+                self.resetting.insert(stream_id);
+            }
+        }
+    }
+
     /// Bytes waiting to be sent or acknowledged, over all streams.
     pub fn buffered_amount(&mut self) -> usize {
         let Some((_, association)) = self.association.as_mut() else {
@@ -386,7 +422,8 @@ impl SctpLink {
         let Some((_, association)) = self.association.as_mut() else {
             return Err(SctpSendError::NotConnected);
         };
-        let stream_error = |e: &dyn std::fmt::Display| SctpSendError::Stream(stream_id, e.to_string());
+        let stream_error =
+            |e: &dyn std::fmt::Display| SctpSendError::Stream(stream_id, e.to_string());
         let mut stream = match association.stream(stream_id) {
             Ok(stream) => stream,
             Err(_) => association
@@ -511,6 +548,31 @@ mod tests {
         server.send(now, 7, PPID_STRING, b"back").unwrap();
         let (events, _) = pump(&mut client, &mut server, now);
         assert_eq!(messages(&events)[0].stream_id, 7);
+    }
+
+    #[test]
+    fn resetting_a_stream_tells_the_peer() {
+        let now = Instant::now();
+        let (mut client, mut server) = connected_pair(now);
+        client.send(now, 4, PPID_STRING, b"open").unwrap();
+        pump(&mut client, &mut server, now);
+        server.reset_stream(now, 4);
+        let sent = server.poll_transmit(now);
+        assert!(!sent.is_empty(), "a RE-CONFIG chunk goes out");
+        for p in sent {
+            client.handle_packet(now, &p);
+        }
+        let (client_events, server_events) = pump(&mut client, &mut server, now);
+        assert_eq!(server.state(), SctpState::Connected);
+        assert!(!server_events.contains(&SctpEvent::StreamClosed(4)));
+        // The stream can carry a new channel afterwards.
+        server.send(now, 4, PPID_STRING, b"again").unwrap();
+        let (events, _) = pump(&mut client, &mut server, now);
+        assert_eq!(
+            messages(&events).last().unwrap().payload,
+            Bytes::from("again")
+        );
+        let _ = client_events;
     }
 
     #[test]

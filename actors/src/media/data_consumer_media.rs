@@ -96,7 +96,9 @@ impl DataConsumerMedia {
     }
 
     pub fn send(&self, ppid: u32, payload: &[u8]) {
-        if self.closed.load(Relaxed) || self.paused.load(Relaxed) || self.producer_paused.load(Relaxed)
+        if self.closed.load(Relaxed)
+            || self.paused.load(Relaxed)
+            || self.producer_paused.load(Relaxed)
         {
             return;
         }
@@ -150,7 +152,8 @@ impl MediaHandle for DataConsumerMedia {
         } = &self.sink
         {
             if let Some(transport) = transport.upgrade() {
-                transport.core().remove_data_stream(*stream_id);
+                transport.close_data_stream(*stream_id);
+                transport.core().release_consumer_stream(*stream_id);
             }
         }
     }

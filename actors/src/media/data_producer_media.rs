@@ -92,7 +92,8 @@ impl MediaHandle for DataProducerMedia {
         }
         if let (Some(transport), Some(stream_id)) = (&self.transport, self.stream_id) {
             if let Some(transport) = transport.upgrade() {
-                transport.core().remove_data_stream(stream_id);
+                transport.close_data_stream(stream_id);
+                transport.core().remove_data_producer(stream_id);
             }
         }
     }

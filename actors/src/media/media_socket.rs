@@ -42,6 +42,40 @@ impl MediaSocket {
         }
     }
 
+    /// Asks for a receive buffer of `bytes` (the kernel caps it at
+    /// `net.core.rmem_max`); returns what the kernel granted.
+    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<usize> {
+        let fd = self.socket.get_ref().as_raw_fd();
+        let wanted = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a valid descriptor and int options of the right size.
+        let granted = unsafe {
+            if libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&wanted as *const libc::c_int).cast(),
+                size,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            let mut granted: libc::c_int = 0;
+            if libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&mut granted as *mut libc::c_int).cast(),
+                &mut size,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            granted
+        };
+        Ok(usize::try_from(granted).unwrap_or(0))
+    }
+
     /// Asks the kernel to stamp each datagram with its arrival time, which
     /// `recv_stamped` then reads.
     pub fn enable_arrival_timestamps(&self) -> io::Result<()> {

@@ -93,9 +93,16 @@ pub trait MediaTransport: Send + Sync {
     fn send_rtcp(&self, packet: &[u8]) -> bool;
     /// Sends one data channel message on an SCTP stream; transports without
     /// SCTP refuse.
-    fn send_message(&self, _stream_id: u16, _ppid: u32, _payload: &[u8]) -> Result<(), SctpSendError> {
+    fn send_message(
+        &self,
+        _stream_id: u16,
+        _ppid: u32,
+        _payload: &[u8],
+    ) -> Result<(), SctpSendError> {
         Err(SctpSendError::NotConnected)
     }
+    /// Closes the data channel on a stream (an SCTP stream reset).
+    fn close_data_stream(&self, _stream_id: u16) {}
     /// How messages sent on a stream are delivered.
     fn configure_data_stream(&self, _stream_id: u16, _reliability: StreamReliability) {}
     /// Bytes of a stream waiting for the receiver.
@@ -247,12 +254,24 @@ impl TransportCore {
         Some(free)
     }
 
-    /// A data producer or consumer of the stream closed.
-    pub fn remove_data_stream(&self, stream_id: u16) {
+    /// The data producer of the stream closed.
+    pub fn remove_data_producer(&self, stream_id: u16) {
         if let Ok(mut streams) = self.data_streams.write() {
             streams.producers.remove(&stream_id);
+        }
+    }
+
+    /// The data consumer sending on the stream closed: it is free again.
+    pub fn release_consumer_stream(&self, stream_id: u16) {
+        if let Ok(mut streams) = self.data_streams.write() {
             streams.consumers.remove(&stream_id);
         }
+    }
+
+    /// The data producer whose messages arrive on the stream.
+    pub fn data_producer_of_stream(&self, stream_id: u16) -> Option<String> {
+        let streams = self.data_streams.read().ok()?;
+        streams.producers.get(&stream_id).map(|p| p.id.clone())
     }
 
     /// A whole message from the peer, for the data producer of its stream.

@@ -335,6 +335,17 @@ impl WebRtcEndpoint {
                     self.emit("sctpstatechange", json!({"sctpState": state.as_str()}));
                 }
                 SctpEvent::Ignored(reason) => self.core.ctx.metrics.drop_packet(reason),
+                // The browser closed a data channel it sends on: its data
+                // producer is gone (its consumers get `dataproducerclose`).
+                SctpEvent::StreamClosed(stream_id) => {
+                    if let Some(id) = self.core.data_producer_of_stream(stream_id) {
+                        self.core.ctx.events.close(
+                            ObjectKind::DataProducer,
+                            &id,
+                            CloseCause::Closed,
+                        );
+                    }
+                }
             }
         }
     }
@@ -558,6 +569,19 @@ impl MediaTransport for WebRtcEndpoint {
         Self::pump_sctp(&mut state, now);
         self.flush_dtls(state);
         Ok(())
+    }
+
+    fn close_data_stream(&self, stream_id: u16) {
+        if self.closed.load(Relaxed) {
+            return;
+        }
+        let now = Instant::now();
+        let mut state = self.lock();
+        if let Some(sctp) = state.sctp.as_mut() {
+            sctp.reset_stream(now, stream_id);
+        }
+        Self::pump_sctp(&mut state, now);
+        self.flush_dtls(state);
     }
 
     fn configure_data_stream(&self, stream_id: u16, reliability: StreamReliability) {

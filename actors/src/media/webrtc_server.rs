@@ -61,6 +61,9 @@ fn bind_pair(ip: IpAddr, port: u16) -> io::Result<(std::net::UdpSocket, std::net
     Err(last_error.unwrap_or_else(|| io::Error::other("no port")))
 }
 
+/// What the shared WebRTC port's socket asks the kernel for.
+const SHARED_PORT_RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
+
 impl WebRtcServer {
     pub async fn start(config: &MediaConfig, metrics: ActorMetrics) -> io::Result<Arc<Self>> {
         let certificate = match &config.certificate_pem {
@@ -85,6 +88,19 @@ impl WebRtcServer {
         let local_port = udp.local_addr()?.port();
         let udp = Arc::new(MediaSocket::new(udp)?);
         udp.enable_arrival_timestamps()?;
+        // Every client's uplink arrives on this one socket: the kernel's
+        // default buffer (208 KiB) is ~6 ms of 100 publishers, and a burst
+        // past it is lost before Troupe sees it (a browser's 200 KiB data
+        // channel message was, in tests, taking unreliable messages with it).
+        match udp.set_receive_buffer(SHARED_PORT_RECEIVE_BUFFER) {
+            Ok(granted) if granted < SHARED_PORT_RECEIVE_BUFFER => tracing::warn!(
+                granted,
+                wanted = SHARED_PORT_RECEIVE_BUFFER,
+                "the WebRTC port's receive buffer is small: raise net.core.rmem_max"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot size the WebRTC port's receive buffer"),
+        }
         let tcp = TcpListener::from_std(tcp)?;
         let server = Arc::new(WebRtcServer {
             udp: udp.clone(),

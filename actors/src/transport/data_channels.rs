@@ -88,7 +88,12 @@ impl TransportState {
             request.paused,
         );
         if let Some(stream) = stream {
-            if !self.args.media.core().add_data_producer(&media, stream.stream_id) {
+            if !self
+                .args
+                .media
+                .core()
+                .add_data_producer(&media, stream.stream_id)
+            {
                 return Err(ActorError::invalid(
                     "sctpStreamParameters.streamId",
                     format!(
@@ -107,7 +112,10 @@ impl TransportState {
         });
         let remove_stream = || {
             if let Some(stream) = stream {
-                self.args.media.core().remove_data_stream(stream.stream_id);
+                self.args
+                    .media
+                    .core()
+                    .remove_data_producer(stream.stream_id);
             }
         };
         let spawned = Actor::spawn_linked(
@@ -188,8 +196,8 @@ impl TransportState {
                 // Unless the request says otherwise, deliver as the data
                 // producer's stream does (reliable and ordered for a direct one).
                 let origin = producer.info.sctp_stream_parameters;
-                let reliability_given = request.max_packet_life_time.is_some()
-                    || request.max_retransmits.is_some();
+                let reliability_given =
+                    request.max_packet_life_time.is_some() || request.max_retransmits.is_some();
                 let stream_id = self
                     .args
                     .media
@@ -218,7 +226,7 @@ impl TransportState {
                     },
                 };
                 if let Err(e) = check_stream(&stream, u16::MAX, "") {
-                    self.args.media.core().remove_data_stream(stream_id);
+                    self.args.media.core().release_consumer_stream(stream_id);
                     return Err(e);
                 }
                 self.args
@@ -234,7 +242,10 @@ impl TransportState {
         };
         let remove_stream = || {
             if let Some(stream) = stream {
-                self.args.media.core().remove_data_stream(stream.stream_id);
+                self.args
+                    .media
+                    .core()
+                    .release_consumer_stream(stream.stream_id);
             }
         };
         let media = Arc::new(DataConsumerMedia::new(

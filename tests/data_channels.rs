@@ -1,0 +1,278 @@
+//! Data channels end to end: mediasoup-client's produceData / consumeData
+//! in headless Chromium against a `troupe` process, and direct transports
+//! driven through the API with messages read from `/v1/events`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::cluster::{eventually, EventLog};
+use common::{assert_error, config, TestServer};
+use serde_json::{json, Value};
+
+struct Troupe {
+    child: Child,
+    url: String,
+}
+
+impl Troupe {
+    fn start() -> Troupe {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
+            .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
+            .arg("--demo-dir")
+            .arg(root.join("demo"))
+            .env_remove("TROUPE_API_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("troupe starts");
+        let url = common::listening_url(&mut child);
+        Troupe { child, url }
+    }
+}
+
+impl Drop for Troupe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn browsers_exchange_ordered_unordered_large_and_empty_messages() {
+    let troupe = Troupe::start();
+    let report = common::browser::run_scenario(&troupe.url, "data-channels", None);
+    for watcher in report["results"].as_array().unwrap() {
+        assert_eq!(watcher["count"], 303, "{watcher:#}");
+        assert_eq!(watcher["inOrder"], true);
+        assert_eq!(watcher["binaries"][0]["length"], 200 * 1024);
+        // The data consumer's stream is the server's choice, not the producer's.
+        assert!(watcher["consumed"][0]["sctpStreamParameters"]["streamId"].is_u64());
+        assert_eq!(
+            watcher["consumed"][1]["sctpStreamParameters"]["ordered"],
+            false
+        );
+        assert_eq!(
+            watcher["consumed"][1]["sctpStreamParameters"]["maxRetransmits"],
+            0
+        );
+    }
+    assert_eq!(report["lossyStats"][0]["messagesReceived"], 50);
+}
+
+fn router(server: &TestServer) -> String {
+    let (status, body) = server.call("POST", "/v1/routers", Some(json!({})));
+    assert_eq!(status, 200);
+    body["id"].as_str().unwrap().to_string()
+}
+
+fn post(server: &TestServer, path: &str, body: Value) -> Value {
+    let (status, reply) = server.call("POST", path, Some(body));
+    assert_eq!(status, 200, "POST {path}: {reply}");
+    reply
+}
+
+#[test]
+fn a_direct_data_producer_broadcasts_to_direct_consumers_through_the_api() {
+    let server = TestServer::start(config(&[]));
+    let events = EventLog::subscribe_to(server.addr, None);
+    let router = router(&server);
+    let direct = post(
+        &server,
+        &format!("/v1/routers/{router}/direct-transports"),
+        json!({}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let producer = post(
+        &server,
+        &format!("/v1/transports/{direct}/data-producers"),
+        json!({"label": "announcements", "protocol": "json"}),
+    );
+    assert_eq!(producer["type"], "direct");
+    let producer_id = producer["id"].as_str().unwrap();
+    let listener = post(
+        &server,
+        &format!("/v1/routers/{router}/direct-transports"),
+        json!({}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let consumer = post(
+        &server,
+        &format!("/v1/transports/{listener}/data-consumers"),
+        json!({"dataProducerId": producer_id}),
+    );
+    assert_eq!(consumer["label"], "announcements");
+    let consumer_id = consumer["id"].as_str().unwrap().to_string();
+    let send = |body: Value| {
+        server.call(
+            "POST",
+            &format!("/v1/data-producers/{producer_id}/send"),
+            Some(body),
+        )
+    };
+    assert_eq!(send(json!({"message": "hello room"})).0, 204);
+    assert_eq!(send(json!({"message": "AAEC", "binary": true})).0, 204);
+    assert_error(
+        &send(json!({"message": "not base64!", "binary": true})),
+        400,
+        "invalid_parameter",
+    );
+    eventually(Duration::from_secs(5), "two messages", || {
+        events.data_of("message", &consumer_id).len() == 2
+    });
+    let messages = events.data_of("message", &consumer_id);
+    assert_eq!(messages[0]["message"], "hello room");
+    assert_eq!(messages[0]["binary"], false);
+    assert_eq!(messages[1]["message"], "AAEC");
+    assert_eq!(messages[1]["binary"], true);
+    // Paused: nothing reaches the consumer, which is told.
+    assert_eq!(
+        server
+            .call(
+                "POST",
+                &format!("/v1/data-producers/{producer_id}/pause"),
+                None
+            )
+            .0,
+        204
+    );
+    eventually(Duration::from_secs(5), "dataproducerpause", || {
+        events.saw("dataproducerpause", &consumer_id)
+    });
+    assert_eq!(send(json!({"message": "dropped"})).0, 204);
+    let stats = server
+        .call(
+            "GET",
+            &format!("/v1/data-producers/{producer_id}/stats"),
+            None,
+        )
+        .1;
+    assert_eq!(stats[0]["messagesReceived"], 3);
+    let stats = server
+        .call(
+            "GET",
+            &format!("/v1/data-consumers/{consumer_id}/stats"),
+            None,
+        )
+        .1;
+    assert_eq!(stats[0]["messagesSent"], 2);
+    // Closing the producer closes the consumer with dataproducerclose.
+    assert_eq!(
+        server
+            .call("DELETE", &format!("/v1/data-producers/{producer_id}"), None)
+            .0,
+        204
+    );
+    eventually(Duration::from_secs(5), "dataproducerclose", || {
+        events.saw("dataproducerclose", &consumer_id)
+    });
+    assert_eq!(
+        server
+            .call("GET", &format!("/v1/data-consumers/{consumer_id}"), None)
+            .0,
+        404
+    );
+    // A direct transport carries no RTP.
+    let produce = server.call(
+        "POST",
+        &format!("/v1/transports/{direct}/producers"),
+        Some(json!({"kind": "audio", "rtpParameters": {"codecs": [{"mimeType": "audio/opus", "payloadType": 111, "clockRate": 48000, "channels": 2}], "encodings": [{"ssrc": 1}]}})),
+    );
+    assert_error(&produce, 409, "wrong_state");
+}
+
+#[test]
+fn data_producer_parameters_are_checked_as_mediasoup_does() {
+    let server = TestServer::start(config(&[]));
+    let router = router(&server);
+    let sctp = post(
+        &server,
+        &format!("/v1/routers/{router}/webrtc-transports"),
+        json!({"enableSctp": true, "numSctpStreams": {"OS": 8, "MIS": 8}}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plain_webrtc = post(
+        &server,
+        &format!("/v1/routers/{router}/webrtc-transports"),
+        json!({}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let produce = |transport: &str, body: Value| {
+        server.call(
+            "POST",
+            &format!("/v1/transports/{transport}/data-producers"),
+            Some(body),
+        )
+    };
+    let stream = |id: u16| json!({"sctpStreamParameters": {"streamId": id}, "label": "l"});
+    let first = produce(&sctp, stream(1));
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(first.1["sctpStreamParameters"]["ordered"], true);
+    assert_eq!(first.1["type"], "sctp");
+    assert_error(&produce(&sctp, stream(1)), 400, "invalid_parameter");
+    assert_error(&produce(&sctp, stream(8)), 400, "invalid_parameter");
+    assert_error(
+        &produce(
+            &sctp,
+            json!({"sctpStreamParameters": {"streamId": 2, "maxRetransmits": 1, "maxPacketLifeTime": 100}}),
+        ),
+        400,
+        "invalid_parameter",
+    );
+    assert_error(
+        &produce(&sctp, json!({"label": "no stream"})),
+        400,
+        "invalid_parameter",
+    );
+    assert_error(&produce(&plain_webrtc, stream(1)), 409, "wrong_state");
+    // Data consumers take the lowest free stream; the producer's own
+    // transport can consume it too.
+    let producer_id = first.1["id"].as_str().unwrap();
+    let mut streams = Vec::new();
+    for _ in 0..8 {
+        let c = post(
+            &server,
+            &format!("/v1/transports/{sctp}/data-consumers"),
+            json!({"dataProducerId": producer_id}),
+        );
+        streams.push(c["sctpStreamParameters"]["streamId"].as_u64().unwrap());
+    }
+    assert_eq!(streams, (0..8).collect::<Vec<u64>>());
+    let full = server.call(
+        "POST",
+        &format!("/v1/transports/{sctp}/data-consumers"),
+        Some(json!({"dataProducerId": producer_id})),
+    );
+    assert_error(&full, 409, "wrong_state");
+    let dump = server
+        .call("GET", &format!("/v1/transports/{sctp}"), None)
+        .1;
+    assert_eq!(dump["dataProducerIds"].as_array().unwrap().len(), 1);
+    assert_eq!(dump["dataConsumerIds"].as_array().unwrap().len(), 8);
+    assert_eq!(dump["sctpState"], "new");
+    assert_eq!(dump["sctpParameters"]["MIS"], 8);
+    // Closing the transport closes its data producer and consumers.
+    assert_eq!(
+        server
+            .call("DELETE", &format!("/v1/transports/{sctp}"), None)
+            .0,
+        204
+    );
+    assert_eq!(
+        server
+            .call("GET", &format!("/v1/data-producers/{producer_id}"), None)
+            .0,
+        404
+    );
+}
