@@ -66,15 +66,6 @@ impl Call {
     }
 }
 
-fn dropped(server: &TestServer, reason: &str) -> u64 {
-    let (_, text) = server.text("/metrics");
-    let prefix = format!("troupe_packets_dropped_total{{reason=\"{reason}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map(|v| v.trim().parse().unwrap())
-        .unwrap_or(0)
-}
-
 #[test]
 fn bad_input_is_dropped_counted_and_leaves_media_flowing() {
     let server = TestServer::start(config(&[]));
@@ -145,7 +136,7 @@ fn bad_input_is_dropped_counted_and_leaves_media_flowing() {
         "unknown_ssrc",
         "tcp_bad_frame",
     ] {
-        assert!(dropped(&server, reason) > 0, "{reason} was not counted");
+        assert!(server.dropped(reason) > 0, "{reason} was not counted");
     }
     assert!(call.flow() >= 15, "media still flows after the attack");
     assert_eq!(server.call("GET", "/v1/health", None).0, 200);

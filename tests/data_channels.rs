@@ -6,11 +6,13 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::cluster::{eventually, EventLog};
+use common::data_client::DataClient;
 use common::{assert_error, config, TestServer};
 use serde_json::{json, Value};
+use troupe_transports::sctp_link::{SctpLink, SctpOptions, PPID_BINARY, PPID_STRING};
 
 struct Troupe {
     child: Child,
@@ -69,11 +71,7 @@ fn router(server: &TestServer) -> String {
     body["id"].as_str().unwrap().to_string()
 }
 
-fn post(server: &TestServer, path: &str, body: Value) -> Value {
-    let (status, reply) = server.call("POST", path, Some(body));
-    assert_eq!(status, 200, "POST {path}: {reply}");
-    reply
-}
+use common::webrtc_client::post;
 
 #[test]
 fn a_direct_data_producer_broadcasts_to_direct_consumers_through_the_api() {
@@ -275,4 +273,80 @@ fn data_producer_parameters_are_checked_as_mediasoup_does() {
             .0,
         404
     );
+}
+
+#[test]
+fn bad_sctp_input_is_counted_and_changes_nothing_else() {
+    let server = TestServer::start(config(&[]));
+    let router = router(&server);
+    let mut sender = DataClient::connect(&server, &router, json!({"maxSctpMessageSize": 4096}));
+    let producer = post(
+        &server,
+        &format!("/v1/transports/{}/data-producers", sender.transport_id),
+        json!({"sctpStreamParameters": {"streamId": 1}, "label": "chat"}),
+    );
+    let mut receiver = DataClient::connect(&server, &router, json!({}));
+    let consumer = post(
+        &server,
+        &format!("/v1/transports/{}/data-consumers", receiver.transport_id),
+        json!({"dataProducerId": producer["id"]}),
+    );
+    let stream = consumer["sctpStreamParameters"]["streamId"]
+        .as_u64()
+        .unwrap() as u16;
+    sender.send(1, PPID_STRING, b"before");
+    assert_eq!(receiver.wait_for(1)[0].payload, &b"before"[..]);
+    assert_eq!(receiver.received[0].stream_id, stream);
+
+    // Junk that is not SCTP, SCTP with a bad checksum, an INIT storm, a
+    // message on a stream nobody produces on, a message over the limit.
+    for i in 0..50u8 {
+        sender.send_application_data(&[i; 40]);
+    }
+    let mut bad_checksum = vec![0x13, 0x88, 0x13, 0x88, 1, 2, 3, 4, 0, 0, 0, 0];
+    bad_checksum.extend_from_slice(&[0, 0, 0, 8, 0, 0, 0, 0]);
+    sender.send_application_data(&bad_checksum);
+    for _ in 0..200 {
+        let mut stranger = SctpLink::connecting(SctpOptions::default(), Instant::now());
+        for init in stranger.poll_transmit(Instant::now()) {
+            sender.send_application_data(&init);
+        }
+    }
+    sender.send(9, PPID_STRING, b"nobody listens");
+    sender.send(1, PPID_BINARY, &vec![7u8; 16 * 1024]);
+    sender.pump(Duration::from_millis(300));
+    eventually(Duration::from_secs(5), "the bad input is counted", || {
+        server.dropped("sctp_unexpected_packet") >= 200
+            && server.dropped("sctp_unknown_stream") >= 1
+            && server.dropped("sctp_message_too_large") >= 1
+    });
+
+    // Nothing else changed: the channel carries on, in order.
+    sender.send(1, PPID_STRING, b"after");
+    let got = receiver.wait_for(2);
+    assert_eq!(got[1].payload, &b"after"[..]);
+    let dump = server
+        .call(
+            "GET",
+            &format!("/v1/transports/{}", sender.transport_id),
+            None,
+        )
+        .1;
+    assert_eq!(dump["sctpState"], "connected");
+    // A data consumer closed on the server resets its stream at the client.
+    assert_eq!(
+        server
+            .call(
+                "DELETE",
+                &format!("/v1/data-consumers/{}", consumer["id"].as_str().unwrap()),
+                None
+            )
+            .0,
+        204
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !receiver.closed_streams.contains(&stream) {
+        assert!(Instant::now() < deadline, "the stream was not reset");
+        receiver.pump(Duration::from_millis(20));
+    }
 }

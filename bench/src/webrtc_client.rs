@@ -27,6 +27,16 @@ pub fn handshake(
     peer: &Peer,
     limit: Duration,
 ) -> Result<Box<SrtpContexts>, String> {
+    handshake_keeping_session(socket, certificate, peer, limit).map(|(_, contexts)| contexts)
+}
+
+/// The same, keeping the DTLS session for application data (SCTP).
+pub fn handshake_keeping_session(
+    socket: &UdpSocket,
+    certificate: &DtlsCertificate,
+    peer: &Peer,
+    limit: Duration,
+) -> Result<(DtlsSession, Box<SrtpContexts>), String> {
     let deadline = Instant::now() + limit;
     let mut buffer = vec![0u8; 2048];
     let mut receive = |socket: &UdpSocket| match socket.recv_from(&mut buffer) {
@@ -82,7 +92,8 @@ pub fn handshake(
     while let Some(d) = dtls.poll_transmit() {
         socket.send_to(&d, peer.server).map_err(|e| e.to_string())?;
     }
-    contexts.ok_or_else(|| "no SRTP keys".into())
+    let contexts = contexts.ok_or_else(|| "no SRTP keys".to_string())?;
+    Ok((dtls, contexts))
 }
 
 /// `dtlsParameters` for `connect`: this client is the DTLS client.

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod data_client;
 pub mod media_tools;
 pub mod netns;
 pub mod webrtc_client;
@@ -132,6 +133,16 @@ impl TestServer {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, value)
+    }
+
+    /// `troupe_packets_dropped_total` for one reason.
+    pub fn dropped(&self, reason: &str) -> u64 {
+        let (_, text) = self.text("/metrics");
+        let prefix = format!("troupe_packets_dropped_total{{reason=\"{reason}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0)
     }
 
     pub fn text(&self, path: &str) -> (u16, String) {

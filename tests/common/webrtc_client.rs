@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::TestServer;
-use troupe_bench::webrtc_client::{dtls_parameters, handshake, Peer};
+use troupe_bench::webrtc_client::{dtls_parameters, handshake_keeping_session, Peer};
 use troupe_transports::certificate::{DtlsCertificate, Fingerprint};
-use troupe_transports::dtls_session::SrtpContexts;
+use troupe_transports::dtls_session::{DtlsSession, SrtpContexts};
 use troupe_transports::packet_kind::{classify, is_rtcp, PacketKind};
 
 pub struct WebRtcTestClient {
@@ -20,6 +20,8 @@ pub struct WebRtcTestClient {
     pub server: SocketAddr,
     certificate: DtlsCertificate,
     srtp: Option<Box<SrtpContexts>>,
+    /// The DTLS session after the handshake, for application data (SCTP).
+    pub dtls: Option<DtlsSession>,
     ice_username: String,
     ice_pwd: String,
 }
@@ -47,6 +49,7 @@ impl WebRtcTestClient {
             server,
             certificate: DtlsCertificate::generate().unwrap(),
             srtp: None,
+            dtls: None,
             ice_username: format!(
                 "{}:client",
                 created["iceParameters"]["usernameFragment"]
@@ -91,7 +94,7 @@ impl WebRtcTestClient {
             ice_password: &self.ice_pwd,
             server_fingerprints: fingerprints,
         };
-        let contexts = handshake(
+        let (dtls, contexts) = handshake_keeping_session(
             &self.socket,
             &self.certificate,
             &peer,
@@ -99,6 +102,7 @@ impl WebRtcTestClient {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         self.srtp = Some(contexts);
+        self.dtls = Some(dtls);
     }
 
     /// Protects an RTP packet as this client would send it.

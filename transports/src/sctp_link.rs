@@ -189,6 +189,7 @@ impl SctpLink {
         if let Ok(association) = link.endpoint.connect(now, client, association_key()) {
             link.association = Some(association);
             link.state = SctpState::Connecting;
+            link.endpoint.reject_new_associations();
         }
         link
     }
@@ -220,6 +221,9 @@ impl SctpLink {
                     return vec![SctpEvent::Ignored("sctp_second_association")];
                 }
                 self.association = Some((handle, association));
+                // One association per transport: later INITs must not each
+                // leave an entry in the endpoint (an INIT storm).
+                self.endpoint.reject_new_associations();
                 let mut events = Vec::new();
                 self.set_state(SctpState::Connecting, &mut events);
                 self.drain_events(&mut events);
@@ -618,6 +622,24 @@ mod tests {
             server.send(now, 1, PPID_STRING, b"x"),
             Err(SctpSendError::NotConnected)
         );
+    }
+
+    #[test]
+    fn an_init_storm_leaves_the_association_working() {
+        let now = Instant::now();
+        let (mut client, mut server) = connected_pair(now);
+        for _ in 0..1000 {
+            let mut stranger = SctpLink::connecting(SctpOptions::default(), now);
+            let inits = stranger.poll_transmit(now);
+            assert!(!inits.is_empty());
+            for init in inits {
+                let events = server.handle_packet(now, &init);
+                assert!(events.iter().all(|e| matches!(e, SctpEvent::Ignored(_))));
+            }
+        }
+        client.send(now, 1, PPID_STRING, b"still here").unwrap();
+        let (_, events) = pump(&mut client, &mut server, now);
+        assert_eq!(messages(&events)[0].payload, Bytes::from("still here"));
     }
 
     #[test]
