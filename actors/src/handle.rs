@@ -39,6 +39,14 @@ use crate::data_producer::{DataProducerDump, DataProducerMsg};
 use crate::transport::{DirectTransportCreated, DirectTransportOptions};
 use troupe_transports::sctp_link;
 
+use crate::rtp_observer::{
+    ActiveSpeakerObserverOptions, AudioLevelObserverOptions, Detection, RtpObserver,
+    RtpObserverArgs, RtpObserverCreated, RtpObserverDump, RtpObserverMsg,
+};
+use crate::speaker_detection::LoudestSelection;
+use crate::topology::RtpObserverEntry;
+
+use ObjectKind::RtpObserver as RtpObserverKind;
 use ObjectKind::{Consumer, DataConsumer, DataProducer, Producer, Router, Transport};
 
 #[derive(Clone)]
@@ -416,6 +424,127 @@ impl NodeHandle {
     pub async fn data_consumer_stats(&self, id: &str) -> ActorResult<Vec<DataStats>> {
         let c = self.ctx.topology.data_consumer(id)?;
         ask(&c.actor, DataConsumer, id, DataConsumerMsg::Stats).await
+    }
+
+    /// mediasoup's `router.createAudioLevelObserver()`.
+    pub async fn create_audio_level_observer(
+        &self,
+        router_id: &str,
+        options: AudioLevelObserverOptions,
+    ) -> ActorResult<RtpObserverCreated> {
+        let max_entries = options.max_entries.unwrap_or(1);
+        if !(1..=64).contains(&max_entries) {
+            return Err(ActorError::invalid("maxEntries", "must be 1 to 64"));
+        }
+        let threshold = options.threshold.unwrap_or(-80);
+        if threshold > 0 {
+            return Err(ActorError::invalid("threshold", "must be -127 to 0 (dBov)"));
+        }
+        let interval = options.interval.unwrap_or(1000);
+        if !(250..=60_000).contains(&interval) {
+            return Err(ActorError::invalid("interval", "must be 250 to 60000 ms"));
+        }
+        let detection =
+            Detection::Loudest(LoudestSelection::new(usize::from(max_entries), threshold));
+        self.spawn_rtp_observer(router_id, detection, interval, options.app_data)
+            .await
+    }
+
+    /// mediasoup's `router.createActiveSpeakerObserver()`.
+    pub async fn create_active_speaker_observer(
+        &self,
+        router_id: &str,
+        options: ActiveSpeakerObserverOptions,
+    ) -> ActorResult<RtpObserverCreated> {
+        let interval = options.interval.unwrap_or(300);
+        if !(100..=60_000).contains(&interval) {
+            return Err(ActorError::invalid("interval", "must be 100 to 60000 ms"));
+        }
+        let detection = Detection::Speaker(Default::default());
+        self.spawn_rtp_observer(router_id, detection, interval, options.app_data)
+            .await
+    }
+
+    async fn spawn_rtp_observer(
+        &self,
+        router_id: &str,
+        detection: Detection,
+        interval: u32,
+        app_data: serde_json::Value,
+    ) -> ActorResult<RtpObserverCreated> {
+        let router = self.ctx.topology.router(router_id)?;
+        let id = self.ctx.new_id();
+        let app_data = if app_data.is_null() {
+            serde_json::json!({})
+        } else {
+            app_data
+        };
+        let (actor, _) = Actor::spawn_linked(
+            None,
+            RtpObserver,
+            RtpObserverArgs {
+                ctx: self.ctx.clone(),
+                id: id.clone(),
+                router_id: router_id.to_string(),
+                detection,
+                interval: std::time::Duration::from_millis(u64::from(interval)),
+                app_data,
+            },
+            router.actor.get_cell(),
+        )
+        .await
+        .map_err(|e| ActorError::Internal(format!("cannot start the observer: {e}")))?;
+        if let Err(e) = self.ctx.topology.insert_rtp_observer(
+            &id,
+            RtpObserverEntry {
+                router_id: router_id.to_string(),
+                actor: actor.clone(),
+            },
+        ) {
+            actor.stop(None);
+            return Err(e);
+        }
+        self.ctx.metrics.object_opened("rtp_observer");
+        Ok(RtpObserverCreated { id })
+    }
+
+    pub async fn rtp_observer_add_producer(
+        &self,
+        id: &str,
+        producer_id: String,
+    ) -> ActorResult<()> {
+        let o = self.ctx.topology.rtp_observer(id)?;
+        ask_result(&o.actor, RtpObserverKind, id, |r| {
+            RtpObserverMsg::AddProducer(producer_id, r)
+        })
+        .await
+    }
+
+    pub async fn rtp_observer_remove_producer(
+        &self,
+        id: &str,
+        producer_id: String,
+    ) -> ActorResult<()> {
+        let o = self.ctx.topology.rtp_observer(id)?;
+        ask_result(&o.actor, RtpObserverKind, id, |r| {
+            RtpObserverMsg::RemoveProducer(producer_id, r)
+        })
+        .await
+    }
+
+    pub async fn rtp_observer_pause(&self, id: &str, pause: bool) -> ActorResult<()> {
+        let o = self.ctx.topology.rtp_observer(id)?;
+        let build = if pause {
+            RtpObserverMsg::Pause
+        } else {
+            RtpObserverMsg::Resume
+        };
+        ask(&o.actor, RtpObserverKind, id, build).await
+    }
+
+    pub async fn rtp_observer_dump(&self, id: &str) -> ActorResult<RtpObserverDump> {
+        let o = self.ctx.topology.rtp_observer(id)?;
+        ask(&o.actor, RtpObserverKind, id, RtpObserverMsg::Dump).await
     }
 
     /// Starts recording producers of a router to a file (see `recording`).

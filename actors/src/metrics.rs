@@ -120,6 +120,7 @@ impl ActorMetrics {
             "direct_transport",
             "data_producer",
             "data_consumer",
+            "rtp_observer",
             "recording",
         ] {
             drop(

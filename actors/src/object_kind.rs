@@ -16,6 +16,7 @@ pub enum ObjectKind {
     Consumer,
     DataProducer,
     DataConsumer,
+    RtpObserver,
     Recording,
 }
 
@@ -28,6 +29,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Consumer => "consumer",
             ObjectKind::DataProducer => "dataproducer",
             ObjectKind::DataConsumer => "dataconsumer",
+            ObjectKind::RtpObserver => "rtpobserver",
             ObjectKind::Recording => "recording",
         })
     }

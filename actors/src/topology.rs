@@ -24,6 +24,7 @@ use crate::media::MediaHandle;
 use crate::producer::{ProducerMsg, ProducerShared};
 use crate::recording::{RecordingInfo, RecordingMsg};
 use crate::router::RouterMsg;
+use crate::rtp_observer::RtpObserverMsg;
 use crate::transport::{TransportKind, TransportMsg};
 
 #[derive(Clone)]
@@ -95,6 +96,12 @@ pub struct Detached {
 }
 
 #[derive(Clone)]
+pub struct RtpObserverEntry {
+    pub router_id: String,
+    pub actor: ActorRef<RtpObserverMsg>,
+}
+
+#[derive(Clone)]
 pub struct RecordingEntry {
     pub router_id: String,
     pub actor: ActorRef<RecordingMsg>,
@@ -114,6 +121,7 @@ const FINISHED_RECORDINGS: usize = 256;
 struct Inner {
     routers: HashMap<String, RouterEntry>,
     recordings: HashMap<String, RecordingEntry>,
+    rtp_observers: HashMap<String, RtpObserverEntry>,
     finished: VecDeque<RecordingInfo>,
     transports: HashMap<String, TransportEntry>,
     producers: HashMap<String, ProducerEntry>,
@@ -336,6 +344,27 @@ impl Topology {
         Ok(())
     }
 
+    pub fn insert_rtp_observer(&self, id: &str, entry: RtpObserverEntry) -> ActorResult<()> {
+        let mut inner = self.lock();
+        if !inner.routers.contains_key(&entry.router_id) {
+            return Err(ActorError::not_found(ObjectKind::Router, &entry.router_id));
+        }
+        inner.by_actor.insert(
+            entry.actor.get_id(),
+            (ObjectKind::RtpObserver, id.to_string()),
+        );
+        inner.rtp_observers.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    pub fn rtp_observer(&self, id: &str) -> ActorResult<RtpObserverEntry> {
+        self.lock()
+            .rtp_observers
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ActorError::not_found(ObjectKind::RtpObserver, id))
+    }
+
     pub fn recording(&self, id: &str) -> RecordingLookup {
         let inner = self.lock();
         match inner.recordings.get(id) {
@@ -473,6 +502,15 @@ impl Topology {
                         });
                     }
                 }
+                let observers: Vec<String> = inner
+                    .rtp_observers
+                    .iter()
+                    .filter(|(_, o)| o.router_id == id)
+                    .map(|(oid, _)| oid.clone())
+                    .collect();
+                for oid in observers {
+                    detach_rtp_observer(&mut inner, &oid, CloseCause::RouterClosed, &mut out);
+                }
                 for tid in transports {
                     detach_transport(&mut inner, &tid, CloseCause::RouterClosed, &mut out);
                 }
@@ -494,6 +532,7 @@ impl Topology {
             ObjectKind::Consumer => detach_consumer(&mut inner, id, cause, &mut out),
             ObjectKind::DataProducer => detach_data_producer(&mut inner, id, cause, &mut out),
             ObjectKind::DataConsumer => detach_data_consumer(&mut inner, id, cause, &mut out),
+            ObjectKind::RtpObserver => detach_rtp_observer(&mut inner, id, cause, &mut out),
             // Recordings stop through their actor, which finishes the file.
             ObjectKind::Recording => {}
         }
@@ -633,5 +672,21 @@ fn detach_data_consumer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mu
         cell: consumer.actor.get_cell(),
         cause,
         media: Some(consumer.media as Arc<dyn MediaHandle>),
+    });
+}
+
+fn detach_rtp_observer(inner: &mut Inner, id: &str, cause: CloseCause, out: &mut Vec<Detached>) {
+    let Some(observer) = inner.rtp_observers.remove(id) else {
+        return;
+    };
+    inner.by_actor.remove(&observer.actor.get_id());
+    out.push(Detached {
+        kind: ObjectKind::RtpObserver,
+        metric_kind: "rtp_observer",
+        id: id.to_string(),
+        router_id: observer.router_id,
+        cell: observer.actor.get_cell(),
+        cause,
+        media: None,
     });
 }

@@ -296,6 +296,14 @@ export function dataReceived() {
   return data.consumers.map(({ entry }) => entry);
 }
 
+/// Mutes or unmutes this page's microphone the way a call app does: the
+/// track stays, and the browser sends silence.
+export function setMicrophone(enabled) {
+  for (const producer of state.producers) {
+    if (producer.kind === 'audio' && producer.track) producer.track.enabled = enabled;
+  }
+}
+
 export function connectionStates() {
   return {
     send: state.sendTransport?.connectionState,

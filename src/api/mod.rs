@@ -16,6 +16,7 @@ mod producers;
 mod recordings;
 pub mod relay;
 mod routers;
+mod rtp_observers;
 mod system;
 mod transports;
 
@@ -78,6 +79,7 @@ pub fn configure(state: State) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(producers::routes)
                     .configure(consumers::routes)
                     .configure(data::routes)
+                    .configure(rtp_observers::routes)
                     .configure(recordings::routes)
                     .configure(events::routes)
                     .configure(demo::routes)

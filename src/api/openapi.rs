@@ -4,7 +4,8 @@
 use utoipa::OpenApi;
 
 use crate::api::{
-    cluster, consumers, data, error, events, producers, recordings, routers, system, transports,
+    cluster, consumers, data, error, events, producers, recordings, routers, rtp_observers, system,
+    transports,
 };
 
 #[derive(OpenApi)]
@@ -24,13 +25,16 @@ use crate::api::{
         data::pause_data_producer, data::resume_data_producer, data::data_producer_stats, data::send,
         data::get_data_consumer, data::delete_data_consumer, data::pause_data_consumer,
         data::resume_data_consumer, data::data_consumer_stats,
+        rtp_observers::create_audio_level_observer, rtp_observers::create_active_speaker_observer,
+        rtp_observers::get_observer, rtp_observers::delete_observer, rtp_observers::add_producer,
+        rtp_observers::remove_producer, rtp_observers::pause, rtp_observers::resume,
         recordings::create_recording, recordings::get_recording, recordings::delete_recording,
         events::events,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, troupe_actors::Notification)),
     tags(
         (name = "system"), (name = "routers"), (name = "transports"), (name = "producers"),
-        (name = "consumers"), (name = "data"), (name = "recordings"), (name = "events"),
+        (name = "consumers"), (name = "data"), (name = "observers"), (name = "recordings"), (name = "events"),
     )
 )]
 pub struct ApiDoc;

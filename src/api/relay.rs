@@ -48,8 +48,10 @@ fn placement(cluster: &Cluster, method: &str, path: &str) -> Placement {
     let served_here = || cluster.node().topology().router(id).is_ok();
     match (kind, method, rest) {
         ("transports" | "producers" | "consumers" | "recordings", _, _) => relay_to_home(),
-        ("data-producers" | "data-consumers", _, _) => relay_to_home(),
-        ("routers", "POST", [sub]) if sub.ends_with("-transports") => {
+        ("data-producers" | "data-consumers" | "rtp-observers", _, _) => relay_to_home(),
+        ("routers", "POST", [sub])
+            if sub.ends_with("-transports") || sub.ends_with("-observers") =>
+        {
             Placement::ServeRoom(id.to_string())
         }
         // Closing a room closes it everywhere; the handler does that.

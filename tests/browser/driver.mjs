@@ -490,6 +490,66 @@ async function dataChannels(browser, options = {}) {
   return { ok, routerId: router.id, chat, lossy, results, closed, lossyStats: stats, producerLogs: producerPage.logs.slice(-5) };
 }
 
+// Two pages publish their fake microphones into a room; one is muted
+// (track.enabled = false). An active speaker observer must name the other
+// within 2 s, and follow when the mute moves; an audio level observer
+// reports volumes meanwhile.
+async function activeSpeaker(browser) {
+  const pages = [await openPage(browser), await openPage(browser)];
+  const first = await pages[0].evaluate(() => window.troupeDemo.publish({}));
+  const second = await pages[1].evaluate((routerId) => window.troupeDemo.publish({ routerId }), first.routerId);
+  const audioOf = async (published) => {
+    for (const id of published.producerIds) {
+      if ((await apiJson('GET', `/v1/producers/${id}`)).kind === 'audio') return id;
+    }
+    throw new Error('no audio producer');
+  };
+  const audio = [await audioOf(first), await audioOf(second)];
+  // Notifications, collected in the first page.
+  await pages[0].evaluate(async () => {
+    window.__events = [];
+    const socket = new WebSocket(`${location.origin.replace('http', 'ws')}/v1/events`);
+    await new Promise((resolve) => { socket.onopen = resolve; });
+    socket.onmessage = (m) => window.__events.push({ ...JSON.parse(m.data), at: Date.now() });
+  });
+  await pages[1].evaluate(() => window.troupeDemo.setMicrophone(false));
+  const speaker = await apiJson('POST', `/v1/routers/${first.routerId}/active-speaker-observers`, { interval: 300 });
+  const levels = await apiJson('POST', `/v1/routers/${first.routerId}/audio-level-observers`, { maxEntries: 2, threshold: -70, interval: 500 });
+  for (const observer of [speaker, levels]) {
+    for (const producerId of audio) {
+      await fetch(`${baseUrl}/v1/rtp-observers/${observer.id}/producers`, {
+        method: 'POST', headers: { ...authorization, 'content-type': 'application/json' }, body: JSON.stringify({ producerId }),
+      });
+    }
+  }
+  const dominantAfter = async (since, producerId, timeoutMs) => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const hit = await pages[0].evaluate(([id, since, observerId]) => window.__events.find((e) => e.event === 'dominantspeaker'
+        && e.targetId === observerId && e.at >= since && e.data.producerId === id), [producerId, since, speaker.id]);
+      if (hit) return hit.at - since;
+      await sleep(100);
+    }
+    return null;
+  };
+  const start = Date.now();
+  const firstNamedMs = await dominantAfter(start, audio[0], 5000);
+  await sleep(3000);
+  // The mute moves.
+  const moved = Date.now();
+  await pages[1].evaluate(() => window.troupeDemo.setMicrophone(true));
+  await pages[0].evaluate(() => window.troupeDemo.setMicrophone(false));
+  const switchedMs = await dominantAfter(moved, audio[1], 5000);
+  const events = await pages[0].evaluate((ids) => window.__events.filter((e) => ids.includes(e.targetId)).map((e) => ({ event: e.event, data: e.data })), [speaker.id, levels.id]);
+  const volumes = events.filter((e) => e.event === 'volumes');
+  const dump = await apiJson('GET', `/v1/rtp-observers/${speaker.id}`);
+  return {
+    ok: firstNamedMs !== null && firstNamedMs <= 2000 && switchedMs !== null && switchedMs <= 2000
+      && volumes.some((v) => v.data.volumes.some((e) => e.producerId === audio[0])),
+    audio, firstNamedMs, switchedMs, dump, volumes: volumes.slice(0, 6), events: events.slice(0, 30),
+  };
+}
+
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
 let result;
 try {
@@ -500,6 +560,7 @@ try {
     case 'wrong-fingerprint': result = await wrongFingerprint(browser); break;
     case 'shaped-link': result = await shapedLink(browser, JSON.parse(argument)); break;
     case 'demo-page': result = await demoPage(browser); break;
+    case 'active-speaker': result = await activeSpeaker(browser); break;
     case 'data-channels': result = await dataChannels(browser, argument ? JSON.parse(argument) : {}); break;
     case 'quality': result = await quality(browser, JSON.parse(argument)); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;

@@ -4,6 +4,7 @@
 //! through them: socket → endpoint (ICE/DTLS/SRTP) → producer → each
 //! consumer (rewrite) → its endpoint (SRTP) → socket.
 
+pub mod audio_level;
 pub mod consumer_media;
 pub mod data_consumer_media;
 pub mod data_producer_media;

@@ -14,6 +14,7 @@ use troupe_transports::receive_statistics::ReceiveStatistics;
 use troupe_transports::rtcp_feedback::{self, Reception as ReportBlockValues};
 use troupe_transports::rtp_packet::RtpHeader;
 
+use crate::media::audio_level::AudioLevelMeter;
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::fan_out::{FanOutPool, Job};
 use crate::media::producer_shared::{ProducerShared, KEY_FRAME_REQUEST_INTERVAL};
@@ -22,6 +23,7 @@ use crate::media::transport_core::{MediaTransport, FEEDBACK_SSRC};
 use crate::media::MediaHandle;
 use crate::metrics::ActorMetrics;
 use crate::object_kind::ObjectKind;
+use crate::ortc::AUDIO_LEVEL_URI;
 use crate::rtp_parameters::MediaKind;
 use crate::stats::score_of;
 
@@ -95,6 +97,10 @@ pub struct ProducerMedia {
     /// Per layer of a VP9 SVC stream, what it carries (none otherwise).
     svc_layers: Option<SvcLayerBitrates>,
     epoch: Instant,
+    /// The client's id of the `ssrc-audio-level` extension (0: none).
+    audio_level_id: u8,
+    /// Loudness for the router's audio observers.
+    pub audio_level: AudioLevelMeter,
     paused: AtomicBool,
     closed: AtomicBool,
 }
@@ -149,6 +155,12 @@ impl ProducerMedia {
             .iter()
             .map(|e| AtomicU32::new(e.ssrc.unwrap_or(0)))
             .collect();
+        let audio_level_id = shared
+            .rtp_parameters
+            .header_extensions
+            .iter()
+            .find(|e| e.uri == AUDIO_LEVEL_URI)
+            .map_or(0, |e| e.id);
         Arc::new(ProducerMedia {
             shared,
             endpoint,
@@ -164,6 +176,8 @@ impl ProducerMedia {
             last_media_ms: (0..encodings).map(|_| AtomicU64::new(0)).collect(),
             svc_layers,
             epoch: Instant::now(),
+            audio_level_id,
+            audio_level: AudioLevelMeter::default(),
             paused: paused.into(),
             closed: false.into(),
         })
@@ -296,6 +310,14 @@ impl ProducerMedia {
         }
         if let Some(svc_layers) = &self.svc_layers {
             svc_layers.on_packet(header.payload(packet), packet.len());
+        }
+        if self.audio_level_id != 0 {
+            if let Some((_, value)) = header
+                .extensions(packet)
+                .find(|(id, _)| *id == self.audio_level_id)
+            {
+                self.audio_level.record(value);
+            }
         }
         if self.paused.load(Relaxed) {
             return;
