@@ -79,7 +79,11 @@ fn a_wrong_fingerprint_fails_dtls_and_closes_the_transport() {
 }
 
 #[test]
-fn the_demo_page_publishes_simulcast_and_its_watch_link_shows_a_sharp_picture() {
+fn the_demo_page_publishes_simulcast_and_its_watch_link_shows_a_sharp_picture_a_chat_and_the_speaker(
+) {
     let report = scenario("demo-page");
     assert!(report["width"].as_u64().unwrap() >= 640, "{report}");
+    assert_eq!(report["publisherHeard"], true, "{report}");
+    assert_eq!(report["watcherHeard"], true, "{report}");
+    assert_eq!(report["speaking"], true, "{report}");
 }

@@ -33,6 +33,8 @@ pub struct RouterDump {
     pub id: String,
     pub transport_ids: Vec<String>,
     pub map_producer_id_consumer_ids: BTreeMap<String, Vec<String>>,
+    pub map_data_producer_id_data_consumer_ids: BTreeMap<String, Vec<String>>,
+    pub rtp_observer_ids: Vec<String>,
     pub rtp_capabilities: RtpCapabilities,
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
@@ -136,10 +138,14 @@ impl Actor for Router {
             }
             RouterMsg::Dump(reply) => {
                 let (transport_ids, producers) = state.ctx.topology.router_contents(&state.id);
+                let (data_producers, rtp_observer_ids) =
+                    state.ctx.topology.router_data_contents(&state.id);
                 let _ = reply.send(RouterDump {
                     id: state.id.clone(),
                     transport_ids,
                     map_producer_id_consumer_ids: producers.into_iter().collect(),
+                    map_data_producer_id_data_consumer_ids: data_producers.into_iter().collect(),
+                    rtp_observer_ids,
                     rtp_capabilities: (*state.rtp_capabilities).clone(),
                     app_data: state.app_data.clone(),
                 });

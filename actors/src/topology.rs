@@ -444,6 +444,29 @@ impl Topology {
         (transports, producers)
     }
 
+    /// A router's data producers (→ their data consumers) and observers.
+    pub fn router_data_contents(
+        &self,
+        router_id: &str,
+    ) -> (Vec<(String, Vec<String>)>, Vec<String>) {
+        let inner = self.lock();
+        let mut data: Vec<(String, Vec<String>)> = inner
+            .data_producers
+            .iter()
+            .filter(|(_, p)| p.router_id == router_id)
+            .map(|(id, p)| (id.clone(), p.consumers.iter().cloned().collect()))
+            .collect();
+        data.sort();
+        let mut observers: Vec<String> = inner
+            .rtp_observers
+            .iter()
+            .filter(|(_, o)| o.router_id == router_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        observers.sort();
+        (data, observers)
+    }
+
     /// The ids of a transport's producers and consumers.
     pub fn transport_contents(&self, transport_id: &str) -> (Vec<String>, Vec<String>) {
         let inner = self.lock();

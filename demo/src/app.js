@@ -2,37 +2,14 @@
 // room, with the real mediasoup-client talking to Troupe's HTTP API.
 // Also exposes `window.troupeDemo` for the browser end-to-end tests.
 import { Device } from 'mediasoup-client';
+import { api, wireConnect } from './api.js';
+import { startChat } from './chat.js';
+import { followSpeaker, observeSpeaker } from './speaker.js';
 
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!response.ok) {
-    throw new Error(`${method} ${path}: ${json?.error?.message ?? response.statusText}`);
-  }
-  return json;
-}
+export { produceData, sendData, consumeData, dataReceived } from './data_channels.js';
 
 function transportOptions({ tcp }) {
   return tcp ? { enableUdp: false, enableTcp: true } : {};
-}
-
-// The connect callback every transport needs; `tamper` breaks the
-// fingerprint on purpose (for the DTLS failure test).
-function wireConnect(transport, id, { tamper } = {}) {
-  transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-    if (tamper) {
-      dtlsParameters.fingerprints = dtlsParameters.fingerprints.map((f) => ({
-        ...f,
-        value: f.value.replace(/^../, f.value.startsWith('00') ? '11' : '00'),
-      }));
-    }
-    api('POST', `/v1/transports/${id}/connect`, { dtlsParameters }).then(callback, errback);
-  });
 }
 
 function withoutTransportCc(capabilities) {
@@ -87,6 +64,31 @@ export async function publish({
   return { routerId: router.id, transportId: params.id, producerIds: state.producers.map((p) => p.id) };
 }
 
+// One tile per publisher (its send transport) holding its video and audio,
+// so the page can mark who is speaking.
+const tiles = new Map();
+const tileOfProducer = new Map();
+
+async function tileOf(producerId) {
+  const remote = document.getElementById('remote');
+  if (!remote) return null;
+  const { transportId } = await api('GET', `/v1/producers/${producerId}`);
+  let tile = tiles.get(transportId);
+  if (!tile) {
+    tile = document.createElement('div');
+    tile.className = 'tile';
+    remote.appendChild(tile);
+    tiles.set(transportId, tile);
+  }
+  tileOfProducer.set(producerId, tile);
+  return tile;
+}
+
+function markSpeaking(producerId) {
+  for (const tile of tiles.values()) tile.classList.remove('speaking');
+  tileOfProducer.get(producerId)?.classList.add('speaking');
+}
+
 async function consumeOne(device, transport, producerId, preferredLayers) {
   const info = await api('POST', `/v1/transports/${transport.id}/consumers`, {
     producerId,
@@ -105,7 +107,7 @@ async function consumeOne(device, transport, producerId, preferredLayers) {
   element.playsInline = true;
   element.muted = consumer.kind === 'audio' ? false : true;
   element.srcObject = new MediaStream([consumer.track]);
-  document.getElementById('remote')?.appendChild(element);
+  (await tileOf(producerId))?.appendChild(element);
   if (preferredLayers && consumer.kind === 'video') {
     await api('POST', `/v1/consumers/${info.id}/preferred-layers`, preferredLayers);
   }
@@ -201,101 +203,6 @@ export async function publishStats() {
   return out;
 }
 
-// Data channels: a send transport with SCTP carries this page's data
-// producers, a receive transport its data consumers (each made on first use).
-const data = { device: null, routerId: null, send: null, recv: null, producers: [], consumers: [] };
-
-async function dataDevice(routerId) {
-  if (data.device && data.routerId === routerId) return data.device;
-  const router = await api('GET', `/v1/routers/${routerId}`);
-  data.device = new Device();
-  await data.device.load({ routerRtpCapabilities: router.rtpCapabilities });
-  data.routerId = routerId;
-  return data.device;
-}
-
-async function dataTransport(routerId, direction) {
-  if (data[direction]) return data[direction];
-  const device = await dataDevice(routerId);
-  const params = await api('POST', `/v1/routers/${routerId}/webrtc-transports`, {
-    enableSctp: true,
-    numSctpStreams: device.sctpCapabilities.numStreams,
-  });
-  const transport = direction === 'send'
-    ? device.createSendTransport(params)
-    : device.createRecvTransport(params);
-  wireConnect(transport, params.id);
-  if (direction === 'send') {
-    transport.on('producedata', ({ sctpStreamParameters, label, protocol, appData }, callback, errback) => {
-      api('POST', `/v1/transports/${params.id}/data-producers`, { sctpStreamParameters, label, protocol, appData })
-        .then(({ id }) => callback({ id }), errback);
-    });
-  }
-  data[direction] = transport;
-  return transport;
-}
-
-/// Opens a data channel into the room (mediasoup-client's produceData);
-/// `ordered` / `maxRetransmits` / `maxPacketLifeTime` as the browser takes them.
-export async function produceData({ routerId, label = 'chat', protocol = '', ...reliability }) {
-  const transport = await dataTransport(routerId, 'send');
-  const producer = await transport.produceData({ label, protocol, ...reliability });
-  await new Promise((resolve) => {
-    if (producer.readyState === 'open') resolve();
-    else producer.on('open', resolve);
-  });
-  data.producers.push(producer);
-  return { id: producer.id, label: producer.label, protocol: producer.protocol };
-}
-
-/// Sends on this page's n-th data producer: a string, or bytes given as
-/// `{ bytes: length }` (a fixed pattern the receiver can check).
-export function sendData(index, message) {
-  const producer = data.producers[index];
-  if (typeof message === 'string') producer.send(message);
-  else producer.send(patternBytes(message.bytes));
-}
-
-function patternBytes(length) {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i += 1) bytes[i] = (i * 7 + 3) % 251;
-  return bytes;
-}
-
-function describeMessage(message) {
-  if (typeof message === 'string') return { type: 'string', text: message };
-  const bytes = new Uint8Array(message);
-  const expected = patternBytes(bytes.length);
-  return { type: 'binary', length: bytes.length, intact: bytes.every((b, i) => b === expected[i]) };
-}
-
-/// Receives a data producer's messages (mediasoup-client's consumeData);
-/// they are kept for `dataReceived()` and passed to `onMessage`.
-export async function consumeData({ routerId, dataProducerId, onMessage, ...reliability }) {
-  const transport = await dataTransport(routerId, 'recv');
-  const info = await api('POST', `/v1/transports/${transport.id}/data-consumers`, { dataProducerId, ...reliability });
-  const consumer = await transport.consumeData({
-    id: info.id,
-    dataProducerId: info.dataProducerId,
-    sctpStreamParameters: info.sctpStreamParameters,
-    label: info.label,
-    protocol: info.protocol,
-  });
-  consumer.binaryType = 'arraybuffer';
-  const entry = { id: consumer.id, label: consumer.label, protocol: consumer.protocol, messages: [], closed: false };
-  consumer.on('message', (message) => {
-    entry.messages.push(describeMessage(message));
-    onMessage?.(message, consumer);
-  });
-  consumer.observer.on('close', () => { entry.closed = true; });
-  data.consumers.push({ consumer, entry });
-  return { id: info.id, sctpStreamParameters: info.sctpStreamParameters, label: info.label, protocol: info.protocol };
-}
-
-export function dataReceived() {
-  return data.consumers.map(({ entry }) => entry);
-}
-
 /// Mutes or unmutes this page's microphone the way a call app does: the
 /// track stays, and the browser sends silence.
 export function setMicrophone(enabled) {
@@ -309,6 +216,31 @@ export function connectionStates() {
     send: state.sendTransport?.connectionState,
     recv: state.recvTransport?.connectionState,
   };
+}
+
+// The chat box: joins the room's chat once the page publishes or watches.
+async function openChat(routerId) {
+  const box = document.getElementById('chat');
+  if (!box) return;
+  const log = box.querySelector('.log');
+  const input = box.querySelector('input');
+  const name = `guest-${Math.random().toString(36).slice(2, 6)}`;
+  const chat = await startChat({
+    routerId,
+    name,
+    onMessage: ({ from, text, own }) => {
+      const line = document.createElement('div');
+      line.textContent = `${own ? 'me' : from}: ${text}`;
+      log.appendChild(line);
+      log.scrollTop = log.scrollHeight;
+    },
+  });
+  box.hidden = false;
+  box.querySelector('form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (input.value.trim()) chat.send(input.value.trim());
+    input.value = '';
+  });
 }
 
 async function start() {
@@ -330,6 +262,9 @@ async function start() {
           { scaleResolutionDownBy: 1, maxBitrate: 5000000 },
         ],
       });
+      const audio = state.producers.find((p) => p.kind === 'audio');
+      if (audio) await observeSpeaker(id, audio.id);
+      if (!routerId) await openChat(id);
       const link = `${location.origin}/?room=${id}`;
       say('Publishing. Watch from another tab: ');
       const a = document.createElement('a');
@@ -343,6 +278,8 @@ async function start() {
   if (routerId) {
     try {
       await watch({ routerId, tcp });
+      await followSpeaker(routerId, markSpeaking);
+      await openChat(routerId);
       say(`Watching room ${routerId}.`);
       setInterval(async () => {
         const s = await receiveStats();

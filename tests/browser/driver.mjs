@@ -274,7 +274,32 @@ async function demoPage(browser) {
     if (width >= 640) break;
     await sleep(500);
   }
-  return { ok: width >= 640, status, width, publisherStatus: await publisher.textContent('#status') };
+  // The chat box works both ways, and the publisher's tile is framed as
+  // the speaker (its fake microphone beeps).
+  const say = async (page, text) => {
+    await page.fill('#chat input', text);
+    await page.press('#chat input', 'Enter');
+  };
+  const heard = async (page, text) => {
+    try {
+      await page.waitForFunction((t) => document.querySelector('#chat .log')?.textContent.includes(t), text, { timeout: 10000 });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await watcher.waitForSelector('#chat:not([hidden])', { timeout: 10000 });
+  await say(watcher, 'hello from the watcher');
+  const publisherHeard = await heard(publisher, 'hello from the watcher');
+  await say(publisher, 'hello back');
+  const watcherHeard = await heard(watcher, 'hello back');
+  const speaking = await watcher.waitForSelector('.tile.speaking', { timeout: 10000 }).then(() => true, () => false);
+  return {
+    ok: width >= 640 && publisherHeard && watcherHeard && speaking,
+    status, width, publisherHeard, watcherHeard, speaking,
+    publisherStatus: await publisher.textContent('#status'),
+    logs: watcher.logs?.slice(-5),
+  };
 }
 
 // A receiver on a link that changes: the publisher's browser on the host,
