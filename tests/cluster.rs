@@ -215,7 +215,7 @@ fn a_room_spans_four_nodes_in_two_regions() {
 }
 
 #[test]
-fn a_browser_watches_on_one_node_what_another_browser_publishes_on_another() {
+fn a_browser_watches_and_chats_on_one_node_with_another_browser_on_another() {
     assert!(
         etcd_available(),
         "etcd is not installed: scripts/test.sh installs Debian's etcd-server"
@@ -241,6 +241,13 @@ fn a_browser_watches_on_one_node_what_another_browser_publishes_on_another() {
                 Some(&watch_origin),
             );
         }
+        // Data channels too: the consuming pages are on node b.
+        let data = json!({ "watchOrigin": watch_origin }).to_string();
+        common::browser::run_scenario(
+            &format!("http://{}", nodes[0].api.addr),
+            "data-channels",
+            Some(&data),
+        );
     }));
     if let Err(panic) = report {
         for node in &nodes {

@@ -350,3 +350,92 @@ fn bad_sctp_input_is_counted_and_changes_nothing_else() {
         receiver.pump(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn messages_cross_a_pair_of_pipe_transports_with_sctp() {
+    let server = TestServer::start(config(&[]));
+    let router = router(&server);
+    let mut sender = DataClient::connect(&server, &router, json!({}));
+    let producer = post(
+        &server,
+        &format!("/v1/transports/{}/data-producers", sender.transport_id),
+        json!({"sctpStreamParameters": {"streamId": 3, "ordered": true}, "label": "chat", "protocol": "p"}),
+    );
+    let pipe = |body: Value| {
+        post(
+            &server,
+            &format!("/v1/routers/{router}/pipe-transports"),
+            body,
+        )
+    };
+    let a = pipe(json!({"enableSctp": true}));
+    let b = pipe(json!({"enableSctp": true}));
+    assert_eq!(a["sctpParameters"]["port"], 5000);
+    let connect = |from: &Value, to: &Value| {
+        let (status, body) = server.call(
+            "POST",
+            &format!("/v1/transports/{}/connect", from["id"].as_str().unwrap()),
+            Some(json!({"ip": "127.0.0.1", "port": to["tuple"]["localPort"]})),
+        );
+        assert_eq!(status, 204, "{body}");
+    };
+    connect(&a, &b);
+    connect(&b, &a);
+    let piped_out = post(
+        &server,
+        &format!(
+            "/v1/transports/{}/data-consumers",
+            a["id"].as_str().unwrap()
+        ),
+        json!({"dataProducerId": producer["id"]}),
+    );
+    let piped_in = post(
+        &server,
+        &format!(
+            "/v1/transports/{}/data-producers",
+            b["id"].as_str().unwrap()
+        ),
+        json!({"sctpStreamParameters": piped_out["sctpStreamParameters"], "label": "chat"}),
+    );
+    let mut receiver = DataClient::connect(&server, &router, json!({}));
+    post(
+        &server,
+        &format!("/v1/transports/{}/data-consumers", receiver.transport_id),
+        json!({"dataProducerId": piped_in["id"]}),
+    );
+    eventually(Duration::from_secs(5), "both pipe ends connect", || {
+        [&a, &b].iter().all(|t| {
+            server
+                .call(
+                    "GET",
+                    &format!("/v1/transports/{}", t["id"].as_str().unwrap()),
+                    None,
+                )
+                .1["sctpState"]
+                == "connected"
+        })
+    });
+    for i in 0..20 {
+        sender.send(3, PPID_STRING, format!("piped {i}").as_bytes());
+    }
+    let got = receiver.wait_for(20);
+    assert_eq!(got[19].payload, &b"piped 19"[..]);
+    // Closing the origin closes the piped data producer at the far end.
+    let events = EventLog::subscribe_to(server.addr, None);
+    assert_eq!(
+        server
+            .call(
+                "DELETE",
+                &format!("/v1/data-producers/{}", producer["id"].as_str().unwrap()),
+                None
+            )
+            .0,
+        204
+    );
+    let piped_in_id = piped_in["id"].as_str().unwrap().to_string();
+    eventually(
+        Duration::from_secs(5),
+        "the piped data producer closes",
+        || events.saw("close", &piped_in_id),
+    );
+}

@@ -47,6 +47,10 @@ pub enum DataObjectType {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DataProduceRequest {
+    /// Pipe transports only (mediasoup's pipeToRouter): the pipe data
+    /// producer keeps its origin's id.
+    #[serde(default)]
+    pub id: Option<String>,
     /// Required on SCTP transports, absent on direct ones.
     #[serde(default)]
     pub sctp_stream_parameters: Option<SctpStreamParameters>,

@@ -214,7 +214,12 @@ async fn create_webrtc_transport(
             "at least one of enableUdp and enableTcp must be true",
         ));
     }
-    let sctp = sctp_options(&options)?;
+    let sctp = sctp_options(SctpSettings {
+        enable: options.enable_sctp,
+        streams: options.num_sctp_streams,
+        max_message_size: options.max_sctp_message_size,
+        send_buffer_size: options.sctp_send_buffer_size,
+    })?;
     let server = state
         .ctx
         .webrtc
@@ -261,12 +266,20 @@ async fn create_webrtc_transport(
     })
 }
 
+/// The SCTP fields every transport kind's options have.
+struct SctpSettings {
+    enable: Option<bool>,
+    streams: Option<crate::transport::NumSctpStreams>,
+    max_message_size: Option<u32>,
+    send_buffer_size: Option<u32>,
+}
+
 /// `enableSctp` and its settings, checked; mediasoup's defaults.
-fn sctp_options(options: &WebRtcTransportOptions) -> ActorResult<Option<SctpOptions>> {
-    let given = options.num_sctp_streams.is_some()
-        || options.max_sctp_message_size.is_some()
-        || options.sctp_send_buffer_size.is_some();
-    if options.enable_sctp != Some(true) {
+fn sctp_options(options: SctpSettings) -> ActorResult<Option<SctpOptions>> {
+    let given = options.streams.is_some()
+        || options.max_message_size.is_some()
+        || options.send_buffer_size.is_some();
+    if options.enable != Some(true) {
         if given {
             return Err(ActorError::invalid(
                 "enableSctp",
@@ -276,15 +289,15 @@ fn sctp_options(options: &WebRtcTransportOptions) -> ActorResult<Option<SctpOpti
         return Ok(None);
     }
     let defaults = SctpOptions::default();
-    let streams = options.num_sctp_streams;
+    let streams = options.streams;
     let sctp = SctpOptions {
         outbound_streams: streams.map_or(defaults.outbound_streams, |s| s.os),
         inbound_streams: streams.map_or(defaults.inbound_streams, |s| s.mis),
         max_message_size: options
-            .max_sctp_message_size
+            .max_message_size
             .unwrap_or(defaults.max_message_size),
         send_buffer_size: options
-            .sctp_send_buffer_size
+            .send_buffer_size
             .unwrap_or(defaults.send_buffer_size),
     };
     if sctp.outbound_streams == 0 || sctp.inbound_streams == 0 {
@@ -384,6 +397,12 @@ async fn create_plain_transport(
         (false, None) => None,
     };
     let rtcp_mux = options.rtcp_mux.unwrap_or(true);
+    let sctp = sctp_options(SctpSettings {
+        enable: options.enable_sctp,
+        streams: options.num_sctp_streams,
+        max_message_size: options.max_sctp_message_size,
+        send_buffer_size: options.sctp_send_buffer_size,
+    })?;
     let port_error = |e: std::io::Error| ActorError::Internal(format!("cannot open a port: {e}"));
     let rtp_port = ports.allocate(listen_ip).map_err(port_error)?;
     let rtcp_port = if rtcp_mux {
@@ -402,6 +421,7 @@ async fn create_plain_transport(
             rtcp_mux,
             comedia: options.comedia.unwrap_or(false),
             srtp,
+            sctp,
         },
         rtp_port,
         rtcp_port,
@@ -429,6 +449,7 @@ async fn create_plain_transport(
             crypto_suite: k.suite.name().to_string(),
             key_base64: k.to_base64(),
         }),
+        sctp_parameters: sctp.map(SctpParameters::from),
     })
 }
 

@@ -209,6 +209,16 @@ pub struct PlainTransportOptions {
     pub enable_srtp: Option<bool>,
     /// Default AES_CM_128_HMAC_SHA1_80.
     pub srtp_crypto_suite: Option<String>,
+    /// Data channels over the transport (default false).
+    pub enable_sctp: Option<bool>,
+    /// Streams of the association (default 1024 each way).
+    pub num_sctp_streams: Option<NumSctpStreams>,
+    /// The largest message sent or received, bytes (default 262144).
+    #[schema(minimum = 1, maximum = 16777216)]
+    pub max_sctp_message_size: Option<u32>,
+    /// Bytes that may wait for a slow receiver (default 262144).
+    #[schema(minimum = 1, maximum = 67108864)]
+    pub sctp_send_buffer_size: Option<u32>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
@@ -232,6 +242,8 @@ pub struct PlainTransportCreated {
     pub rtcp_tuple: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub srtp_parameters: Option<SrtpParameters>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sctp_parameters: Option<SctpParameters>,
 }
 
 /// `POST /v1/routers/{id}/pipe-transports`: RTP between two routers,
@@ -246,6 +258,16 @@ pub struct PipeTransportOptions {
     pub enable_srtp: Option<bool>,
     /// NACK and RTX across the pipe, default false.
     pub enable_rtx: Option<bool>,
+    /// Data channels over the transport (default false).
+    pub enable_sctp: Option<bool>,
+    /// Streams of the association (default 1024 each way).
+    pub num_sctp_streams: Option<NumSctpStreams>,
+    /// The largest message sent or received, bytes (default 262144).
+    #[schema(minimum = 1, maximum = 16777216)]
+    pub max_sctp_message_size: Option<u32>,
+    /// Bytes that may wait for a slow receiver (default 262144).
+    #[schema(minimum = 1, maximum = 67108864)]
+    pub sctp_send_buffer_size: Option<u32>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
@@ -262,6 +284,10 @@ impl From<PipeTransportOptions> for PlainTransportOptions {
             // GCM: about half the CPU of AES-CM + HMAC (DESIGN §9), and
             // both ends are Troupe.
             srtp_crypto_suite: enable_srtp.then(|| "AEAD_AES_128_GCM".to_string()),
+            enable_sctp: pipe.enable_sctp,
+            num_sctp_streams: pipe.num_sctp_streams,
+            max_sctp_message_size: pipe.max_sctp_message_size,
+            sctp_send_buffer_size: pipe.sctp_send_buffer_size,
             app_data: pipe.app_data,
         }
     }
@@ -921,7 +947,9 @@ impl Actor for Transport {
                     .webrtc
                     .as_ref()
                     .and_then(|e| e.sctp_options())
+                    .or_else(|| a.plain.as_ref().and_then(|p| p.sctp_options))
                     .map(SctpParameters::from);
+                let plain_sctp_state = a.plain.as_ref().and_then(|p| p.sctp_state());
                 let server = a.ctx.webrtc.as_ref();
                 let _ = reply.send(TransportDump {
                     id: a.id.clone(),
@@ -935,6 +963,7 @@ impl Actor for Transport {
                     sctp_state: info
                         .as_ref()
                         .and_then(|i| i.sctp_state)
+                        .or(plain_sctp_state)
                         .map(|s| s.as_str().to_string()),
                     ice_state: info.as_ref().map(|i| i.ice_state.as_str().to_string()),
                     dtls_state: info.as_ref().map(|i| i.dtls_state.as_str().to_string()),

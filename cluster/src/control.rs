@@ -75,6 +75,9 @@ async fn answer(
         ControlRequest::OpenPipe(open) => Ok(ControlResponse::PipeOpened(
             open_outbound(cluster, from, open).await?,
         )),
+        ControlRequest::OpenDataPipe(open) => Ok(ControlResponse::DataPipeOpened(
+            crate::data_pipes::open_outbound(cluster, from, open).await?,
+        )),
         ControlRequest::ClosePipe { pipe_transport_id } => {
             if cluster
                 .inner

@@ -6,6 +6,7 @@
 
 mod cascade;
 mod control;
+mod data_pipes;
 mod etcd_membership;
 mod link;
 mod membership;
@@ -84,6 +85,7 @@ struct Inner {
     links: Links,
     sealer: sealed::KeySealer,
     pipes: PipeBook,
+    data_pipes: data_pipes::DataPipeBook,
     metrics: ClusterMetrics,
     /// The codecs of routers made on this node (`None`: the defaults), for
     /// other nodes that serve the same room.
@@ -194,6 +196,7 @@ impl Cluster {
                 links: Links::new(&config.node_id, secret.as_bytes()),
                 sealer: sealed::KeySealer::new(secret.as_bytes()),
                 pipes: PipeBook::default(),
+                data_pipes: Default::default(),
                 metrics: cluster_metrics,
                 router_codecs: Default::default(),
                 draining: AtomicBool::new(false),
@@ -402,6 +405,16 @@ impl Cluster {
 
     /// Makes sure a producer can be consumed in this node's router for the
     /// room: it lives here, or it is piped here from its source.
+    /// Brings a data producer made on another node into this node's router
+    /// (a data pipe), so a data consumer can be made of it here.
+    pub async fn ensure_data_producer(
+        &self,
+        router_id: &str,
+        data_producer_id: &str,
+    ) -> Result<(), CascadeError> {
+        data_pipes::ensure_data_producer(self, router_id, data_producer_id).await
+    }
+
     pub async fn ensure_producer(
         &self,
         router_id: &str,

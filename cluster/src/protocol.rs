@@ -18,6 +18,8 @@ pub enum ControlRequest {
     ProducerPaused { producer_id: String, paused: bool },
     /// The origin closed a producer the receiver gets by pipe.
     ProducerClosed { producer_id: String },
+    /// Send a data producer's messages into the requester's router.
+    OpenDataPipe(OpenDataPipe),
     /// A router (room) was closed: close the local one too.
     CloseRouter { router_id: String },
     /// A producer was made in a room: tell this node's subscribers of it.
@@ -29,7 +31,7 @@ pub enum ControlRequest {
 }
 
 impl ControlRequest {
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "router_codecs",
         "open_pipe",
         "close_pipe",
@@ -37,6 +39,7 @@ impl ControlRequest {
         "producer_closed",
         "close_router",
         "new_producer",
+        "open_data_pipe",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -48,6 +51,7 @@ impl ControlRequest {
             ControlRequest::ProducerClosed { .. } => 4,
             ControlRequest::CloseRouter { .. } => 5,
             ControlRequest::NewProducer { .. } => 6,
+            ControlRequest::OpenDataPipe(_) => 7,
         }]
     }
 }
@@ -84,11 +88,37 @@ pub struct PipeOpened {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenDataPipe {
+    pub router_id: String,
+    pub data_producer_id: String,
+    /// The requester's pipe transport (SCTP over UDP): where to send.
+    pub ip: String,
+    pub port: u16,
+}
+
+/// The far end of a data pipe: its address, and the stream and settings
+/// its data consumer sends with, which the requester's pipe data producer
+/// takes as they are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataPipeOpened {
+    pub pipe_transport_id: String,
+    pub ip: String,
+    pub port: u16,
+    pub stream_id: u16,
+    pub ordered: bool,
+    pub max_packet_life_time: Option<u32>,
+    pub max_retransmits: Option<u32>,
+    pub label: String,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ControlResponse {
     /// JSON of the media codecs; `None` when the router was made with the
     /// default codecs.
     RouterCodecs(Option<String>),
     PipeOpened(PipeOpened),
+    DataPipeOpened(DataPipeOpened),
     Done,
 }
 

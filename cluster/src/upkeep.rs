@@ -43,6 +43,7 @@ pub async fn watch_membership(cluster: Cluster) {
         }
         cluster.inner.links.forget(&gone).await;
         cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+        cluster.inner.data_pipes.sweep(&cluster);
     }
 }
 
@@ -165,5 +166,6 @@ pub async fn sweep_idle_pipes(cluster: Cluster) {
             }
         }
         cluster.inner.metrics.set_pipes(&cluster.inner.pipes);
+        cluster.inner.data_pipes.sweep(&cluster);
     }
 }

@@ -93,6 +93,12 @@ pub async fn consume_data(
     body: JsonBody<DataConsumeRequest>,
 ) -> ApiResult<HttpResponse> {
     state.accepting()?;
+    // A data producer on another node is piped into this node's router first.
+    let router_id = state.node().topology().transport(&id)?.router_id;
+    state
+        .cluster
+        .ensure_data_producer(&router_id, &body.0.data_producer_id)
+        .await?;
     Ok(HttpResponse::Ok().json(state.node().consume_data(&id, body.0).await?))
 }
 

@@ -153,6 +153,11 @@ pub struct SctpLink {
     reliability: HashMap<u16, StreamReliability>,
     /// Streams we reset: the peer's reset of them in answer is no news.
     resetting: std::collections::HashSet<u16>,
+    /// Messages sent before the association is up (a pipe's far end, or a
+    /// browser that opens its association with its first channel), sent
+    /// once it is; bounded by the send buffer.
+    pending: Vec<SctpMessage>,
+    pending_bytes: usize,
 }
 
 impl SctpLink {
@@ -179,6 +184,8 @@ impl SctpLink {
             state: SctpState::New,
             reliability: HashMap::new(),
             resetting: Default::default(),
+            pending: Vec::new(),
+            pending_bytes: 0,
         }
     }
 
@@ -226,14 +233,14 @@ impl SctpLink {
                 self.endpoint.reject_new_associations();
                 let mut events = Vec::new();
                 self.set_state(SctpState::Connecting, &mut events);
-                self.drain_events(&mut events);
+                self.drain_events(now, &mut events);
                 events
             }
             DatagramEvent::AssociationEvent(event) => match self.association.as_mut() {
                 Some((current, association)) if *current == handle => {
                     association.handle_event(event);
                     let mut events = Vec::new();
-                    self.drain_events(&mut events);
+                    self.drain_events(now, &mut events);
                     events
                 }
                 _ => vec![SctpEvent::Ignored("sctp_unknown_association")],
@@ -249,7 +256,7 @@ impl SctpLink {
         }
     }
 
-    fn drain_events(&mut self, events: &mut Vec<SctpEvent>) {
+    fn drain_events(&mut self, now: Instant, events: &mut Vec<SctpEvent>) {
         let Some((handle, association)) = self.association.as_mut() else {
             return;
         };
@@ -288,6 +295,21 @@ impl SctpLink {
         }
         if let Some(state) = new_state {
             self.set_state(state, events);
+            if state == SctpState::Connected {
+                self.send_pending(now);
+            } else {
+                self.pending.clear();
+                self.pending_bytes = 0;
+            }
+        }
+    }
+
+    fn send_pending(&mut self, now: Instant) {
+        self.pending_bytes = 0;
+        for message in std::mem::take(&mut self.pending) {
+            // Failures here are what a send just after connecting would
+            // have met; the messages are dropped as they would have been.
+            let _ = self.send(now, message.stream_id, message.ppid, &message.payload);
         }
     }
 
@@ -402,11 +424,24 @@ impl SctpLink {
         ppid: u32,
         payload: &[u8],
     ) -> Result<(), SctpSendError> {
-        if self.state != SctpState::Connected {
-            return Err(SctpSendError::NotConnected);
-        }
         if payload.len() > self.options.max_message_size as usize {
             return Err(SctpSendError::TooLarge(self.options.max_message_size));
+        }
+        match self.state {
+            SctpState::Connected => {}
+            SctpState::New | SctpState::Connecting => {
+                if self.pending_bytes + payload.len() > self.options.send_buffer_size as usize {
+                    return Err(SctpSendError::BufferFull(self.pending_bytes));
+                }
+                self.pending_bytes += payload.len();
+                self.pending.push(SctpMessage {
+                    stream_id,
+                    ppid,
+                    payload: Bytes::copy_from_slice(payload),
+                });
+                return Ok(());
+            }
+            SctpState::Failed | SctpState::Closed => return Err(SctpSendError::NotConnected),
         }
         let waiting = self.buffered_amount();
         if waiting + payload.len() > self.options.send_buffer_size as usize {
@@ -468,7 +503,7 @@ impl SctpLink {
         if let Some((_, association)) = self.association.as_mut() {
             if association.poll_timeout().is_some_and(|t| now >= t) {
                 association.handle_timeout(now);
-                self.drain_events(&mut events);
+                self.drain_events(now, &mut events);
             }
         }
         events
@@ -618,9 +653,25 @@ mod tests {
             assert!(events.iter().all(|e| matches!(e, SctpEvent::Ignored(_))));
         }
         assert_eq!(server.state(), SctpState::New);
+    }
+
+    #[test]
+    fn messages_sent_before_the_association_is_up_wait_for_it() {
+        let now = Instant::now();
+        let mut client = SctpLink::connecting(SctpOptions::default(), now);
+        let mut server = SctpLink::accepting(SctpOptions::default());
+        server.send(now, 2, PPID_STRING, b"early").unwrap();
+        client.send(now, 2, PPID_STRING, b"early too").unwrap();
+        let too_much = vec![0u8; DEFAULT_SEND_BUFFER_SIZE as usize];
+        assert!(matches!(
+            server.send(now, 2, PPID_BINARY, &too_much),
+            Err(SctpSendError::BufferFull(_))
+        ));
+        let (client_events, server_events) = pump(&mut client, &mut server, now);
+        assert_eq!(messages(&client_events)[0].payload, Bytes::from("early"));
         assert_eq!(
-            server.send(now, 1, PPID_STRING, b"x"),
-            Err(SctpSendError::NotConnected)
+            messages(&server_events)[0].payload,
+            Bytes::from("early too")
         );
     }
 

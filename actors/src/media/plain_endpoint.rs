@@ -12,6 +12,9 @@ use std::time::Instant;
 
 use serde_json::json;
 use troupe_transports::packet_kind::{classify, is_rtcp, PacketKind};
+use troupe_transports::sctp_link::{
+    SctpEvent, SctpLink, SctpOptions, SctpSendError, SctpState, StreamReliability, SCTP_PORT,
+};
 use troupe_transports::srtp_keys::Context;
 use troupe_transports::srtp_keys::{unprotect_failure_reason, SrtpCryptoSuite, SrtpKey};
 
@@ -32,11 +35,17 @@ pub struct PlainOptions {
     pub rtcp_mux: bool,
     pub comedia: bool,
     pub srtp: Option<SrtpCryptoSuite>,
+    /// Data channels straight over UDP, as mediasoup's plain and pipe
+    /// transports carry them (unencrypted, like mediasoup's).
+    pub sctp: Option<SctpOptions>,
 }
 
 struct PlainState {
     remote_rtp: Option<SocketAddr>,
     remote_rtcp: Option<SocketAddr>,
+    /// Made at connect: the end with the lower address sends INIT, the
+    /// other waits for it (two INITs would cross and both be refused).
+    sctp: Option<SctpLink>,
     /// Unprotects what the peer sends, once its key is known.
     srtp_in: Option<Context>,
     srtp_out: Option<Context>,
@@ -54,6 +63,7 @@ pub struct PlainEndpoint {
     pub rtcp_mux: bool,
     /// Our key, given to the peer in `srtpParameters`.
     pub local_key: Option<SrtpKey>,
+    pub sctp_options: Option<SctpOptions>,
     state: Mutex<PlainState>,
     closed: AtomicBool,
     /// The receive loops, stopped on close so the ports are freed at once.
@@ -102,9 +112,11 @@ impl PlainEndpoint {
             comedia: options.comedia,
             rtcp_mux: options.rtcp_mux,
             local_key,
+            sctp_options: options.sctp,
             state: Mutex::new(PlainState {
                 remote_rtp: None,
                 remote_rtcp: None,
+                sctp: None,
                 srtp_in: None,
                 srtp_out,
             }),
@@ -132,7 +144,7 @@ impl PlainEndpoint {
             for report in endpoint.core.poll_reports(Instant::now()) {
                 endpoint.send_rtcp(&report);
             }
-            Some(endpoint.core.report_tick())
+            Some(endpoint.sctp_tick(Instant::now()))
         });
         Ok(endpoint)
     }
@@ -165,6 +177,9 @@ impl PlainEndpoint {
 
     fn handle_datagram(&self, datagram: &[u8], from: SocketAddr, on_rtcp_port: bool) {
         let metrics = &self.core.ctx.metrics;
+        if self.sctp_options.is_some() && is_sctp(datagram) {
+            return self.handle_sctp(datagram, from);
+        }
         if classify(datagram) != PacketKind::Rtp {
             return metrics.drop_packet("junk");
         }
@@ -250,6 +265,68 @@ impl PlainEndpoint {
         }
     }
 
+    /// An SCTP packet: only from the connected peer.
+    fn handle_sctp(&self, packet: &[u8], from: SocketAddr) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if state.remote_rtp != Some(from) {
+            drop(state);
+            return self.core.ctx.metrics.drop_packet("unknown_tuple");
+        }
+        let events = match state.sctp.as_mut() {
+            Some(sctp) => sctp.handle_packet(now, packet),
+            None => vec![SctpEvent::Ignored("sctp_before_connect")],
+        };
+        self.flush_sctp(state, now);
+        self.core.sctp_events(events);
+    }
+
+    /// Sends what SCTP has queued; consumes the lock.
+    fn flush_sctp(&self, mut state: MutexGuard<'_, PlainState>, now: Instant) {
+        let Some(destination) = state.remote_rtp else {
+            return;
+        };
+        let packets = match state.sctp.as_mut() {
+            Some(sctp) => sctp.poll_transmit(now),
+            None => return,
+        };
+        drop(state);
+        for packet in packets {
+            if self.rtp_socket.send_to(&packet, destination).is_err() {
+                self.core.ctx.metrics.drop_packet("send_failed");
+            }
+        }
+    }
+
+    /// SCTP's timers; returns when to look again.
+    fn sctp_tick(&self, now: Instant) -> std::time::Duration {
+        let tick = self.core.report_tick();
+        let mut state = self.lock();
+        let Some(sctp) = state.sctp.as_mut() else {
+            return tick;
+        };
+        let events = sctp.handle_timeout(now);
+        let next = sctp.poll_timeout();
+        self.flush_sctp(state, now);
+        self.core.sctp_events(events);
+        match next {
+            Some(at) => at
+                .saturating_duration_since(Instant::now())
+                .clamp(crate::media::transport_core::FAST_TICK, tick),
+            None => tick,
+        }
+    }
+
+    pub fn sctp_state(&self) -> Option<SctpState> {
+        self.sctp_options?;
+        Some(
+            self.lock()
+                .sctp
+                .as_ref()
+                .map_or(SctpState::New, |s| s.state()),
+        )
+    }
+
     /// `connect`: the peer's address (not with comedia) and its SRTP key.
     pub fn connect(&self, request: PlainConnect) -> ActorResult<()> {
         // Everything is checked before anything changes, so a refused
@@ -317,6 +394,17 @@ impl PlainEndpoint {
             state.remote_rtcp = Some(rtcp);
         }
         state.srtp_in = srtp_in;
+        if let (Some(options), Some((remote, _))) = (self.sctp_options, remote) {
+            let now = Instant::now();
+            let local = (self.announced_address.parse().ok(), self.rtp_port);
+            let initiates = local < (Some(remote.ip()), remote.port());
+            state.sctp = Some(if initiates {
+                SctpLink::connecting(options, now)
+            } else {
+                SctpLink::accepting(options)
+            });
+            self.flush_sctp(state, now);
+        }
         Ok(())
     }
 
@@ -424,10 +512,58 @@ impl MediaTransport for PlainEndpoint {
     fn send_rtcp(&self, packet: &[u8]) -> bool {
         self.send_to(packet, true)
     }
+
+    fn send_message(&self, stream_id: u16, ppid: u32, payload: &[u8]) -> Result<(), SctpSendError> {
+        if self.closed.load(Relaxed) {
+            return Err(SctpSendError::NotConnected);
+        }
+        let now = Instant::now();
+        let mut state = self.lock();
+        let sctp = state.sctp.as_mut().ok_or(SctpSendError::NotConnected)?;
+        sctp.send(now, stream_id, ppid, payload)?;
+        self.flush_sctp(state, now);
+        Ok(())
+    }
+
+    fn close_data_stream(&self, stream_id: u16) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if let Some(sctp) = state.sctp.as_mut() {
+            sctp.reset_stream(now, stream_id);
+        }
+        self.flush_sctp(state, now);
+    }
+
+    fn configure_data_stream(&self, stream_id: u16, reliability: StreamReliability) {
+        if let Some(sctp) = self.lock().sctp.as_mut() {
+            sctp.configure_stream(stream_id, reliability);
+        }
+    }
+
+    fn data_buffered_amount(&self, stream_id: u16) -> usize {
+        self.lock()
+            .sctp
+            .as_mut()
+            .map(|s| s.stream_buffered_amount(stream_id))
+            .unwrap_or(0)
+    }
+}
+
+/// An SCTP common header from WebRTC's port 5000 to port 5000; RTP and
+/// RTCP start with version 2 (0x80..0xbf), so the two never mix.
+fn is_sctp(datagram: &[u8]) -> bool {
+    let port = SCTP_PORT.to_be_bytes();
+    datagram.len() >= 12 && datagram[..2] == port && datagram[2..4] == port
 }
 
 impl MediaHandle for PlainEndpoint {
     fn close(&self) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        if let Some(sctp) = state.sctp.as_mut() {
+            sctp.close();
+        }
+        self.flush_sctp(state, now);
         self.closed.store(true, Relaxed);
         if let Ok(tasks) = self.tasks.lock() {
             tasks.iter().for_each(|t| t.abort());

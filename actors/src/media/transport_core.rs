@@ -18,13 +18,13 @@ use troupe_transports::padding_packet::{padding_packet, Padding, MAX_PADDING};
 use troupe_transports::receive_congestion::ReceiveCongestion;
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
-use troupe_transports::sctp_link::{SctpMessage, SctpSendError, StreamReliability};
+use troupe_transports::sctp_link::{SctpEvent, SctpMessage, SctpSendError, StreamReliability};
 
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::data_producer_media::DataProducerMedia;
 use crate::media::media_events::MediaContext;
 use crate::media::producer_media::ProducerMedia;
-use crate::object_kind::ObjectKind;
+use crate::object_kind::{CloseCause, ObjectKind};
 use crate::stats::TransportCounters;
 
 /// The SSRC Troupe signs its RTCP feedback with.
@@ -265,6 +265,33 @@ impl TransportCore {
     pub fn release_consumer_stream(&self, stream_id: u16) {
         if let Ok(mut streams) = self.data_streams.write() {
             streams.consumers.remove(&stream_id);
+        }
+    }
+
+    /// What an SCTP association reported, acted on without the endpoint's
+    /// lock: a message may be sent straight back out on this transport.
+    pub fn sctp_events(&self, events: Vec<SctpEvent>) {
+        for event in events {
+            match event {
+                SctpEvent::Message(message) => self.handle_message(&message),
+                SctpEvent::StateChanged(state) => {
+                    tracing::info!(transport_id = %self.transport_id, sctp_state = state.as_str(), "SCTP state");
+                    self.emit(
+                        "sctpstatechange",
+                        serde_json::json!({"sctpState": state.as_str()}),
+                    );
+                }
+                SctpEvent::Ignored(reason) => self.ctx.metrics.drop_packet(reason),
+                // The peer closed a data channel it sends on: its data
+                // producer is gone (its consumers get `dataproducerclose`).
+                SctpEvent::StreamClosed(stream_id) => {
+                    if let Some(id) = self.data_producer_of_stream(stream_id) {
+                        self.ctx
+                            .events
+                            .close(ObjectKind::DataProducer, &id, CloseCause::Closed);
+                    }
+                }
+            }
         }
     }
 

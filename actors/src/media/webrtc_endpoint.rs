@@ -13,7 +13,7 @@ use troupe_transports::dtls_session::{DtlsEvent, DtlsRole, DtlsSession, DtlsStat
 use troupe_transports::ice_lite::{IceCredentials, IceEvent, IceLite, IceState, Protocol, Tuple};
 use troupe_transports::packet_kind::is_rtcp;
 use troupe_transports::sctp_link::{
-    SctpEvent, SctpLink, SctpOptions, SctpSendError, SctpState, StreamReliability,
+    SctpLink, SctpOptions, SctpSendError, SctpState, StreamReliability,
 };
 use troupe_transports::srtp_keys::unprotect_failure_reason;
 
@@ -310,7 +310,7 @@ impl WebRtcEndpoint {
             Some(Err(reason)) => self.dtls_failed(&reason),
             None => {}
         }
-        self.sctp_events(sctp_events);
+        self.core.sctp_events(sctp_events);
     }
 
     /// Puts what SCTP has to send into DTLS records.
@@ -321,32 +321,6 @@ impl WebRtcEndpoint {
         for packet in sctp.poll_transmit(now) {
             // Before DTLS connects there is nothing SCTP could have sent.
             let _ = dtls.write(now, &packet);
-        }
-    }
-
-    /// What SCTP reported, acted on without the endpoint's lock: a message
-    /// may be sent straight back out on this same transport.
-    fn sctp_events(&self, events: Vec<SctpEvent>) {
-        for event in events {
-            match event {
-                SctpEvent::Message(message) => self.core.handle_message(&message),
-                SctpEvent::StateChanged(state) => {
-                    tracing::info!(transport_id = %self.core.transport_id, sctp_state = state.as_str(), "SCTP state");
-                    self.emit("sctpstatechange", json!({"sctpState": state.as_str()}));
-                }
-                SctpEvent::Ignored(reason) => self.core.ctx.metrics.drop_packet(reason),
-                // The browser closed a data channel it sends on: its data
-                // producer is gone (its consumers get `dataproducerclose`).
-                SctpEvent::StreamClosed(stream_id) => {
-                    if let Some(id) = self.core.data_producer_of_stream(stream_id) {
-                        self.core.ctx.events.close(
-                            ObjectKind::DataProducer,
-                            &id,
-                            CloseCause::Closed,
-                        );
-                    }
-                }
-            }
         }
     }
 
@@ -526,7 +500,7 @@ impl WebRtcEndpoint {
         };
         Self::pump_sctp(&mut state, now);
         self.flush_dtls(state);
-        self.sctp_events(sctp_events);
+        self.core.sctp_events(sctp_events);
         for event in events {
             if let IceEvent::StateChanged(s) = event {
                 self.ice_state_changed(s);

@@ -48,9 +48,15 @@ impl TransportState {
                 .ok_or_else(|| {
                     ActorError::WrongState("the transport was made without enableSctp".into())
                 }),
-            TransportKind::Plain | TransportKind::Pipe => Err(ActorError::NotImplemented(
-                "SCTP on plain and pipe transports is not built yet".into(),
-            )),
+            TransportKind::Plain | TransportKind::Pipe => self
+                .args
+                .plain
+                .as_ref()
+                .and_then(|p| p.sctp_options)
+                .map(Some)
+                .ok_or_else(|| {
+                    ActorError::WrongState("the transport was made without enableSctp".into())
+                }),
         }
     }
 
@@ -60,9 +66,22 @@ impl TransportState {
         request: DataProduceRequest,
     ) -> ActorResult<DataProducerCreated> {
         check_label(&request.label, &request.protocol)?;
+        if request.id.is_some() && self.args.kind != TransportKind::Pipe {
+            return Err(ActorError::invalid(
+                "id",
+                "only a data producer on a pipe transport takes its origin's id",
+            ));
+        }
         let sctp = self.data_kind()?;
         let ctx = self.args.ctx.clone();
-        let id = ctx.new_id();
+        if let Some(id) = &request.id {
+            if ctx.topology.data_producer(id).is_ok() {
+                return Err(ActorError::WrongState(format!(
+                    "data producer {id} already exists on this node"
+                )));
+            }
+        }
+        let id = request.id.clone().unwrap_or_else(|| ctx.new_id());
         let (data_type, stream) = match (sctp, request.sctp_stream_parameters) {
             (Some(options), Some(stream)) => {
                 check_stream(&stream, options.inbound_streams, "sctpStreamParameters")?;
