@@ -439,3 +439,46 @@ fn messages_cross_a_pair_of_pipe_transports_with_sctp() {
         || events.saw("close", &piped_in_id),
     );
 }
+
+#[test]
+fn a_receiver_that_does_not_read_fills_a_bounded_buffer_not_the_node() {
+    let server = TestServer::start(config(&[]));
+    let events = EventLog::subscribe_to(server.addr, None);
+    let router = router(&server);
+    let mut sender = DataClient::connect(&server, &router, json!({}));
+    let producer = post(
+        &server,
+        &format!("/v1/transports/{}/data-producers", sender.transport_id),
+        json!({"sctpStreamParameters": {"streamId": 1}}),
+    );
+    // Connected, then never reads (nor acknowledges) again.
+    let receiver = DataClient::connect(&server, &router, json!({"sctpSendBufferSize": 65536}));
+    let consumer = post(
+        &server,
+        &format!("/v1/transports/{}/data-consumers", receiver.transport_id),
+        json!({"dataProducerId": producer["id"]}),
+    );
+    let consumer_id = consumer["id"].as_str().unwrap().to_string();
+    let chunk = vec![5u8; 8 * 1024];
+    for _ in 0..64 {
+        sender.send(1, PPID_BINARY, &chunk);
+        sender.pump(Duration::from_millis(5));
+    }
+    eventually(Duration::from_secs(10), "sctpsendbufferfull", || {
+        events.saw("sctpsendbufferfull", &consumer_id)
+    });
+    assert!(server.dropped("sctp_send_buffer_full") > 0);
+    let stats = server
+        .call(
+            "GET",
+            &format!("/v1/data-consumers/{consumer_id}/stats"),
+            None,
+        )
+        .1;
+    assert!(
+        stats[0]["bufferedAmount"].as_u64().unwrap() <= 65536,
+        "{stats}"
+    );
+    assert!(stats[0]["messagesSent"].as_u64().unwrap() < 64, "{stats}");
+    drop(receiver);
+}
