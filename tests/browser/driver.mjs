@@ -464,6 +464,13 @@ async function dataChannels(browser, options = {}) {
   const watchers = [];
   for (let i = 0; i < 2; i += 1) {
     const page = await openPage(browser, options.watchOrigin ?? baseUrl);
+    // The page's notifications, to see its data consumers' `dataproducerclose`.
+    await page.evaluate(async () => {
+      window.__events = [];
+      const socket = new WebSocket(`${location.origin.replace('http', 'ws')}/v1/events`);
+      await new Promise((resolve) => { socket.onopen = resolve; });
+      socket.onmessage = (m) => window.__events.push(JSON.parse(m.data));
+    });
     const consumed = [];
     for (const producer of [chat, lossy]) {
       consumed.push(await page.evaluate(([routerId, dataProducerId]) => window.troupeDemo.consumeData({ routerId, dataProducerId }), [router.id, producer.id]));
@@ -503,8 +510,9 @@ async function dataChannels(browser, options = {}) {
   // Closing the data producer closes its data consumers on the pages.
   await apiJson('DELETE', `/v1/data-producers/${chat.id}`);
   const closed = [];
-  for (const { page } of watchers) {
-    closed.push(await waitInPage(page, () => window.troupeDemo.dataReceived()[0].closed, null, 10000));
+  for (const { page, consumed } of watchers) {
+    closed.push(await waitInPage(page, () => window.troupeDemo.dataReceived()[0].closed, null, 10000)
+      && await waitInPage(page, ([id]) => window.__events.some((e) => e.event === 'dataproducerclose' && e.targetId === id), [consumed[0].id], 10000));
   }
   const stats = await apiJson('GET', `/v1/data-producers/${lossy.id}/stats`);
   const ok = results.every((r) => r.arrived && r.inOrder && r.emptyText && r.count === expected
