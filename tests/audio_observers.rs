@@ -5,25 +5,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 #[test]
 fn the_active_speaker_is_named_within_two_seconds_and_follows_the_mute() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
-        .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
-        .arg("--demo-dir")
-        .arg(root.join("demo"))
-        .env_remove("TROUPE_API_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("troupe starts");
-    let url = common::listening_url(&mut child);
-    let report = common::browser::run_scenario(&url, "active-speaker", None);
-    let _ = child.kill();
-    let _ = child.wait();
+    let troupe = common::browser::DemoServer::start();
+    let report = common::browser::run_scenario(&troupe.url, "active-speaker", None);
     assert!(
         report["firstNamedMs"].as_u64().unwrap() <= 2000,
         "{report:#}"

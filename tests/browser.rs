@@ -6,45 +6,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-struct Troupe {
-    child: Child,
-    url: String,
-}
-
-impl Troupe {
-    fn start() -> Troupe {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        assert!(
-            root.join("demo/dist/app.js").is_file(),
-            "the demo bundle is missing: run scripts/test.sh (it installs Chromium and builds the bundle)"
-        );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
-            .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
-            .arg("--demo-dir")
-            .arg(root.join("demo"))
-            .env_remove("TROUPE_API_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("troupe starts");
-        let url = common::listening_url(&mut child);
-        Troupe { child, url }
-    }
-}
-
-impl Drop for Troupe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs one scenario in Chromium against a fresh `troupe` process.
 fn scenario(name: &str) -> serde_json::Value {
-    let troupe = Troupe::start();
+    let troupe = common::browser::DemoServer::start();
     common::browser::run_scenario(&troupe.url, name, None)
 }
 

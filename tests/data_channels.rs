@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cluster::{eventually, EventLog};
@@ -14,38 +12,9 @@ use common::{assert_error, config, TestServer};
 use serde_json::{json, Value};
 use troupe_transports::sctp_link::{SctpLink, SctpOptions, PPID_BINARY, PPID_STRING};
 
-struct Troupe {
-    child: Child,
-    url: String,
-}
-
-impl Troupe {
-    fn start() -> Troupe {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
-            .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
-            .arg("--demo-dir")
-            .arg(root.join("demo"))
-            .env_remove("TROUPE_API_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("troupe starts");
-        let url = common::listening_url(&mut child);
-        Troupe { child, url }
-    }
-}
-
-impl Drop for Troupe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn browsers_exchange_ordered_unordered_large_and_empty_messages() {
-    let troupe = Troupe::start();
+    let troupe = common::browser::DemoServer::start();
     let report = common::browser::run_scenario(&troupe.url, "data-channels", None);
     for watcher in report["results"].as_array().unwrap() {
         assert_eq!(watcher["count"], 303, "{watcher:#}");

@@ -4,7 +4,41 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+
+/// A `troupe` process serving the demo page on loopback, for the browser.
+pub struct DemoServer {
+    child: Child,
+    pub url: String,
+}
+
+impl DemoServer {
+    pub fn start() -> DemoServer {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert!(
+            root.join("demo/dist/app.js").is_file(),
+            "the demo bundle is missing: run scripts/test.sh (it installs Chromium and builds the bundle)"
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
+            .args(["--http-listen", "127.0.0.1:0", "--webrtc-port", "0"])
+            .arg("--demo-dir")
+            .arg(root.join("demo"))
+            .env_remove("TROUPE_API_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("troupe starts");
+        let url = super::listening_url(&mut child);
+        DemoServer { child, url }
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 pub fn run_scenario(base_url: &str, scenario: &str, argument: Option<&str>) -> serde_json::Value {
     run_scenario_with_token(base_url, scenario, argument, None)
