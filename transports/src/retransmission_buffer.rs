@@ -74,7 +74,9 @@ pub fn rtx_packet(
     out: &mut Vec<u8>,
 ) {
     out.clear();
-    if original.len() < 12 || payload_offset > original.len() {
+    // A header is at least 12 bytes: an offset inside it would leave no
+    // room for the fields rewritten below (found by the fuzzer).
+    if !(12..=original.len()).contains(&payload_offset) {
         return;
     }
     out.extend_from_slice(&original[..payload_offset]);
@@ -89,6 +91,16 @@ pub fn rtx_packet(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_payload_offset_inside_the_fixed_header_makes_no_packet() {
+        let mut out = vec![1];
+        rtx_packet(&[0x80; 40], 5, 97, 1, 2, &mut out);
+        assert!(out.is_empty());
+        rtx_packet(&[0x80; 40], 41, 97, 1, 2, &mut out);
+        assert!(out.is_empty());
+    }
+
     use super::*;
 
     #[test]
