@@ -32,4 +32,11 @@ set -e
 # One closing line for the whole workspace, whatever crate ran last.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
      END { printf "cargo test: %d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+# Every fuzz target for a few seconds from its seeds: a parser change that
+# panics on captured traffic, or within seconds of mutation, fails here.
+set +e
+scripts/fuzz.sh 10
+fuzz_status=$?
+set -e
+[ "$status" -eq 0 ] || exit "$status"
+exit "$fuzz_status"

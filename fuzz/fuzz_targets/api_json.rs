@@ -13,10 +13,13 @@ use troupe_actors::transport::{
 fuzz_target!(|data: &[u8]| {
     if let Ok(request) = serde_json::from_slice::<ProduceRequest>(data) {
         if ortc::validate_rtp_parameters(&request.rtp_parameters, request.kind).is_ok() {
-            let Ok(caps) = ortc::generate_router_rtp_capabilities(&ortc::default_media_codecs()) else {
+            let Ok(caps) = ortc::generate_router_rtp_capabilities(&ortc::default_media_codecs())
+            else {
                 return;
             };
-            if let Ok(mapping) = ortc::get_producer_rtp_parameters_mapping(&request.rtp_parameters, &caps) {
+            if let Ok(mapping) =
+                ortc::get_producer_rtp_parameters_mapping(&request.rtp_parameters, &caps)
+            {
                 let consumable = ortc::get_consumable_rtp_parameters(
                     request.kind,
                     &request.rtp_parameters,

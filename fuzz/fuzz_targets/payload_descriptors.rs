@@ -8,7 +8,13 @@ use troupe_transports::vp8_descriptor::Vp8Descriptor;
 use troupe_transports::vp9_descriptor::Vp9Descriptor;
 
 fuzz_target!(|data: &[u8]| {
-    for mime in ["video/VP8", "video/VP9", "video/H264", "video/AV1", "audio/opus"] {
+    for mime in [
+        "video/VP8",
+        "video/VP9",
+        "video/H264",
+        "video/AV1",
+        "audio/opus",
+    ] {
         if let Some(codec) = VideoCodec::from_mime(mime) {
             let _ = codec.is_key_frame(data);
         }

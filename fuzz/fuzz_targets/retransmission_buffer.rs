@@ -8,9 +8,19 @@ use troupe_transports::retransmission_buffer::{rtx_packet, RetransmissionBuffer}
 
 #[derive(Arbitrary, Debug)]
 enum Step {
-    Store { sequence: u16, packet: Vec<u8> },
-    Get { sequence: u16 },
-    Resend { sequence: u16, after_ms: u16, rtt_ms: u16, payload_offset: u8 },
+    Store {
+        sequence: u16,
+        packet: Vec<u8>,
+    },
+    Get {
+        sequence: u16,
+    },
+    Resend {
+        sequence: u16,
+        after_ms: u16,
+        rtt_ms: u16,
+        payload_offset: u8,
+    },
     Forget,
 }
 
@@ -24,14 +34,26 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
             Step::Get { sequence } => {
                 let _ = buffer.get(sequence);
             }
-            Step::Resend { sequence, after_ms, rtt_ms, payload_offset } => {
+            Step::Resend {
+                sequence,
+                after_ms,
+                rtt_ms,
+                payload_offset,
+            } => {
                 now += Duration::from_millis(u64::from(after_ms));
                 if let Some(packet) =
                     buffer.resend(sequence, now, Duration::from_millis(u64::from(rtt_ms)))
                 {
                     let packet = packet.to_vec();
                     let mut out = Vec::new();
-                    rtx_packet(&packet, usize::from(payload_offset), 97, 1234, sequence, &mut out);
+                    rtx_packet(
+                        &packet,
+                        usize::from(payload_offset),
+                        97,
+                        1234,
+                        sequence,
+                        &mut out,
+                    );
                 }
             }
             Step::Forget => buffer.forget(),

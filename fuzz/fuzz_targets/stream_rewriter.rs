@@ -10,8 +10,14 @@ use troupe_transports::stream_rewriter::StreamRewriter;
 
 #[derive(Arbitrary, Debug)]
 enum Step {
-    Packet { sequence: u16, timestamp: u32, after_ms: u8 },
-    Drop { sequence: u16 },
+    Packet {
+        sequence: u16,
+        timestamp: u32,
+        after_ms: u8,
+    },
+    Drop {
+        sequence: u16,
+    },
     Resync,
 }
 
@@ -21,7 +27,11 @@ fuzz_target!(|input: (u16, u32, Vec<Step>)| {
     let mut now = Instant::now();
     for step in steps.into_iter().take(4096) {
         match step {
-            Step::Packet { sequence, timestamp, after_ms } => {
+            Step::Packet {
+                sequence,
+                timestamp,
+                after_ms,
+            } => {
                 now += Duration::from_millis(u64::from(after_ms));
                 let _ = rewriter.rewrite(sequence, timestamp, now);
             }

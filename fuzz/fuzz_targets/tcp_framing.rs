@@ -17,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
                 Err(_) => return,
             }
         }
-        assert!(decoder.buffered() <= 1500 + 2 + 64 + 1, "the decoder stays bounded");
+        assert!(
+            decoder.buffered() <= 1500 + 2 + 64 + 1,
+            "the decoder stays bounded"
+        );
     }
 });
