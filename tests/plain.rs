@@ -256,11 +256,18 @@ fn plain_transport_errors_name_the_field() {
         Some(json!({"enableSrtp": true, "srtpCryptoSuite": "ROT13"})),
     );
     assert_eq!(bad.1["error"]["field"], "srtpCryptoSuite");
-    let bad = room.server.call(
+    // As mediasoup, a suite without enableSrtp means nothing (but must
+    // still be a suite).
+    let plain = room.server.call(
         "POST",
         &path,
         Some(json!({"srtpCryptoSuite": "AEAD_AES_128_GCM"})),
     );
+    assert_eq!(plain.0, 200, "{}", plain.1);
+    assert!(plain.1.get("srtpParameters").is_none());
+    let bad = room
+        .server
+        .call("POST", &path, Some(json!({"srtpCryptoSuite": "ROT13"})));
     assert_eq!(bad.1["error"]["field"], "srtpCryptoSuite");
 
     let transport = room.plain(json!({}));
@@ -319,7 +326,7 @@ fn plain_transport_errors_name_the_field() {
     assert_eq!(bad.1["error"]["field"], "ip");
     let (_, metrics) = room.server.text("/metrics");
     assert!(
-        metrics.contains("troupe_objects{kind=\"plain_transport\"} 2"),
+        metrics.contains("troupe_objects{kind=\"plain_transport\"} 3"),
         "{metrics}"
     );
 }

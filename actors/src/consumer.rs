@@ -39,8 +39,10 @@ impl From<ProducerType> for ConsumerType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PreferredLayers {
+    #[schema(maximum = 255)]
     pub spatial_layer: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 255)]
     pub temporal_layer: Option<u8>,
 }
 

@@ -323,6 +323,15 @@ impl NodeHandle {
         router_id: &str,
         options: DirectTransportOptions,
     ) -> ActorResult<DirectTransportCreated> {
+        if options
+            .max_message_size
+            .is_some_and(|size| !(1..=16 * 1024 * 1024).contains(&size))
+        {
+            return Err(ActorError::invalid(
+                "maxMessageSize",
+                "must be 1 to 16777216",
+            ));
+        }
         let router = self.ctx.topology.router(router_id)?;
         ask_result(&router.actor, Router, router_id, |reply| {
             RouterMsg::CreateDirectTransport { options, reply }
@@ -437,7 +446,7 @@ impl NodeHandle {
             return Err(ActorError::invalid("maxEntries", "must be 1 to 64"));
         }
         let threshold = options.threshold.unwrap_or(-80);
-        if threshold > 0 {
+        if !(-127..=0).contains(&threshold) {
             return Err(ActorError::invalid("threshold", "must be -127 to 0 (dBov)"));
         }
         let interval = options.interval.unwrap_or(1000);
@@ -565,14 +574,13 @@ impl NodeHandle {
         if producer_ids.is_empty() || producer_ids.len() > 8 {
             return Err(ActorError::invalid("producerIds", "name 1 to 8 producers"));
         }
-        for (i, id) in producer_ids.iter().enumerate() {
+        for id in &producer_ids {
             match self.ctx.topology.producer(id) {
                 Ok(p) if p.router_id == router_id => {}
                 _ => {
-                    return Err(ActorError::invalid(
-                        format!("producerIds[{i}]"),
-                        format!("no producer {id} in router {router_id}"),
-                    ))
+                    return Err(ActorError::WrongState(format!(
+                        "producer {id} is not in router {router_id}"
+                    )))
                 }
             }
         }

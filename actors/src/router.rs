@@ -276,18 +276,6 @@ struct SctpSettings {
 
 /// `enableSctp` and its settings, checked; mediasoup's defaults.
 fn sctp_options(options: SctpSettings) -> ActorResult<Option<SctpOptions>> {
-    let given = options.streams.is_some()
-        || options.max_message_size.is_some()
-        || options.send_buffer_size.is_some();
-    if options.enable != Some(true) {
-        if given {
-            return Err(ActorError::invalid(
-                "enableSctp",
-                "SCTP settings need enableSctp: true",
-            ));
-        }
-        return Ok(None);
-    }
     let defaults = SctpOptions::default();
     let streams = options.streams;
     let sctp = SctpOptions {
@@ -318,7 +306,8 @@ fn sctp_options(options: SctpSettings) -> ActorResult<Option<SctpOptions>> {
             format!("must be 1 to {MAX_SCTP_SEND_BUFFER}"),
         ));
     }
-    Ok(Some(sctp))
+    // As mediasoup: without enableSctp the (valid) settings mean nothing.
+    Ok((options.enable == Some(true)).then_some(sctp))
 }
 
 /// Bounds on what one transport may hold for SCTP: a message, and what
@@ -379,23 +368,18 @@ async fn create_plain_transport(
     } else {
         listen_ip.to_string()
     };
-    let srtp = match (
-        options.enable_srtp.unwrap_or(false),
-        &options.srtp_crypto_suite,
-    ) {
-        (true, Some(name)) => Some(
+    let suite = options
+        .srtp_crypto_suite
+        .as_deref()
+        .map(|name| {
             name.parse::<troupe_transports::srtp_keys::SrtpCryptoSuite>()
-                .map_err(|e| ActorError::invalid("srtpCryptoSuite", e.to_string()))?,
-        ),
-        (true, None) => Some(troupe_transports::srtp_keys::SrtpCryptoSuite::AesCm128HmacSha1_80),
-        (false, Some(_)) => {
-            return Err(ActorError::invalid(
-                "srtpCryptoSuite",
-                "needs enableSrtp: true",
-            ))
-        }
-        (false, None) => None,
-    };
+                .map_err(|e| ActorError::invalid("srtpCryptoSuite", e.to_string()))
+        })
+        .transpose()?;
+    // As mediasoup: without enableSrtp the suite means nothing.
+    let srtp = options.enable_srtp.unwrap_or(false).then(|| {
+        suite.unwrap_or(troupe_transports::srtp_keys::SrtpCryptoSuite::AesCm128HmacSha1_80)
+    });
     let rtcp_mux = options.rtcp_mux.unwrap_or(true);
     let sctp = sctp_options(SctpSettings {
         enable: options.enable_sctp,
@@ -403,7 +387,12 @@ async fn create_plain_transport(
         max_message_size: options.max_sctp_message_size,
         send_buffer_size: options.sctp_send_buffer_size,
     })?;
-    let port_error = |e: std::io::Error| ActorError::Internal(format!("cannot open a port: {e}"));
+    let port_error = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::AddrNotAvailable => ActorError::WrongState(format!(
+            "listenIp {listen_ip} is not an address of this node"
+        )),
+        _ => ActorError::Unavailable(format!("cannot open a port: {e}")),
+    };
     let rtp_port = ports.allocate(listen_ip).map_err(port_error)?;
     let rtcp_port = if rtcp_mux {
         None

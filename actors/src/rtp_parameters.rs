@@ -49,9 +49,11 @@ pub struct RtpCodecCapability {
     pub kind: MediaKind,
     pub mime_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 127)]
     pub preferred_payload_type: Option<u8>,
     pub clock_rate: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 255)]
     pub channels: Option<u8>,
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -74,6 +76,7 @@ pub enum RtpHeaderExtensionDirection {
 pub struct RtpHeaderExtension {
     pub kind: MediaKind,
     pub uri: String,
+    #[schema(maximum = 255)]
     pub preferred_id: u8,
     #[serde(default)]
     pub preferred_encrypt: bool,
@@ -93,9 +96,11 @@ pub struct RtpCapabilities {
 #[serde(rename_all = "camelCase")]
 pub struct RtpCodecParameters {
     pub mime_type: String,
+    #[schema(maximum = 127)]
     pub payload_type: u8,
     pub clock_rate: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 255)]
     pub channels: Option<u8>,
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -108,6 +113,7 @@ pub struct RtpCodecParameters {
 #[serde(rename_all = "camelCase")]
 pub struct RtpHeaderExtensionParameters {
     pub uri: String,
+    #[schema(maximum = 255)]
     pub id: u8,
     #[serde(default)]
     pub encrypt: bool,
@@ -129,6 +135,7 @@ pub struct RtpEncodingParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 127)]
     pub codec_payload_type: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtx: Option<RtxParameters>,

@@ -196,18 +196,32 @@ pub struct DirectTransportCreated {
     pub id: String,
 }
 
+/// The SRTP crypto suites a plain transport takes (the document's names for
+/// `troupe_transports::srtp_keys::SrtpCryptoSuite`).
+#[derive(ToSchema)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum SrtpCryptoSuiteName {
+    AES_CM_128_HMAC_SHA1_80,
+    AES_CM_128_HMAC_SHA1_32,
+    AEAD_AES_128_GCM,
+    AEAD_AES_256_GCM,
+}
+
 /// `POST /v1/routers/{id}/plain-transports` options, as mediasoup's.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlainTransportOptions {
-    /// An IP of this node; the WebRTC listen IP by default.
+    /// An IP address of this node (IPv4 or IPv6); the WebRTC listen IP by
+    /// default. An address the node does not have is a 409.
+    #[schema(format = Ipv4)]
     pub listen_ip: Option<String>,
     /// RTP and RTCP on one port (default true).
     pub rtcp_mux: Option<bool>,
     /// Learn the peer's address from its first packet (default false).
     pub comedia: Option<bool>,
     pub enable_srtp: Option<bool>,
-    /// Default AES_CM_128_HMAC_SHA1_80.
+    /// Default AES_CM_128_HMAC_SHA1_80; used only with `enableSrtp`.
+    #[schema(value_type = Option<SrtpCryptoSuiteName>)]
     pub srtp_crypto_suite: Option<String>,
     /// Data channels over the transport (default false).
     pub enable_sctp: Option<bool>,
@@ -227,6 +241,7 @@ pub struct PlainTransportOptions {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SrtpParameters {
+    #[schema(value_type = SrtpCryptoSuiteName)]
     pub crypto_suite: String,
     pub key_base64: String,
 }
@@ -252,7 +267,9 @@ pub struct PlainTransportCreated {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PipeTransportOptions {
-    /// An IP of this node; the WebRTC listen IP by default.
+    /// An IP address of this node (IPv4 or IPv6); the WebRTC listen IP by
+    /// default. An address the node does not have is a 409.
+    #[schema(format = Ipv4)]
     pub listen_ip: Option<String>,
     /// SRTP on the pipe (AEAD_AES_128_GCM), default false.
     pub enable_srtp: Option<bool>,

@@ -374,7 +374,11 @@ impl Cluster {
         if self.inner.node.topology().router(router_id).is_ok() {
             return Ok(());
         }
-        let Some(home) = self.remote_home_of(router_id) else {
+        // A room whose node is not in the cluster (any more) is gone.
+        let Some(home) = self
+            .remote_home_of(router_id)
+            .filter(|home| self.member(home).is_some())
+        else {
             return Err(ActorError::not_found(troupe_actors::ObjectKind::Router, router_id).into());
         };
         let _setting_up = self.inner.pipes.setup(router_id).await;
@@ -403,8 +407,6 @@ impl Cluster {
         Ok(())
     }
 
-    /// Makes sure a producer can be consumed in this node's router for the
-    /// room: it lives here, or it is piped here from its source.
     /// Brings a data producer made on another node into this node's router
     /// (a data pipe), so a data consumer can be made of it here.
     pub async fn ensure_data_producer(
@@ -415,6 +417,8 @@ impl Cluster {
         data_pipes::ensure_data_producer(self, router_id, data_producer_id).await
     }
 
+    /// Makes sure a producer can be consumed in this node's router for the
+    /// room: it lives here, or it is piped here from its source.
     pub async fn ensure_producer(
         &self,
         router_id: &str,

@@ -25,7 +25,8 @@ pub struct EventFilter {
 
 /// WebSocket of notifications: `{event, targetKind, targetId, routerId, nodeId, timestamp, data}`.
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(EventFilter),
-    responses((status = 101, description = "WebSocket upgrade; then one JSON notification per text message")))]
+    responses((status = 101, description = "WebSocket upgrade; then one JSON notification per text message"),
+              (status = 400, body = crate::api::error::ErrorBody, description = "not a WebSocket upgrade")))]
 pub async fn events(
     state: State,
     req: HttpRequest,

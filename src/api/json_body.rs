@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::api::error::ApiError;
 
@@ -43,17 +44,57 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 }
 
 pub fn parse<T: DeserializeOwned>(text: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(text);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let mut value: Value = serde_json::from_slice(text)
+        .map_err(|e| ApiError::invalid("", format!("not a JSON body: {e}")))?;
+    // Every body is an object (serde would take an array for a struct).
+    if !value.is_object() {
+        return Err(ApiError::invalid("", "the body must be a JSON object"));
+    }
+    normalize(&mut value, "")?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { String::new() } else { path };
         let inner = e.into_inner();
         ApiError::invalid(field, inner.to_string())
-    })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::invalid("", format!("trailing data after the JSON body: {e}")))?;
-    Ok(value)
+    })
+}
+
+/// What JSON Schema says and serde would refuse otherwise: `9.0` is an
+/// integer (the OpenAPI document's integers accept it, as its clients
+/// send it). And `appData`, wherever it appears, is an object, as
+/// mediasoup requires.
+fn normalize(value: &mut Value, path: &str) -> Result<(), ApiError> {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {
+                if (0.0..=u64::MAX as f64).contains(&f) {
+                    *value = Value::from(f as u64);
+                } else if (i64::MIN as f64..0.0).contains(&f) {
+                    *value = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                normalize(item, &format!("{path}[{i}]"))?;
+            }
+        }
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if key == "appData" && !field.is_object() {
+                    return Err(ApiError::invalid(at, "appData must be an object"));
+                }
+                normalize(field, &at)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -81,5 +122,22 @@ mod tests {
             .unwrap();
         assert!(err.message.contains("rtpParameters"), "{}", err.message);
         assert!(parse::<ProduceRequest>(b"{not json").is_err());
+    }
+
+    #[test]
+    fn integral_floats_are_integers_and_app_data_is_an_object() {
+        use troupe_actors::transport::WebRtcTransportOptions;
+        let options = parse::<WebRtcTransportOptions>(
+            br#"{"enableSctp": true, "maxSctpMessageSize": 1024.0, "appData": {"a": 1.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(options.max_sctp_message_size, Some(1024));
+        assert!(parse::<WebRtcTransportOptions>(br#"{"maxSctpMessageSize": 1024.5}"#).is_err());
+        let err = parse::<WebRtcTransportOptions>(br#"{"appData": "text"}"#)
+            .err()
+            .unwrap();
+        assert_eq!(err.field.as_deref(), Some("appData"));
+        assert!(parse::<WebRtcTransportOptions>(br#"{} trailing"#).is_err());
+        assert!(parse::<WebRtcTransportOptions>(br#"[null, null]"#).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP + JSON API of DESIGN §4, served by actix-web. Handlers are thin:
 //! parse, call the cluster/actor layer, map errors.
 
+mod allowed_methods;
 mod cluster;
 mod consumers;
 mod data;
@@ -89,6 +90,21 @@ pub fn configure(state: State) -> impl FnOnce(&mut web::ServiceConfig) {
 }
 
 async fn not_a_route(req: actix_web::HttpRequest) -> ApiResult<actix_web::HttpResponse> {
+    if let Some(methods) = allowed_methods::allowed_methods(req.path()) {
+        let allow = methods.join(", ");
+        let error = ApiError::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} takes {allow}, not {}", req.path(), req.method()),
+        );
+        let mut response = actix_web::ResponseError::error_response(&error);
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        return Ok(response);
+    }
     Err(ApiError::not_found(format!(
         "no route for {} {}",
         req.method(),

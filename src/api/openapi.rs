@@ -32,9 +32,49 @@ use crate::api::{
         events::events,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, troupe_actors::Notification)),
+    modifiers(&OptionalBodies),
     tags(
         (name = "system"), (name = "routers"), (name = "transports"), (name = "producers"),
         (name = "consumers"), (name = "data"), (name = "observers"), (name = "recordings"), (name = "events"),
     )
 )]
 pub struct ApiDoc;
+
+/// A body whose fields are all optional may be left out (the handlers take
+/// it as `{}`), so the document must not call it required.
+struct OptionalBodies;
+
+impl utoipa::Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Required, Schema};
+        let all_optional: std::collections::BTreeSet<String> = openapi
+            .components
+            .as_ref()
+            .map(|c| {
+                c.schemas
+                    .iter()
+                    .filter(|(_, schema)| {
+                        matches!(schema, RefOr::T(Schema::Object(o)) if o.required.is_empty())
+                    })
+                    .map(|(name, _)| format!("#/components/schemas/{name}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.post, &mut item.put, &mut item.patch]
+                .into_iter()
+                .flatten()
+            {
+                let Some(RefOr::T(body)) = operation.request_body.as_mut() else {
+                    continue;
+                };
+                let optional = body.content.values().all(|content| {
+                    matches!(content, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if all_optional.contains(&r.ref_location)))
+                });
+                if optional {
+                    body.required = Some(Required::False);
+                }
+            }
+        }
+    }
+}

@@ -21,6 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRecordingRequest {
+    /// 1 to 8 producers of the router.
+    #[schema(min_items = 1, max_items = 8)]
     pub producer_ids: Vec<String>,
     pub format: RecordingFormat,
     /// Inside the recordings directory (relative to it, or absolute);
@@ -32,7 +34,7 @@ pub struct CreateRecordingRequest {
 #[utoipa::path(post, path = "/v1/routers/{id}/recordings", tag = "recordings",
     request_body = CreateRecordingRequest,
     responses((status = 200, body = RecordingInfo), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "the file exists"),
+              (status = 409, body = ErrorBody, description = "the file exists, or a producer named is not in the router"),
               (status = 503, body = ErrorBody, description = "ffmpeg is missing or exited at once")))]
 pub async fn create_recording(
     state: State,

@@ -101,7 +101,9 @@ pub async fn create_webrtc_transport(
 /// Creates a plain RTP transport (ffmpeg, GStreamer) on this node.
 #[utoipa::path(post, path = "/v1/routers/{id}/plain-transports", tag = "transports",
         request_body = PlainTransportOptions,
-    responses((status = 200, body = PlainTransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PlainTransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "listenIp is not an address of this node"),
+              (status = 503, body = ErrorBody, description = "no free port in the node's rtp_port_range")))]
 pub async fn create_plain_transport(
     state: State,
     id: web::Path<String>,
@@ -115,7 +117,9 @@ pub async fn create_plain_transport(
 /// Creates a pipe transport (router to router, usually across nodes).
 #[utoipa::path(post, path = "/v1/routers/{id}/pipe-transports", tag = "transports",
     request_body = PipeTransportOptions,
-    responses((status = 200, body = PlainTransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PlainTransportCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "listenIp is not an address of this node"),
+              (status = 503, body = ErrorBody, description = "no free port in the node's rtp_port_range")))]
 pub async fn create_pipe_transport(
     state: State,
     id: web::Path<String>,

@@ -70,7 +70,8 @@ pub async fn ready(state: State) -> HttpResponse {
 /// Prometheus metrics: OpenMetrics when the scraper asks for it (as
 /// Prometheus does), else the classic text format.
 #[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
+    responses((status = 200, description = "Prometheus text, or OpenMetrics text when the scraper's Accept asks for it",
+        content((String = "text/plain; version=0.0.4; charset=utf-8"), (String = "application/openmetrics-text; version=1.0.0; charset=utf-8")))))]
 pub async fn metrics(state: State, request: actix_web::HttpRequest) -> HttpResponse {
     let mut text = String::new();
     let accept = request
