@@ -9,6 +9,7 @@ mod control;
 mod data_pipes;
 mod etcd_membership;
 mod link;
+mod link_tls;
 mod membership;
 mod metrics;
 pub mod protocol;
@@ -153,6 +154,15 @@ impl Cluster {
                 })?;
             Some(listener)
         };
+        let identity = match &control {
+            Some(_) => Some(Arc::new(link_tls::ControlIdentity::generate().map_err(
+                |e| ClusterError::Config {
+                    field: "control_listen",
+                    message: format!("cannot make the control link's TLS certificate: {e}"),
+                },
+            )?)),
+            None => None,
+        };
         let control_address = match &control {
             Some(l) => l
                 .local_addr()
@@ -168,6 +178,10 @@ impl Cluster {
             region: config.region.clone(),
             api_url,
             control_address,
+            control_cert_fingerprint: identity
+                .as_ref()
+                .map(|i| i.fingerprint.clone())
+                .unwrap_or_default(),
             pipe_address: config.announced_address.clone(),
             load: 0,
         };
@@ -205,12 +219,13 @@ impl Cluster {
                 tasks: Default::default(),
             }),
         };
-        if let Some(listener) = control {
+        if let (Some(listener), Some(identity)) = (control, identity) {
             let handler = control::handler(cluster.clone());
             let task = link::serve(
                 listener,
                 config.node_id.clone(),
                 secret.into_bytes(),
+                identity,
                 handler,
             );
             cluster.spawn_task(task);
@@ -447,6 +462,12 @@ impl Cluster {
                         member.control_address
                     ),
                 })?;
+        if member.control_cert_fingerprint.is_empty() {
+            return Err(LinkError::Unreachable {
+                node: node.to_string(),
+                reason: "no control certificate fingerprint in its record".into(),
+            });
+        }
         let name = body.name();
         let result = self
             .inner
@@ -454,6 +475,7 @@ impl Cluster {
             .request(
                 node,
                 address,
+                &member.control_cert_fingerprint,
                 body,
                 trace_context::current_traceparent(),
                 deadline,

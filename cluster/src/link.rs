@@ -137,10 +137,18 @@ impl Connection {
         address: SocketAddr,
         this_node: &str,
         peer: &str,
+        fingerprint: &str,
         secret: &[u8],
     ) -> std::io::Result<Connection> {
-        let mut stream = TcpStream::connect(address).await?;
-        stream.set_nodelay(true)?;
+        let tcp = TcpStream::connect(address).await?;
+        tcp.set_nodelay(true)?;
+        let connector = crate::link_tls::connector(fingerprint).map_err(|e| protocol_error(&e))?;
+        let mut stream = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            connector.connect(crate::link_tls::server_name(), tcp),
+        )
+        .await
+        .map_err(|_| protocol_error("TLS handshake timed out"))??;
         let Frame::Challenge {
             node_id,
             nonce: server_nonce,
@@ -174,7 +182,7 @@ impl Connection {
         if !proof_ok(secret, &client_nonce, peer, &server_proof) {
             return Err(protocol_error("the peer does not know the cluster secret"));
         }
-        let (mut reader, mut writer) = stream.into_split();
+        let (mut reader, mut writer) = tokio::io::split(stream);
         let (frames, mut outgoing) = mpsc::channel::<Frame>(SEND_QUEUE);
         let pending: Pending = Default::default();
         let alive = Arc::new(AtomicBool::new(true));
@@ -229,19 +237,21 @@ impl Links {
         }
     }
 
-    /// Sends a request to `node` at `address` and waits for its answer, at
-    /// most `deadline` in all (dialling included).
+    /// Sends a request to `node` at `address` (whose control certificate
+    /// has `fingerprint`) and waits for its answer, at most `deadline` in
+    /// all (dialling included).
     pub async fn request(
         &self,
         node: &str,
         address: SocketAddr,
+        fingerprint: &str,
         body: ControlRequest,
         traceparent: Option<String>,
         deadline: Duration,
     ) -> Result<ControlResponse, LinkError> {
         let name = body.name();
         let attempt = async {
-            let connection = self.connection(node, address).await?;
+            let connection = self.connection(node, address, fingerprint).await?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let (answer, answered) = oneshot::channel();
             lock(&connection.pending).insert(id, answer);
@@ -284,6 +294,7 @@ impl Links {
         &self,
         node: &str,
         address: SocketAddr,
+        fingerprint: &str,
     ) -> Result<Arc<Connection>, LinkError> {
         let mut connections = self.connections.lock().await;
         if let Some(c) = connections.get(node) {
@@ -291,12 +302,13 @@ impl Links {
                 return Ok(c.clone());
             }
         }
-        let connection = Connection::dial(address, &self.this_node, node, &self.secret)
-            .await
-            .map_err(|e| LinkError::Unreachable {
-                node: node.to_string(),
-                reason: e.to_string(),
-            })?;
+        let connection =
+            Connection::dial(address, &self.this_node, node, fingerprint, &self.secret)
+                .await
+                .map_err(|e| LinkError::Unreachable {
+                    node: node.to_string(),
+                    reason: e.to_string(),
+                })?;
         let connection = Arc::new(connection);
         connections.insert(node.to_string(), connection.clone());
         Ok(connection)
@@ -324,6 +336,7 @@ pub fn serve(
     listener: TcpListener,
     this_node: String,
     secret: Vec<u8>,
+    identity: Arc<crate::link_tls::ControlIdentity>,
     handler: Handler,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -333,8 +346,19 @@ pub fn serve(
                 continue;
             };
             let (this_node, secret, handler) = (this_node.clone(), secret.clone(), handler.clone());
+            let acceptor = identity.acceptor();
             tokio::spawn(async move {
-                if let Err(e) = serve_connection(stream, &this_node, &secret, handler).await {
+                let accepted = async {
+                    stream.set_nodelay(true)?;
+                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                        .await
+                        .map_err(|_| protocol_error("TLS handshake timed out"))?
+                };
+                let result = match accepted.await {
+                    Ok(tls) => serve_connection(tls, &this_node, &secret, handler).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = result {
                     tracing::debug!(%from, error = %e, "control link closed");
                 }
             });
@@ -342,13 +366,15 @@ pub fn serve(
     })
 }
 
-async fn serve_connection(
-    mut stream: TcpStream,
+async fn serve_connection<S>(
+    mut stream: S,
     this_node: &str,
     secret: &[u8],
     handler: Handler,
-) -> std::io::Result<()> {
-    stream.set_nodelay(true)?;
+) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let server_nonce = nonce();
     let handshake = async {
         write_frame(
@@ -383,7 +409,7 @@ async fn serve_connection(
     let peer = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
         .await
         .map_err(|_| protocol_error("handshake timed out"))??;
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let (answers, mut outgoing) = mpsc::channel::<Frame>(SEND_QUEUE);
     tokio::spawn(async move {
         while let Some(frame) = outgoing.recv().await {
@@ -430,7 +456,25 @@ mod tests {
         let request = ControlRequest::RouterCodecs {
             router_id: router_id.into(),
         };
-        links.request("b", address, request, None, deadline).await
+        links
+            .request(
+                "b",
+                address,
+                &identity().fingerprint,
+                request,
+                None,
+                deadline,
+            )
+            .await
+    }
+
+    /// One identity for "b" in every test, as a node keeps its own.
+    fn identity() -> Arc<crate::link_tls::ControlIdentity> {
+        static IDENTITY: std::sync::OnceLock<Arc<crate::link_tls::ControlIdentity>> =
+            std::sync::OnceLock::new();
+        IDENTITY
+            .get_or_init(|| Arc::new(crate::link_tls::ControlIdentity::generate().unwrap()))
+            .clone()
     }
 
     fn echo_handler() -> Handler {
@@ -457,7 +501,13 @@ mod tests {
     async fn server(secret: &[u8]) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        serve(listener, "b".into(), secret.to_vec(), echo_handler());
+        serve(
+            listener,
+            "b".into(),
+            secret.to_vec(),
+            identity(),
+            echo_handler(),
+        );
         address
     }
 
@@ -471,6 +521,7 @@ mod tests {
             .request(
                 "b",
                 address,
+                &identity().fingerprint,
                 ControlRequest::CloseRouter {
                     router_id: "r".into(),
                 },
@@ -524,7 +575,13 @@ mod tests {
     async fn a_restarted_peer_is_dialled_again() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let first = serve(listener, "b".into(), b"s".to_vec(), echo_handler());
+        let first = serve(
+            listener,
+            "b".into(),
+            b"s".to_vec(),
+            identity(),
+            echo_handler(),
+        );
         let links = Links::new("a", b"s");
         let ask = || codecs(&links, address, "r", Duration::from_secs(2));
         assert!(ask().await.is_ok());
@@ -534,7 +591,36 @@ mod tests {
         links.forget("b").await;
         let _ = first.await;
         let listener = TcpListener::bind(address).await.unwrap();
-        serve(listener, "b".into(), b"s".to_vec(), echo_handler());
+        serve(
+            listener,
+            "b".into(),
+            b"s".to_vec(),
+            identity(),
+            echo_handler(),
+        );
         assert!(ask().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_peer_with_another_certificate_is_refused() {
+        let address = server(b"s").await;
+        let links = Links::new("a", b"s");
+        let impostor = crate::link_tls::ControlIdentity::generate().unwrap();
+        let answer = links
+            .request(
+                "b",
+                address,
+                &impostor.fingerprint,
+                ControlRequest::RouterCodecs {
+                    router_id: "r".into(),
+                },
+                None,
+                Duration::from_secs(2),
+            )
+            .await;
+        assert!(
+            matches!(&answer, Err(LinkError::Unreachable { reason, .. }) if reason.contains("certificate")),
+            "{answer:?}"
+        );
     }
 }

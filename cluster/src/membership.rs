@@ -18,6 +18,9 @@ pub struct NodeRecord {
     pub api_url: String,
     /// Where the node-to-node control link listens.
     pub control_address: String,
+    /// SHA-256 of the control link's TLS certificate: peers accept only it.
+    #[serde(default)]
+    pub control_cert_fingerprint: String,
     /// The address pipe transports of this node are reached on.
     pub pipe_address: String,
     /// Objects alive on the node, for placement decisions and dashboards.
@@ -153,6 +156,7 @@ mod tests {
             region: "eu".into(),
             api_url: String::new(),
             control_address: String::new(),
+            control_cert_fingerprint: String::new(),
             pipe_address: String::new(),
             load: 0,
         }

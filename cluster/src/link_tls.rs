@@ -1,0 +1,144 @@
+//! TLS for the node-to-node control link (rustls): each node makes a
+//! self-signed certificate at start and publishes its SHA-256 fingerprint
+//! in its member record; a node dialling a peer accepts exactly the
+//! certificate whose fingerprint the peer's record names (pinning, no CA).
+//! The cluster-secret proof inside the link stays: TLS hides what crosses,
+//! the proof says who may ask.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
+
+/// The name every node's certificate carries; identity is the fingerprint.
+pub const CONTROL_SERVER_NAME: &str = "troupe-control";
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// SHA-256 of a certificate, as lowercase hex pairs joined by colons (the
+/// form DTLS fingerprints take too).
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    let mut out = String::with_capacity(95);
+    for (i, byte) in digest.as_ref().iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// This node's side of the link's TLS.
+pub struct ControlIdentity {
+    pub fingerprint: String,
+    server: Arc<ServerConfig>,
+}
+
+impl ControlIdentity {
+    pub fn generate() -> Result<ControlIdentity, String> {
+        let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+        let params = rcgen::CertificateParams::new(vec![CONTROL_SERVER_NAME.to_string()])
+            .map_err(|e| e.to_string())?;
+        let certificate = params.self_signed(&key).map_err(|e| e.to_string())?;
+        let der = certificate.der().clone();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let server = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(vec![der.clone()], key)
+            .map_err(|e| e.to_string())?;
+        Ok(ControlIdentity {
+            fingerprint: fingerprint(&der),
+            server: Arc::new(server),
+        })
+    }
+
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(self.server.clone())
+    }
+}
+
+/// A connector that accepts only the certificate with this fingerprint.
+pub fn connector(expected_fingerprint: &str) -> Result<tokio_rustls::TlsConnector, String> {
+    let verifier = Arc::new(PinnedCertificate {
+        expected: expected_fingerprint.to_ascii_lowercase(),
+        provider: provider(),
+    });
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+pub fn server_name() -> ServerName<'static> {
+    ServerName::try_from(CONTROL_SERVER_NAME).expect("a valid DNS name")
+}
+
+#[derive(Debug)]
+struct PinnedCertificate {
+    expected: String,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedCertificate {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if fingerprint(end_entity) == self.expected {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "the peer's control certificate is not the one its member record names".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
