@@ -33,6 +33,9 @@ struct NodeInfoLabels {
 pub struct ApiMetrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
+    /// Tasks alive in the node's runtime, read at each scrape: a leak of
+    /// tasks (one per connection or transport left behind) shows here.
+    pub runtime_tasks: Gauge,
 }
 
 impl ApiMetrics {
@@ -64,6 +67,16 @@ impl ApiMetrics {
             "This node's id, region and version",
             info,
         );
-        ApiMetrics { requests, latency }
+        let runtime_tasks = Gauge::default();
+        registry.register(
+            "troupe_runtime_tasks",
+            "Tasks alive in the node's async runtime",
+            runtime_tasks.clone(),
+        );
+        ApiMetrics {
+            requests,
+            latency,
+            runtime_tasks,
+        }
     }
 }

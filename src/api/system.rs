@@ -73,6 +73,13 @@ pub async fn ready(state: State) -> HttpResponse {
     responses((status = 200, description = "Prometheus text, or OpenMetrics text when the scraper's Accept asks for it",
         content((String = "text/plain; version=0.0.4; charset=utf-8"), (String = "application/openmetrics-text; version=1.0.0; charset=utf-8")))))]
 pub async fn metrics(state: State, request: actix_web::HttpRequest) -> HttpResponse {
+    let alive = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    state
+        .api_metrics
+        .runtime_tasks
+        .set(i64::try_from(alive).unwrap_or(i64::MAX));
     let mut text = String::new();
     let accept = request
         .headers()
