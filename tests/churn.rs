@@ -225,25 +225,33 @@ fn churn_leaves_no_objects_tasks_sockets_or_threads_behind() {
         .unwrap_or(4);
     // A first round warms up what is made once (thread pools, buffers).
     round(&node, 0);
-    let settle = |what: &str, target: &Footprint| {
+    // The footprint once objects, tasks and descriptors are down to
+    // `target` (within 15 s: connections of the last API calls close a
+    // moment after their answer, more so on a busy machine).
+    let settle = |what: &str, target: &Footprint| -> Footprint {
+        let mut reached = None;
         eventually(Duration::from_secs(15), what, || {
             let now = node.footprint();
-            now.objects <= target.objects && now.tasks <= target.tasks && now.fds <= target.fds
+            let done =
+                now.objects <= target.objects && now.tasks <= target.tasks && now.fds <= target.fds;
+            if done {
+                reached = Some(now);
+            }
+            done
         });
+        reached.expect("settled")
     };
     let idle = Footprint {
         objects: 0,
         ..node.footprint()
     };
-    settle("the warm-up round is gone", &idle);
-    let before = node.footprint();
+    let before = settle("the warm-up round is gone", &idle);
     let started = Instant::now();
     for r in 1..=rounds {
         round(&node, r);
     }
     let elapsed = started.elapsed();
-    settle("every round is gone", &before);
-    let after = node.footprint();
+    let after = settle("every round leaves nothing behind", &before);
     eprintln!(
         "churn: {rounds} rounds of {CLIENTS_PER_ROUND} clients in {:.1} s; before {before:?}, after {after:?}",
         elapsed.as_secs_f64()

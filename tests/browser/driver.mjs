@@ -578,7 +578,7 @@ async function activeSpeaker(browser) {
   const dump = await apiJson('GET', `/v1/rtp-observers/${speaker.id}`);
   return {
     ok: firstNamedMs !== null && firstNamedMs <= 2000 && switchedMs !== null && switchedMs <= 2000
-      && volumes.some((v) => v.data.volumes.some((e) => e.producerId === audio[0])),
+      && volumes.some((v) => v.data.volumes.some((e) => audio.includes(e.producerId))),
     audio, firstNamedMs, switchedMs, dump, volumes: volumes.slice(0, 6), events: events.slice(0, 30),
   };
 }
