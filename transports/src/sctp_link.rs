@@ -369,11 +369,6 @@ impl SctpLink {
         }
     }
 
-    /// Forgets a stream's settings (its data producer or consumer closed).
-    pub fn forget_stream(&mut self, stream_id: u16) {
-        self.reliability.remove(&stream_id);
-    }
-
     /// Closes a data channel: resets our outgoing side of the stream (RFC
     /// 8831 §6.7), and the peer closes its channel on that stream.
     pub fn reset_stream(&mut self, now: Instant, stream_id: u16) {
