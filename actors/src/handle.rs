@@ -622,6 +622,7 @@ impl NodeHandle {
                             preferred_layers: None,
                             // ffmpeg neither asks for nor understands RTX.
                             enable_rtx: Some(false),
+                            mid: None,
                             app_data: serde_json::json!({"recording": id}),
                         },
                     )

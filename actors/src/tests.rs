@@ -78,6 +78,7 @@ impl Room {
             preferred_layers: None,
             enable_rtx: None,
             app_data: json!({}),
+            mid: None,
         }
     }
 

@@ -376,6 +376,10 @@ pub struct ConsumeRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
+    /// The MID the receiver gave this track (a WHEP offer's m-section);
+    /// not in the API: mediasoup's consumers get the transport's next.
+    #[serde(skip)]
+    pub mid: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -804,7 +808,9 @@ impl TransportState {
             TransportKind::Pipe => ConsumerType::Pipe,
             _ => producer.shared.producer_type.into(),
         };
-        if self.args.kind == TransportKind::Webrtc {
+        if let Some(mid) = &request.mid {
+            rtp_parameters.mid = Some(mid.clone());
+        } else if self.args.kind == TransportKind::Webrtc {
             rtp_parameters.mid = Some(self.next_consumer_mid.to_string());
             self.next_consumer_mid = self.next_consumer_mid.wrapping_add(1);
         }

@@ -215,6 +215,7 @@ async fn open_outbound(
                     paused: false,
                     preferred_layers: None,
                     enable_rtx: None,
+                    mid: None,
                     app_data: serde_json::json!({}),
                 },
             )

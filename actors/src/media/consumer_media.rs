@@ -23,7 +23,7 @@ use crate::media::producer_media::{ProducerMedia, RoutedPacket, MAX_EXTENSIONS, 
 use crate::media::transport_core::MediaTransport;
 use crate::media::MediaHandle;
 use crate::object_kind::ObjectKind;
-use crate::ortc::{MID_URI, TRANSPORT_CC_URI};
+use crate::ortc::{Renumbering, MID_URI, TRANSPORT_CC_URI};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
 use crate::stats::{score_of, StreamCounters};
 
@@ -89,6 +89,12 @@ pub struct ConsumerMedia {
     extension_ids: IdSet,
     mid_extension_id: Option<u8>,
     transport_cc_extension_id: Option<u8>,
+    /// The receiver's own numbers, where it chose them (a WHEP player);
+    /// `None` for mediasoup-client's, which are the router's. Boxed: few
+    /// consumers have one.
+    renumbering: Option<Box<Renumbering>>,
+    /// The transport-cc extension id the receiver knows.
+    client_transport_cc_id: Option<u8>,
     rtx: Option<Rtx>,
     producer: Weak<ProducerMedia>,
     endpoint: Weak<dyn MediaTransport>,
@@ -166,12 +172,24 @@ impl ConsumerMedia {
             }),
             _ => None,
         };
-        let id_of = |uri: &str| {
+        let renumbering =
+            Renumbering::between(&producer.shared.consumable_rtp_parameters, parameters);
+        let client_id_of = |uri: &str| {
             parameters
                 .header_extensions
                 .iter()
                 .find(|e| e.uri == uri)
                 .map(|e| e.id)
+        };
+        let router_extension_id = |client: u8| {
+            renumbering
+                .as_ref()
+                .map_or(client, |r| r.router_extension_id(client))
+        };
+        let router_payload_type = |client: u8| {
+            renumbering
+                .as_ref()
+                .map_or(client, |r| r.router_payload_type(client))
         };
         let simulcast = producer.shared.rtp_parameters.encodings.len() > 1;
         let layers = target_layers.and_then(|target| {
@@ -202,10 +220,20 @@ impl ConsumerMedia {
             kind,
             clock_rate,
             mid: parameters.mid.clone(),
-            payload_types: parameters.codecs.iter().map(|c| c.payload_type).collect(),
-            extension_ids: parameters.header_extensions.iter().map(|e| e.id).collect(),
-            mid_extension_id: id_of(MID_URI),
-            transport_cc_extension_id: id_of(TRANSPORT_CC_URI),
+            payload_types: parameters
+                .codecs
+                .iter()
+                .map(|c| router_payload_type(c.payload_type))
+                .collect(),
+            extension_ids: parameters
+                .header_extensions
+                .iter()
+                .map(|e| router_extension_id(e.id))
+                .collect(),
+            mid_extension_id: client_id_of(MID_URI).map(router_extension_id),
+            transport_cc_extension_id: client_id_of(TRANSPORT_CC_URI).map(router_extension_id),
+            client_transport_cc_id: client_id_of(TRANSPORT_CC_URI),
+            renumbering: renumbering.map(Box::new),
             rtx,
             producer: Arc::downgrade(producer),
             endpoint,
@@ -522,7 +550,7 @@ impl ConsumerMedia {
         if self.kind != MediaKind::Video {
             return None;
         }
-        Some((self.media_payload_type?, self.transport_cc_extension_id?))
+        Some((self.media_payload_type?, self.client_transport_cc_id?))
     }
 
     /// Asks for the key frame a switch needs, unless the path to the
@@ -713,12 +741,18 @@ impl ConsumerMedia {
                 None
             };
             if let Some(value) = kept {
-                extensions[count] = (*id, value);
+                let id = self
+                    .renumbering
+                    .as_ref()
+                    .map_or(*id, |r| r.client_extension_id(*id));
+                extensions[count] = (id, value);
                 count += 1;
             }
         }
         let rewrite = Rewrite {
-            payload_type: routed.payload_type,
+            payload_type: self.renumbering.as_ref().map_or(routed.payload_type, |r| {
+                r.client_payload_type(routed.payload_type)
+            }),
             sequence_number,
             timestamp,
             ssrc: self.ssrc,
@@ -809,7 +843,7 @@ impl ConsumerMedia {
                 }
                 None => buffer.extend_from_slice(original),
             }
-            let transport_number = self.transport_cc_extension_id.and_then(|id| {
+            let transport_number = self.client_transport_cc_id.and_then(|id| {
                 let number = endpoint.core().next_transport_sequence();
                 let header = RtpHeader::parse(buffer).ok()?;
                 overwrite_extension(buffer, &header, id, &number.to_be_bytes()).then_some(number)

@@ -2,6 +2,7 @@
 //! a producer's parameters map onto the router's, and what a consumer gets.
 
 mod codec_match;
+mod renumbering;
 mod supported;
 #[cfg(test)]
 mod tests;
@@ -11,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use thiserror::Error;
 
 pub use codec_match::{h264_profile, match_codecs, CodecView, H264Profile};
+pub use renumbering::Renumbering;
 pub use supported::*;
 
 use crate::rtp_parameters::{
@@ -458,25 +460,30 @@ pub fn can_consume(consumable: &RtpParameters, caps: &RtpCapabilities) -> bool {
 }
 
 /// A consumer's `rtpParameters`: the producer's consumable parameters reduced
-/// to what the consuming endpoint supports, with fresh SSRCs.
+/// to what the consuming endpoint supports, with fresh SSRCs. Payload types
+/// and header extension ids are the endpoint's own where its capabilities
+/// name them (a WHEP offer's numbers; mediasoup-client's are the router's),
+/// so the consumer sends what the endpoint expects to receive.
 pub fn get_consumer_rtp_parameters(
     consumable: &RtpParameters,
     caps: &RtpCapabilities,
     enable_rtx: bool,
 ) -> Result<RtpParameters, OrtcError> {
     let mut codecs: Vec<RtpCodecParameters> = Vec::new();
-    for codec in &consumable.codecs {
-        if !enable_rtx && codec.is_rtx() {
-            continue;
-        }
+    // Router payload type -> the endpoint's, for the RTX codecs' `apt`.
+    let mut renumbered: BTreeMap<u8, u8> = BTreeMap::new();
+    for codec in consumable.codecs.iter().filter(|c| !c.is_rtx()) {
         let Some(matched) = caps
             .codecs
             .iter()
-            .find(|c| match_codecs((*c).into(), codec.into(), true))
+            .find(|c| !c.is_rtx() && match_codecs((*c).into(), codec.into(), true))
         else {
             continue;
         };
         let mut codec = codec.clone();
+        let payload_type = matched.preferred_payload_type.unwrap_or(codec.payload_type);
+        renumbered.insert(codec.payload_type, payload_type);
+        codec.payload_type = payload_type;
         codec.rtcp_feedback = matched
             .rtcp_feedback
             .iter()
@@ -485,13 +492,32 @@ pub fn get_consumer_rtp_parameters(
             .collect();
         codecs.push(codec);
     }
-    // An rtx codec is only useful with the media codec it repairs.
-    let media_pts: HashSet<u8> = codecs
-        .iter()
-        .filter(|c| !c.is_rtx())
-        .map(|c| c.payload_type)
-        .collect();
-    codecs.retain(|c| !c.is_rtx() || c.apt().is_some_and(|apt| media_pts.contains(&apt)));
+    if enable_rtx {
+        for rtx in consumable.codecs.iter().filter(|c| c.is_rtx()) {
+            let Some(apt) = rtx.apt().and_then(|apt| renumbered.get(&apt).copied()) else {
+                continue;
+            };
+            let caps_rtx = |with_apt: bool| {
+                caps.codecs.iter().find(|c| {
+                    c.is_rtx()
+                        && c.clock_rate == rtx.clock_rate
+                        && (!with_apt || c.apt() == Some(apt))
+                })
+            };
+            // An endpoint that names no `apt` takes the router's numbering.
+            let Some(matched) = caps_rtx(true).or_else(|| caps_rtx(false)) else {
+                continue;
+            };
+            let mut rtx = rtx.clone();
+            if matched.apt() == Some(apt) {
+                rtx.payload_type = matched.preferred_payload_type.unwrap_or(rtx.payload_type);
+                rtx.parameters.insert("apt".into(), apt.into());
+            }
+            codecs.push(rtx);
+        }
+    }
+    // Media codecs first, each RTX after: consumers take the first as theirs.
+    codecs.sort_by_key(|c| c.is_rtx());
     let rtx_supported = codecs.iter().any(|c| c.is_rtx());
     if codecs.first().is_none_or(|c| c.is_rtx()) {
         return Err(err(
@@ -499,15 +525,20 @@ pub fn get_consumer_rtp_parameters(
             "no codec in common with the producer",
         ));
     }
+    let kind = codecs.first().and_then(|c| kind_of_mime(&c.mime_type));
     let header_extensions: Vec<RtpHeaderExtensionParameters> = consumable
         .header_extensions
         .iter()
-        .filter(|e| {
-            caps.header_extensions
+        .filter_map(|e| {
+            let matched = caps
+                .header_extensions
                 .iter()
-                .any(|c| c.preferred_id == e.id && c.uri == e.uri)
+                .find(|c| c.uri == e.uri && Some(c.kind) == kind)?;
+            Some(RtpHeaderExtensionParameters {
+                id: matched.preferred_id,
+                ..e.clone()
+            })
         })
-        .cloned()
         .collect();
     // Use transport-cc feedback if negotiated, REMB with abs-send-time, else neither.
     let has = |uri: &str| header_extensions.iter().any(|e| e.uri == uri);

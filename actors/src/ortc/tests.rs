@@ -374,3 +374,51 @@ fn h264_profiles_must_match_strictly() {
     assert!(get_producer_rtp_parameters_mapping(&h264("640c1f", 1), &caps).is_err());
     assert!(get_producer_rtp_parameters_mapping(&h264("42e01f", 0), &caps).is_err());
 }
+
+#[test]
+fn a_player_that_numbers_its_own_codecs_gets_them() {
+    let caps = router_caps();
+    let params = chromium_vp8();
+    let mapping = get_producer_rtp_parameters_mapping(&params, &caps).unwrap();
+    let consumable = get_consumable_rtp_parameters(MediaKind::Video, &params, &caps, &mapping);
+    // mediasoup-client's capabilities are the router's: nothing to renumber.
+    let consumer = get_consumer_rtp_parameters(&consumable, &caps, true).unwrap();
+    assert_eq!(Renumbering::between(&consumable, &consumer), None);
+
+    // A WHEP offer: VP8 on 96, its RTX on 97, its own extension ids.
+    let mut player = caps.clone();
+    for codec in &mut player.codecs {
+        if codec.mime_type == "video/VP8" {
+            codec.preferred_payload_type = Some(96);
+        }
+    }
+    let router_vp8 = consumable.codecs[0].payload_type;
+    for codec in &mut player.codecs {
+        if codec.is_rtx() && codec.apt() == Some(router_vp8) {
+            codec.preferred_payload_type = Some(97);
+            codec.parameters.insert("apt".into(), 96.into());
+        }
+    }
+    for extension in &mut player.header_extensions {
+        extension.preferred_id += 20;
+    }
+    let consumer = get_consumer_rtp_parameters(&consumable, &player, true).unwrap();
+    assert_eq!(consumer.codecs[0].payload_type, 96);
+    assert_eq!(consumer.codecs[1].payload_type, 97);
+    assert_eq!(consumer.codecs[1].apt(), Some(96));
+    let renumbering = Renumbering::between(&consumable, &consumer).unwrap();
+    assert_eq!(renumbering.client_payload_type(router_vp8), 96);
+    assert_eq!(
+        renumbering.client_payload_type(consumable.codecs[1].payload_type),
+        97
+    );
+    assert_eq!(renumbering.router_payload_type(96), router_vp8);
+    let router_mid = consumable
+        .header_extensions
+        .iter()
+        .find(|e| e.uri == MID_URI)
+        .unwrap()
+        .id;
+    assert_eq!(renumbering.client_extension_id(router_mid), router_mid + 20);
+    assert_eq!(renumbering.router_extension_id(router_mid + 20), router_mid);
+}
