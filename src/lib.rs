@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod metrics_bridge;
+pub mod room_tokens;
 pub mod server;
 pub mod telemetry;
 

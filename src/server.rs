@@ -109,6 +109,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         registry: registry.clone(),
         api_metrics,
         api_token: config.api_token.clone(),
+        room_tokens: crate::room_tokens::RoomTokens::from_settings(
+            config.token_secret.as_deref(),
+            config.cluster_secret.as_deref(),
+        ),
         started: Instant::now(),
         demo_dir: config.demo_dir.clone(),
         http_client: reqwest::Client::new(),

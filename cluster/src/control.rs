@@ -30,6 +30,8 @@ fn remote_error(e: &CascadeError) -> RemoteError {
         CascadeError::Link(LinkError::Remote(remote)) => return remote.clone(),
         CascadeError::Link(LinkError::Timeout { .. }) => (504, "remote_timeout"),
         CascadeError::Link(_) => (503, "node_unavailable"),
+        CascadeError::Room(crate::RoomError::BadName(_)) => (400, "invalid_parameter"),
+        CascadeError::Room(crate::RoomError::Unreachable(_)) => (503, "unavailable"),
     };
     RemoteError {
         status,

@@ -13,6 +13,7 @@ mod link_tls;
 mod membership;
 mod metrics;
 pub mod protocol;
+mod rooms;
 mod sealed;
 mod trace_context;
 mod upkeep;
@@ -33,6 +34,7 @@ pub use cascade::{InboundPipe, OutboundPipe, PipeListing};
 pub use link::LinkError;
 pub use membership::{MemberTable, MembershipChange, NodeRecord};
 pub use metrics::ClusterMetrics;
+pub use rooms::{check_room_name, RoomError, RoomRecord};
 pub use trace_context::{set_trace_hooks, TraceHooks};
 
 use cascade::PipeBook;
@@ -56,6 +58,8 @@ pub enum CascadeError {
     Actor(#[from] ActorError),
     #[error(transparent)]
     Link(#[from] LinkError),
+    #[error(transparent)]
+    Room(#[from] RoomError),
 }
 
 /// Readiness as `/v1/ready` reports it.
@@ -91,6 +95,7 @@ struct Inner {
     /// The codecs of routers made on this node (`None`: the defaults), for
     /// other nodes that serve the same room.
     router_codecs: Mutex<std::collections::HashMap<String, Option<Vec<RtpCodecCapability>>>>,
+    rooms: rooms::RoomDirectory,
     draining: AtomicBool,
     drain_timeout: Duration,
     etcd: Option<(etcd_membership::EtcdSettings, tokio::task::JoinHandle<()>)>,
@@ -213,6 +218,11 @@ impl Cluster {
                 data_pipes: Default::default(),
                 metrics: cluster_metrics,
                 router_codecs: Default::default(),
+                rooms: if config.etcd_endpoints.is_empty() {
+                    rooms::RoomDirectory::in_process()
+                } else {
+                    rooms::RoomDirectory::etcd(config.etcd_endpoints.clone(), &config.cluster)
+                },
                 draining: AtomicBool::new(false),
                 drain_timeout: Duration::from_secs(config.drain_timeout_secs),
                 etcd,
@@ -381,6 +391,91 @@ impl Cluster {
             return local;
         }
         Ok(())
+    }
+
+    /// The router a room name stands for, made here (and recorded for
+    /// every node) when the room has none; `true` when it was made now.
+    pub async fn open_room(
+        &self,
+        name: &str,
+        media_codecs: Option<Vec<RtpCodecCapability>>,
+    ) -> Result<(RoomRecord, bool), CascadeError> {
+        check_room_name(name)?;
+        let directory = &self.inner.rooms;
+        // Another node may open or replace the record meanwhile: a few
+        // rounds settle it.
+        for _ in 0..3 {
+            let current = directory.get(name).await?;
+            if let Some(record) = current.as_ref().filter(|r| !self.is_stale(r)) {
+                return Ok((record.clone(), false));
+            }
+            let created = self
+                .create_router(media_codecs.clone(), serde_json::json!({"room": name}))
+                .await?;
+            let mine = RoomRecord {
+                name: name.to_string(),
+                router_id: created.id.clone(),
+            };
+            let holding = match directory.put_unless_taken(&mine, current.as_ref()).await {
+                Ok(holding) => holding,
+                Err(e) => {
+                    let _ = self.close_router(&created.id).await;
+                    return Err(e.into());
+                }
+            };
+            if holding == mine {
+                tracing::info!(room = %name, router = %created.id, "opened a room");
+                return Ok((mine, true));
+            }
+            let _ = self.close_router(&created.id).await;
+            if !self.is_stale(&holding) {
+                return Ok((holding, false));
+            }
+        }
+        Err(RoomError::Unreachable(format!("room {name} keeps changing; try again")).into())
+    }
+
+    /// The room's record, unless it is stale.
+    pub async fn room(&self, name: &str) -> Result<Option<RoomRecord>, CascadeError> {
+        check_room_name(name)?;
+        Ok(self
+            .inner
+            .rooms
+            .get(name)
+            .await?
+            .filter(|r| !self.is_stale(r)))
+    }
+
+    /// Every live room of the cluster.
+    pub async fn rooms(&self) -> Result<Vec<RoomRecord>, CascadeError> {
+        let mut rooms = self.inner.rooms.list().await?;
+        rooms.retain(|r| !self.is_stale(r));
+        Ok(rooms)
+    }
+
+    /// Closes a room's router on every node and forgets its name.
+    pub async fn close_room(&self, name: &str) -> Result<(), CascadeError> {
+        let record = self.room(name).await?.ok_or_else(|| ActorError::NotFound {
+            kind: troupe_actors::ObjectKind::Router,
+            id: format!("room {name}"),
+        })?;
+        self.inner.rooms.remove(name).await?;
+        self.close_router(&record.router_id).await?;
+        Ok(())
+    }
+
+    /// A record whose router is gone: closed here, or its node has left.
+    fn is_stale(&self, record: &RoomRecord) -> bool {
+        match home_node_of(&record.router_id) {
+            Some(home) if home == self.node_id() => self
+                .inner
+                .node
+                .topology()
+                .router(&record.router_id)
+                .is_err(),
+            Some(home) => self.member(home).is_none(),
+            None => true,
+        }
     }
 
     /// Makes sure this node has its local router for a room, asking the

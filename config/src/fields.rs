@@ -125,6 +125,21 @@ pub const FIELDS: &[FieldSpec] = &[
         default: "",
     },
     FieldSpec {
+        key: "token_secret",
+        help: "secret that signs room tokens (derived from cluster_secret, else random at start)",
+        default: "derived",
+    },
+    FieldSpec {
+        key: "tls_certificate",
+        help: "PEM certificate: serve the API, demo and WebSockets over HTTPS",
+        default: "",
+    },
+    FieldSpec {
+        key: "tls_private_key",
+        help: "PEM private key for tls_certificate",
+        default: "",
+    },
+    FieldSpec {
         key: "ice_consent_timeout_secs",
         help: "seconds without ICE consent before a transport is disconnected",
         default: "30",

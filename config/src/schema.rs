@@ -31,6 +31,13 @@ pub struct Config {
     pub recordings_dir: PathBuf,
     pub dtls_certificate: Option<PathBuf>,
     pub dtls_private_key: Option<PathBuf>,
+    /// Signs room tokens; `None`: derived from `cluster_secret` (so every
+    /// node of a cluster accepts every node's tokens), else random at start.
+    #[serde(serialize_with = "redacted")]
+    pub token_secret: Option<String>,
+    /// HTTPS for the API, the demo and the WebSockets (PEM files).
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_private_key: Option<PathBuf>,
     pub ice_consent_timeout_secs: u64,
     pub etcd_lease_ttl_secs: u64,
     pub drain_timeout_secs: u64,
@@ -307,25 +314,17 @@ impl Config {
             r.optional_text("recordings_dir")?
                 .unwrap_or_else(|| "./recordings".into()),
         );
-        let dtls_certificate =
-            existing_file("dtls_certificate", r.optional_text("dtls_certificate")?)?;
-        let dtls_private_key =
-            existing_file("dtls_private_key", r.optional_text("dtls_private_key")?)?;
-        match (&dtls_certificate, &dtls_private_key) {
-            (Some(_), None) => {
-                return Err(ConfigError::field(
-                    "dtls_private_key",
-                    "required when dtls_certificate is set",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::field(
-                    "dtls_certificate",
-                    "required when dtls_private_key is set",
-                ))
-            }
-            _ => {}
+        let (dtls_certificate, dtls_private_key) =
+            pem_pair(&r, "dtls_certificate", "dtls_private_key")?;
+        let token_secret = r.optional_text("token_secret")?;
+        if token_secret.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError::field(
+                "token_secret",
+                "at least 16 characters: it is all that stands between a guess and a room",
+            ));
         }
+        let (tls_certificate, tls_private_key) =
+            pem_pair(&r, "tls_certificate", "tls_private_key")?;
         let ice_consent_timeout_secs: u64 =
             r.parsed("ice_consent_timeout_secs", 30, "a number of seconds")?;
         if ice_consent_timeout_secs == 0 {
@@ -366,6 +365,9 @@ impl Config {
             recordings_dir,
             dtls_certificate,
             dtls_private_key,
+            token_secret,
+            tls_certificate,
+            tls_private_key,
             ice_consent_timeout_secs,
             etcd_lease_ttl_secs,
             drain_timeout_secs,
@@ -377,6 +379,27 @@ impl Config {
     /// The configuration as a TOML document (the token redacted).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+/// A certificate and its private key, given together or not at all.
+fn pem_pair(
+    r: &FieldReader<'_>,
+    certificate_key: &'static str,
+    private_key_key: &'static str,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError> {
+    let certificate = existing_file(certificate_key, r.optional_text(certificate_key)?)?;
+    let private_key = existing_file(private_key_key, r.optional_text(private_key_key)?)?;
+    match (&certificate, &private_key) {
+        (Some(_), None) => Err(ConfigError::field(
+            private_key_key,
+            format!("required when {certificate_key} is set"),
+        )),
+        (None, Some(_)) => Err(ConfigError::field(
+            certificate_key,
+            format!("required when {private_key_key} is set"),
+        )),
+        _ => Ok((certificate, private_key)),
     }
 }
 

@@ -122,6 +122,14 @@ impl From<troupe_cluster::CascadeError> for ApiError {
                 "node_unavailable",
                 e.to_string(),
             ),
+            CascadeError::Room(e @ troupe_cluster::RoomError::BadName(_)) => {
+                ApiError::invalid("name", e.to_string())
+            }
+            CascadeError::Room(e) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
         }
     }
 }

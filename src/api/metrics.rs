@@ -36,6 +36,10 @@ pub struct ApiMetrics {
     /// Tasks alive in the node's runtime, read at each scrape: a leak of
     /// tasks (one per connection or transport left behind) shows here.
     pub runtime_tasks: Gauge,
+    /// Room tokens refused: expired, foreign, garbled.
+    pub refused_tokens: Counter,
+    /// SDP offers (WHIP, WHEP) refused as malformed or unanswerable.
+    pub refused_offers: Counter,
 }
 
 impl ApiMetrics {
@@ -73,10 +77,24 @@ impl ApiMetrics {
             "Tasks alive in the node's async runtime",
             runtime_tasks.clone(),
         );
+        let refused_tokens = Counter::default();
+        registry.register(
+            "troupe_api_refused_room_tokens",
+            "Room tokens refused (expired, wrong signature, malformed)",
+            refused_tokens.clone(),
+        );
+        let refused_offers = Counter::default();
+        registry.register(
+            "troupe_api_refused_sdp_offers",
+            "WHIP/WHEP SDP offers refused (malformed, nothing in common)",
+            refused_offers.clone(),
+        );
         ApiMetrics {
             requests,
             latency,
             runtime_tasks,
+            refused_tokens,
+            refused_offers,
         }
     }
 }

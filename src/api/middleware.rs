@@ -3,9 +3,10 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, Error};
+use actix_web::{web, Error, HttpMessage};
 use tracing::Instrument;
 
+use crate::api::caller::{forbidden, Caller};
 use crate::api::error::ApiError;
 use crate::api::metrics::{RequestLabels, RouteLabels};
 use crate::api::AppState;
@@ -20,27 +21,78 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Routes a room token opens (its room's, within its grants; the handlers
+/// check which room and grant).
+fn is_room_route(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(
+        segments.as_slice(),
+        ["v1", "rooms", _]
+            | ["v1", "rooms", _, "whip" | "whep" | "ws"]
+            | ["v1", "whip" | "whep", _]
+    )
+}
+
+/// The bearer token of a request: the `Authorization` header, or for a
+/// WebSocket (browsers cannot set headers on one) the `token` query
+/// parameter.
+fn bearer_token(req: &ServiceRequest) -> Option<String> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    header.or_else(|| {
+        req.path().ends_with("/ws").then(|| {
+            req.query_string()
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("token="))
+                .map(str::to_string)
+        })?
+    })
+}
+
 pub async fn authorize(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let expected = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.api_token.clone());
-    if let Some(expected) = expected {
-        if !is_public(req.path()) {
-            let given = req
-                .headers()
-                .get(actix_web::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim);
-            let ok = given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes()));
-            if !ok {
-                return Err(ApiError::unauthorized().into());
-            }
-        }
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    if is_public(req.path()) || req.method() == actix_web::http::Method::OPTIONS {
+        return next.call(req).await;
     }
+    let given = bearer_token(&req);
+    let is_admin = match (&given, &state.api_token) {
+        (Some(g), Some(expected)) => constant_time_eq(g.as_bytes(), expected.as_bytes()),
+        (_, None) => false,
+        (None, Some(_)) => false,
+    };
+    let caller = if is_admin {
+        Caller::Admin
+    } else {
+        match given.as_deref().map(|t| state.room_tokens.verify(t)) {
+            Some(Ok(claims)) if is_room_route(req.path()) => Caller::Room(claims),
+            Some(Ok(_)) => {
+                return Err(forbidden("a room token opens only its room's routes").into());
+            }
+            Some(Err(e)) if state.api_token.is_some() || is_room_route(req.path()) => {
+                state.api_metrics.refused_tokens.inc();
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    e.to_string(),
+                )
+                .into());
+            }
+            // No API token configured (a loopback default): the caller
+            // is trusted, whatever it sends that is not a room token.
+            _ if state.api_token.is_none() => Caller::Admin,
+            _ => return Err(ApiError::unauthorized().into()),
+        }
+    };
+    req.extensions_mut().insert(caller);
     next.call(req).await
 }
 

@@ -2,6 +2,7 @@
 //! parse, call the cluster/actor layer, map errors.
 
 mod allowed_methods;
+pub mod caller;
 mod cluster;
 mod consumers;
 mod data;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub api_metrics: ApiMetrics,
     pub api_token: Option<String>,
+    pub room_tokens: crate::room_tokens::RoomTokens,
     pub started: Instant,
     /// Where the demo page and its bundle are read from.
     pub demo_dir: std::path::PathBuf,
