@@ -113,6 +113,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             config.token_secret.as_deref(),
             config.cluster_secret.as_deref(),
         ),
+        room_book: Default::default(),
         started: Instant::now(),
         demo_dir: config.demo_dir.clone(),
         http_client: reqwest::Client::new(),

@@ -315,6 +315,24 @@ impl Topology {
             .ok_or_else(|| ActorError::not_found(ObjectKind::Transport, id))
     }
 
+    /// A router's producers on this node, each with whether it came through
+    /// a pipe (then its origin is another router's producer of the same id).
+    pub fn producers_in(&self, router_id: &str) -> Vec<(String, ProducerEntry, bool)> {
+        let inner = self.lock();
+        inner
+            .producers
+            .iter()
+            .filter(|(_, p)| p.router_id == router_id)
+            .map(|(id, p)| {
+                let piped = inner
+                    .transports
+                    .get(&p.transport_id)
+                    .is_some_and(|t| t.kind == TransportKind::Pipe);
+                (id.clone(), p.clone(), piped)
+            })
+            .collect()
+    }
+
     pub fn producer(&self, id: &str) -> ActorResult<ProducerEntry> {
         self.lock()
             .producers

@@ -17,10 +17,13 @@ pub mod openapi;
 mod producers;
 mod recordings;
 pub mod relay;
+pub mod room_book;
+mod rooms;
 mod routers;
 mod rtp_observers;
 mod system;
 mod transports;
+mod whip;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,6 +41,8 @@ pub struct AppState {
     pub api_metrics: ApiMetrics,
     pub api_token: Option<String>,
     pub room_tokens: crate::room_tokens::RoomTokens,
+    /// Who is in this node's rooms (sessions, producers' makers).
+    pub room_book: room_book::RoomBook,
     pub started: Instant,
     /// Where the demo page and its bundle are read from.
     pub demo_dir: std::path::PathBuf,
@@ -84,6 +89,8 @@ pub fn configure(state: State) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(data::routes)
                     .configure(rtp_observers::routes)
                     .configure(recordings::routes)
+                    .configure(rooms::routes)
+                    .configure(whip::routes)
                     .configure(events::routes)
                     .configure(demo::routes)
                     .default_service(web::to(not_a_route)),

@@ -4,8 +4,8 @@
 use utoipa::OpenApi;
 
 use crate::api::{
-    cluster, consumers, data, error, events, producers, recordings, routers, rtp_observers, system,
-    transports,
+    cluster, consumers, data, error, events, producers, recordings, rooms, routers, rtp_observers,
+    system, transports, whip,
 };
 
 #[derive(OpenApi)]
@@ -30,12 +30,15 @@ use crate::api::{
         rtp_observers::remove_producer, rtp_observers::pause, rtp_observers::resume,
         recordings::create_recording, recordings::get_recording, recordings::delete_recording,
         events::events,
+        rooms::open_room, rooms::list_rooms, rooms::get_room, rooms::close_room, rooms::issue_token,
+        whip::whip, whip::whep, whip::patch_whip, whip::patch_whep, whip::end_whip, whip::end_whep,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, troupe_actors::Notification)),
     modifiers(&OptionalBodies),
     tags(
         (name = "system"), (name = "routers"), (name = "transports"), (name = "producers"),
         (name = "consumers"), (name = "data"), (name = "observers"), (name = "recordings"), (name = "events"),
+        (name = "rooms"), (name = "whip-whep"),
     )
 )]
 pub struct ApiDoc;

@@ -49,6 +49,8 @@ fn placement(cluster: &Cluster, method: &str, path: &str) -> Placement {
     match (kind, method, rest) {
         ("transports" | "producers" | "consumers" | "recordings", _, _) => relay_to_home(),
         ("data-producers" | "data-consumers" | "rtp-observers", _, _) => relay_to_home(),
+        // A WHIP/WHEP session is its transport.
+        ("whip" | "whep", _, _) => relay_to_home(),
         ("routers", "POST", [sub])
             if sub.ends_with("-transports") || sub.ends_with("-observers") =>
         {
