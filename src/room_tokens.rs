@@ -77,7 +77,7 @@ pub enum TokenError {
     Expired,
     #[error("the room token's signature does not verify: it was not made by this cluster")]
     BadSignature,
-    #[error("not a room token: {0}")]
+    #[error("not a room token (a signed JWT from POST /v1/tokens): {0}")]
     Malformed(String),
 }
 
@@ -135,7 +135,14 @@ impl RoomTokens {
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
-                _ => TokenError::Malformed(e.to_string()),
+                ErrorKind::InvalidToken
+                | ErrorKind::Base64(_)
+                | ErrorKind::Json(_)
+                | ErrorKind::Utf8(_) => TokenError::Malformed("it does not decode".into()),
+                ErrorKind::MissingRequiredClaim(claim) => {
+                    TokenError::Malformed(format!("it has no {claim:?} claim"))
+                }
+                _ => TokenError::Malformed(format!("{e:?}")),
             })
     }
 }

@@ -49,6 +49,8 @@ pub fn check_room_name(name: &str) -> Result<(), RoomError> {
 
 const ETCD_DEADLINE: Duration = Duration::from_secs(3);
 
+// One per node: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum RoomDirectory {
     InProcess(Mutex<BTreeMap<String, RoomRecord>>),
     Etcd {

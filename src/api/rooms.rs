@@ -346,6 +346,6 @@ pub async fn cluster_view(
     }
     detail
         .producers
-        .sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+        .sort_by_key(|p| std::cmp::Reverse(p.created_at_ms));
     detail
 }

@@ -368,8 +368,15 @@ fn end_session(
     kind: SessionKind,
     id: &str,
 ) -> ApiResult<HttpResponse> {
-    session_of(state, caller, kind, id)?;
-    state.node().close(ObjectKind::Transport, id)?;
+    // A peer that closed its connection first may have ended the transport
+    // already (DTLS close_notify): its session still ends with a 200.
+    let session = state
+        .room_book
+        .session(id)
+        .filter(|s| s.participant.kind == kind)
+        .ok_or_else(|| ApiError::not_found(format!("no {} session {id}", kind_name(kind))))?;
+    caller.may(&session.participant.room, grant_of(kind))?;
+    let _ = state.node().close(ObjectKind::Transport, id);
     state.room_book.remove_session(id);
     Ok(with_cors(HttpResponse::Ok().finish()))
 }
@@ -463,12 +470,15 @@ fn session_of(
         .filter(|_| state.node().topology().transport(id).is_ok())
         .filter(|s| s.participant.kind == kind)
         .ok_or_else(|| ApiError::not_found(format!("no {} session {id}", kind_name(kind))))?;
-    let grant = match session.participant.kind {
+    caller.may(&session.participant.room, grant_of(kind))?;
+    Ok(session)
+}
+
+fn grant_of(kind: SessionKind) -> Grant {
+    match kind {
         SessionKind::Whep => Grant::Subscribe,
         _ => Grant::Publish,
-    };
-    caller.may(&session.participant.room, grant)?;
-    Ok(session)
+    }
 }
 
 fn kind_name(kind: SessionKind) -> &'static str {

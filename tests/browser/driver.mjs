@@ -3,6 +3,7 @@
 // mediasoup-client. Prints one JSON line: {"ok": bool, ...details}.
 // Usage: node driver.mjs BASE_URL SCENARIO
 import { createRequire } from 'node:module';
+import { whipWhep } from './whip_whep.mjs';
 
 const require = createRequire(new URL('../../demo/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -596,6 +597,7 @@ try {
     case 'active-speaker': result = await activeSpeaker(browser); break;
     case 'data-channels': result = await dataChannels(browser, argument ? JSON.parse(argument) : {}); break;
     case 'quality': result = await quality(browser, JSON.parse(argument)); break;
+    case 'whip-whep': result = await whipWhep(browser, JSON.parse(argument)); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;
     case 'publish-here-watch-there': result = await publishHereWatchThere(browser, argument); break;
     case 'watch-there-then-publish-here': result = await watchThereThenPublishHere(browser, argument); break;

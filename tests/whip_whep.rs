@@ -1,0 +1,573 @@
+//! Rooms that standard clients join: WHIP ingest and WHEP playback with
+//! room tokens. The browser tests use npm `whip-whep` and a bare
+//! `RTCPeerConnection` in headless Chromium (no SFU SDK), with ffmpeg
+//! recording the room meanwhile; the others send Chromium's own offers
+//! (`signaling/fixtures`) over HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{demo_dir, run_scenario};
+use common::{config, TestServer};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "admin-token-for-tests";
+const TOKEN_SECRET: &str = "room-token-secret-for-tests";
+const CHROMIUM_WHIP: &str = include_str!("../signaling/fixtures/chromium-whip.sdp");
+const CHROMIUM_WHEP: &str = include_str!("../signaling/fixtures/chromium-whep.sdp");
+
+fn server(extra: &[(&str, &str)]) -> TestServer {
+    let demo = demo_dir();
+    let mut pairs = vec![
+        ("api_token", ADMIN),
+        ("token_secret", TOKEN_SECRET),
+        ("demo_dir", demo.as_str()),
+    ];
+    pairs.extend_from_slice(extra);
+    TestServer::start(config(&pairs))
+}
+
+fn token(server: &TestServer, room: &str, identity: &str, grants: Value) -> String {
+    let (status, issued) = server.call_with_token(
+        "POST",
+        "/v1/tokens",
+        Some(json!({"room": room, "identity": identity, "grants": grants, "ttlSecs": 600})),
+        Some(ADMIN),
+    );
+    assert_eq!(status, 200, "{issued}");
+    issued["token"].as_str().unwrap().to_string()
+}
+
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    etag: Option<String>,
+    content_type: Option<String>,
+    allow_origin: Option<String>,
+    body: String,
+}
+
+/// A request with a text body of any content type, as WHIP clients send.
+fn send(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+    token: Option<&str>,
+) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(server.url(path))
+        .header("Content-Type", content_type);
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    let response = agent
+        .run(request.body(body.to_string()).unwrap())
+        .expect("the server answers");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (location, etag, content_type, allow_origin) = (
+        header("location"),
+        header("etag"),
+        header("content-type"),
+        header("access-control-allow-origin"),
+    );
+    let status = response.status().as_u16();
+    let body = response.into_body().read_to_string().unwrap_or_default();
+    Answer {
+        status,
+        location,
+        etag,
+        content_type,
+        allow_origin,
+        body,
+    }
+}
+
+fn room_view(server: &TestServer, room: &str) -> Value {
+    let (status, view) =
+        server.call_with_token("GET", &format!("/v1/rooms/{room}"), None, Some(ADMIN));
+    assert_eq!(status, 200, "{view}");
+    view
+}
+
+fn rooms(server: &TestServer) -> Vec<Value> {
+    let (_, list) = server.call_with_token("GET", "/v1/rooms", None, Some(ADMIN));
+    list.as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn standard_clients_publish_and_play_a_room_while_ffmpeg_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(&[("recordings_dir", dir.path().to_str().unwrap())]);
+    let base = format!("http://{}", server.addr);
+    let publish = token(&server, "stage", "camera-1", json!({"publish": true}));
+    let play = token(&server, "stage", "viewer", json!({"subscribe": true}));
+    let argument = json!({
+        "room": "stage", "publishToken": publish, "playToken": play,
+        "whipOrigin": base, "whepOrigins": [base], "adminToken": ADMIN, "holdMs": 8000,
+    })
+    .to_string();
+    // ffmpeg records the room while the browsers publish and play it.
+    let recorder = {
+        let addr = server.addr;
+        std::thread::spawn(move || record_while_published(addr, "stage"))
+    };
+    let report = run_scenario(&base, "whip-whep", Some(&argument));
+    let recorded = recorder.join().expect("the recorder finishes");
+
+    let sent = &report["sent"];
+    assert_eq!(sent["sentVideo"]["frameWidth"], 640, "{sent}");
+    assert_eq!(
+        sent["sentVideo"]["qualityLimitationReason"], "none",
+        "{sent}"
+    );
+    for player in report["players"].as_array().unwrap() {
+        let video = &player["video"];
+        assert_eq!(video["frameWidth"], 640, "{player}");
+        assert!(
+            video["framesPerSecond"].as_f64().unwrap_or(0.0) >= 15.0,
+            "{player}"
+        );
+        assert!(
+            video["totalFreezesDuration"].as_f64().unwrap_or(1.0) < 0.5,
+            "{player}"
+        );
+        assert_eq!(player["audio"]["codec"], "audio/opus");
+    }
+    let view = &report["roomView"];
+    let producers = view["producers"].as_array().unwrap();
+    assert_eq!(producers.len(), 2, "{view}");
+    assert!(producers.iter().all(|p| p["identity"] == "camera-1"));
+    let kinds: Vec<&str> = view["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "whep").count(), 2, "{view}");
+    assert_eq!(kinds.iter().filter(|k| **k == "whip").count(), 1, "{view}");
+    // Ending the sessions (DELETE) closed what they made.
+    let after = &report["roomAfter"];
+    assert_eq!(after["producers"], json!([]), "{after}");
+    assert_eq!(after["participants"], json!([]), "{after}");
+    assert!(recorded.0 >= 50, "{} video frames recorded", recorded.0);
+    assert_eq!(recorded.1, "opus");
+}
+
+/// Waits for the room's two producers, records them 4 s to WebM, and
+/// returns (video frames, audio codec) of the file.
+fn record_while_published(addr: std::net::SocketAddr, room: &str) -> (u32, String) {
+    let server = TestServer::alias(addr);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let view = loop {
+        let (status, view) =
+            server.call_with_token("GET", &format!("/v1/rooms/{room}"), None, Some(ADMIN));
+        if status == 200 && view["producers"].as_array().is_some_and(|p| p.len() == 2) {
+            break view;
+        }
+        assert!(std::time::Instant::now() < deadline, "no publisher: {view}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let ids: Vec<&str> = view["producers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    let (status, recording) = server.call_with_token(
+        "POST",
+        &format!(
+            "/v1/routers/{}/recordings",
+            view["routerId"].as_str().unwrap()
+        ),
+        Some(json!({"producerIds": ids, "format": "webm", "path": "stage.webm"})),
+        Some(ADMIN),
+    );
+    assert_eq!(status, 200, "{recording}");
+    std::thread::sleep(Duration::from_secs(4));
+    let id = recording["id"].as_str().unwrap();
+    let (status, stopped) =
+        server.call_with_token("DELETE", &format!("/v1/recordings/{id}"), None, Some(ADMIN));
+    assert_eq!(status, 200, "{stopped}");
+    let path = recording["path"].as_str().unwrap();
+    let probe = |args: &[&str]| {
+        let output = std::process::Command::new("ffprobe")
+            .args(["-v", "error"])
+            .args(args)
+            .args(["-of", "csv=p=0", path])
+            .output()
+            .expect("ffprobe runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    let frames = probe(&[
+        "-select_streams",
+        "v:0",
+        "-count_frames",
+        "-show_entries",
+        "stream=nb_read_frames",
+    ])
+    .parse()
+    .unwrap_or(0);
+    let audio = probe(&[
+        "-select_streams",
+        "a:0",
+        "-show_entries",
+        "stream=codec_name",
+    ]);
+    (frames, audio)
+}
+
+#[test]
+fn room_tokens_are_refused_with_their_reason_and_nothing_is_made() {
+    let server = server(&[]);
+    let publish = token(&server, "lobby", "cam", json!({"publish": true}));
+    let play = token(&server, "lobby", "viewer", json!({"subscribe": true}));
+    let elsewhere = token(&server, "other-room", "cam", json!({"publish": true}));
+    let forged = troupe::room_tokens::RoomTokens::new(b"not the server's secret at all").issue(
+        "lobby",
+        "cam",
+        publish_grants(),
+        600,
+    );
+    let expired = expired_token("lobby");
+    let whip = |token: Option<&str>| {
+        send(
+            &server,
+            "POST",
+            "/v1/rooms/lobby/whip",
+            "application/sdp",
+            CHROMIUM_WHIP,
+            token,
+        )
+    };
+    for (token, status, reason) in [
+        (None, 401, "Authorization"),
+        (Some("garbage"), 401, "not a room token"),
+        (Some(expired.as_str()), 401, "expired"),
+        (Some(forged.as_str()), 401, "signature"),
+        (Some(elsewhere.as_str()), 403, "other-room"),
+        (Some(play.as_str()), 403, "publish"),
+    ] {
+        let answer = whip(token);
+        assert_eq!(
+            answer.status,
+            status,
+            "{:?}: {}",
+            token.map(|t| &t[..8.min(t.len())]),
+            answer.body
+        );
+        assert!(
+            answer.body.contains(reason),
+            "{reason:?} not in {}",
+            answer.body
+        );
+    }
+    assert!(rooms(&server).is_empty(), "a refused request made a room");
+    // A room token opens its room's routes only.
+    let (status, _) = server.call_with_token("GET", "/v1/rooms", None, Some(&publish));
+    assert_eq!(status, 403);
+    let (status, _) = server.call_with_token(
+        "POST",
+        "/v1/tokens",
+        Some(json!({"room": "lobby", "identity": "x"})),
+        Some(&publish),
+    );
+    assert_eq!(status, 403);
+    // The right token publishes; the admin token works everywhere.
+    let answer = whip(Some(&publish));
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let answer = send(
+        &server,
+        "POST",
+        "/v1/rooms/lobby/whep",
+        "application/sdp",
+        CHROMIUM_WHEP,
+        Some(ADMIN),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert!(metric(&server, "troupe_api_refused_room_tokens_total") >= 3.0);
+}
+
+fn publish_grants() -> troupe::room_tokens::Grants {
+    troupe::room_tokens::Grants {
+        publish: true,
+        ..Default::default()
+    }
+}
+
+/// A token of the server's secret whose lifetime ended a minute ago.
+fn expired_token(room: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({"room": room, "sub": "late", "grants": {"publish": true}, "iat": now - 120, "exp": now - 60});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(TOKEN_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn metric(server: &TestServer, name: &str) -> f64 {
+    let (_, text) = server.call_with_token("GET", "/metrics", None, Some(ADMIN));
+    text.as_str()
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn bad_offers_are_refused_with_the_reason_and_leave_nothing_behind() {
+    let server = server(&[]);
+    let (status, opened) = server.call_with_token(
+        "POST",
+        "/v1/rooms",
+        Some(json!({"name": "pcmu-only", "mediaCodecs": [{"kind": "audio", "mimeType": "audio/PCMU", "clockRate": 8000, "channels": 1}]})),
+        Some(ADMIN),
+    );
+    assert_eq!(status, 201, "{opened}");
+    let strip = |prefix: &str| {
+        CHROMIUM_WHIP
+            .lines()
+            .filter(|l| !l.starts_with(prefix))
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    };
+    let cases: Vec<(String, &str, u16, &str)> = vec![
+        (
+            CHROMIUM_WHIP[..CHROMIUM_WHIP.len() / 4].to_string(),
+            "application/sdp",
+            400,
+            "sdp",
+        ),
+        (
+            strip("a=fingerprint"),
+            "application/sdp",
+            400,
+            "fingerprint",
+        ),
+        (strip("a=ice-ufrag"), "application/sdp", 400, "ice-ufrag"),
+        (strip("a=ice-pwd"), "application/sdp", 400, "ice-pwd"),
+        ("v=0\r\nnonsense".into(), "application/sdp", 400, "sdp"),
+        (
+            CHROMIUM_WHIP.into(),
+            "application/json",
+            415,
+            "application/sdp",
+        ),
+        // The room routes PCMU only: Chromium's video codecs are none of it.
+        (
+            CHROMIUM_WHIP.into(),
+            "application/sdp",
+            400,
+            "none of the offered codecs",
+        ),
+    ];
+    for (offer, content_type, status, reason) in cases {
+        let answer = send(
+            &server,
+            "POST",
+            "/v1/rooms/pcmu-only/whip",
+            content_type,
+            &offer,
+            Some(ADMIN),
+        );
+        assert_eq!(answer.status, status, "{reason}: {}", answer.body);
+        assert!(
+            answer.body.contains(reason),
+            "{reason:?} not in {}",
+            answer.body
+        );
+    }
+    let view = room_view(&server, "pcmu-only");
+    assert_eq!(view["participants"], json!([]), "{view}");
+    assert_eq!(view["producers"], json!([]), "{view}");
+    let (_, router) = server.call_with_token(
+        "GET",
+        &format!("/v1/routers/{}", view["routerId"].as_str().unwrap()),
+        None,
+        Some(ADMIN),
+    );
+    assert_eq!(router["transportIds"], json!([]), "{router}");
+    assert!(metric(&server, "troupe_api_refused_sdp_offers_total") >= 6.0);
+    // WHEP of a room with nothing in it, or of no room.
+    let answer = send(
+        &server,
+        "POST",
+        "/v1/rooms/pcmu-only/whep",
+        "application/sdp",
+        CHROMIUM_WHEP,
+        Some(ADMIN),
+    );
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    let answer = send(
+        &server,
+        "POST",
+        "/v1/rooms/nowhere/whep",
+        "application/sdp",
+        CHROMIUM_WHEP,
+        Some(ADMIN),
+    );
+    assert_eq!(answer.status, 404, "{}", answer.body);
+}
+
+#[test]
+fn a_session_trickles_restarts_ice_and_ends() {
+    let server = server(&[]);
+    let answer = send(
+        &server,
+        "POST",
+        "/v1/rooms/lobby/whip",
+        "application/sdp",
+        CHROMIUM_WHIP,
+        Some(ADMIN),
+    );
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(answer.content_type.as_deref(), Some("application/sdp"));
+    assert_eq!(answer.allow_origin.as_deref(), Some("*"));
+    assert!(answer.etag.is_some());
+    for line in [
+        "a=ice-lite",
+        "a=setup:passive",
+        "a=group:BUNDLE 0 1",
+        "a=recvonly",
+        "typ host",
+    ] {
+        assert!(answer.body.contains(line), "{line} not in\n{}", answer.body);
+    }
+    let session = answer.location.expect("Location");
+    assert!(session.starts_with("/v1/whip/"), "{session}");
+    let first_ufrag = ufrag_of(&answer.body);
+    let trickle = "a=ice-ufrag:EsAw\r\na=ice-pwd:bP+XJMM09aR8AiX1jdukzR6Y\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1387637174 1 udp 2122260223 192.0.2.1 61764 typ host generation 0 ufrag EsAw network-id 1\r\na=end-of-candidates\r\n";
+    let fragment_type = "application/trickle-ice-sdpfrag";
+    let offered_ufrag = ufrag_of(CHROMIUM_WHIP);
+    let trickle = trickle.replace("EsAw", &offered_ufrag);
+    let patched = send(
+        &server,
+        "PATCH",
+        &session,
+        fragment_type,
+        &trickle,
+        Some(ADMIN),
+    );
+    assert_eq!(patched.status, 204, "{}", patched.body);
+    let wrong_type = send(
+        &server,
+        "PATCH",
+        &session,
+        "application/sdp",
+        &trickle,
+        Some(ADMIN),
+    );
+    assert_eq!(wrong_type.status, 415);
+    // New credentials: an ICE restart, answered with Troupe's new ones.
+    let restart = "a=ice-ufrag:newU\r\na=ice-pwd:a-new-password-of-22chars\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n";
+    let restarted = send(
+        &server,
+        "PATCH",
+        &session,
+        fragment_type,
+        restart,
+        Some(ADMIN),
+    );
+    assert_eq!(restarted.status, 200, "{}", restarted.body);
+    assert_eq!(restarted.content_type.as_deref(), Some(fragment_type));
+    let new_ufrag = ufrag_of(&restarted.body);
+    assert_ne!(new_ufrag, first_ufrag);
+    assert!(restarted.body.contains("a=candidate:"));
+    // The same credentials again are no restart.
+    let again = send(
+        &server,
+        "PATCH",
+        &session,
+        fragment_type,
+        restart,
+        Some(ADMIN),
+    );
+    assert_eq!(again.status, 204);
+    let preflight = send(&server, "OPTIONS", &session, "text/plain", "", None);
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.allow_origin.as_deref(), Some("*"));
+    let view = room_view(&server, "lobby");
+    assert_eq!(view["producers"].as_array().unwrap().len(), 2);
+    let ended = send(&server, "DELETE", &session, "text/plain", "", Some(ADMIN));
+    assert_eq!(ended.status, 200, "{}", ended.body);
+    let view = room_view(&server, "lobby");
+    assert_eq!(view["producers"], json!([]), "{view}");
+    assert_eq!(view["participants"], json!([]), "{view}");
+    let gone = send(&server, "DELETE", &session, "text/plain", "", Some(ADMIN));
+    assert_eq!(gone.status, 404);
+}
+
+fn ufrag_of(sdp: &str) -> String {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=ice-ufrag:"))
+        .expect("an ice-ufrag")
+        .to_string()
+}
+
+#[test]
+fn rooms_are_opened_listed_viewed_and_closed_by_name() {
+    let server = server(&[]);
+    let open = |name: &str| {
+        server.call_with_token(
+            "POST",
+            "/v1/rooms",
+            Some(json!({"name": name})),
+            Some(ADMIN),
+        )
+    };
+    let (status, first) = open("team-7");
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = open("team-7");
+    assert_eq!(status, 200);
+    assert_eq!(again["routerId"], first["routerId"], "one name, one router");
+    for bad in ["", "a/b", "spaces here", &"x".repeat(65)] {
+        let (status, body) = open(bad);
+        assert!(status == 400 || status == 404, "{bad:?}: {status} {body}");
+    }
+    assert_eq!(rooms(&server).len(), 1);
+    // The id-based routes see the same router.
+    let (status, _) = server.call_with_token(
+        "GET",
+        &format!("/v1/routers/{}", first["routerId"].as_str().unwrap()),
+        None,
+        Some(ADMIN),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = server.call_with_token("DELETE", "/v1/rooms/team-7", None, Some(ADMIN));
+    assert_eq!(status, 204);
+    assert!(rooms(&server).is_empty());
+    let (status, _) = server.call_with_token("GET", "/v1/rooms/team-7", None, Some(ADMIN));
+    assert_eq!(status, 404);
+    // The name is free again: a new router.
+    let (status, reopened) = open("team-7");
+    assert_eq!(status, 201);
+    assert_ne!(reopened["routerId"], first["routerId"]);
+    // Closing the router by id frees the name too.
+    let (status, _) = server.call_with_token(
+        "DELETE",
+        &format!("/v1/routers/{}", reopened["routerId"].as_str().unwrap()),
+        None,
+        Some(ADMIN),
+    );
+    assert_eq!(status, 204);
+    assert!(rooms(&server).is_empty());
+}
