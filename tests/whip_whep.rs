@@ -571,3 +571,90 @@ fn rooms_are_opened_listed_viewed_and_closed_by_name() {
     assert_eq!(status, 204);
     assert!(rooms(&server).is_empty());
 }
+
+#[test]
+fn whip_into_one_node_and_whep_out_of_another_for_the_same_room_name() {
+    use common::cluster::{etcd_available, eventually, Etcd, Node, NodeOptions};
+    assert!(
+        etcd_available(),
+        "etcd is not installed: scripts/test.sh installs Debian's etcd-server"
+    );
+    let logs = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start();
+    let cluster = format!("w{}", std::process::id());
+    let nodes: Vec<Node> = ["a", "b"]
+        .iter()
+        .map(|id| {
+            Node::start(NodeOptions {
+                id,
+                region: "eu",
+                etcd: &etcd.endpoint(),
+                cluster: &cluster,
+                wrapper: &[],
+                ip: "127.0.0.1",
+                token: None,
+                log_dir: logs.path(),
+                env: &[],
+            })
+        })
+        .collect();
+    for node in &nodes {
+        eventually(Duration::from_secs(15), "both nodes see each other", || {
+            node.cluster_view()["members"]
+                .as_array()
+                .map_or(0, Vec::len)
+                == 2
+        });
+    }
+    // Tokens made on node a open the room on node b: the nodes derive one
+    // signing secret from the cluster secret.
+    let (a, b) = (&nodes[0].api, &nodes[1].api);
+    let grant = |grants: Value| {
+        let (status, issued) = a.call(
+            "POST",
+            "/v1/tokens",
+            Some(json!({"room": "relay", "identity": "stage-cam", "grants": grants})),
+        );
+        assert_eq!(status, 200, "{issued}");
+        issued["token"].as_str().unwrap().to_string()
+    };
+    let argument = json!({
+        "room": "relay", "publishToken": grant(json!({"publish": true})),
+        "playToken": grant(json!({"subscribe": true})),
+        "whipOrigin": format!("http://{}", a.addr), "whepOrigins": [format!("http://{}", b.addr)],
+        "holdMs": 4000,
+    })
+    .to_string();
+    let origin = format!("http://{}", a.addr);
+    let report = std::panic::catch_unwind(|| run_scenario(&origin, "whip-whep", Some(&argument)));
+    let report = match report {
+        Ok(report) => report,
+        Err(panic) => {
+            for node in &nodes {
+                eprintln!("==== {} ====\n{}", node.id, node.log());
+            }
+            std::panic::resume_unwind(panic);
+        }
+    };
+    for player in report["players"].as_array().unwrap() {
+        assert_eq!(player["video"]["frameWidth"], 640, "{player}");
+    }
+    // Both nodes name the same router for the room, and the view of the
+    // room from node a shows node b's players.
+    let router_on = |server: &TestServer| {
+        let (_, list) = server.call("GET", "/v1/rooms", None);
+        list[0]["routerId"].clone()
+    };
+    assert_eq!(router_on(a), router_on(b));
+    let view = &report["roomView"];
+    let nodes_seen: Vec<&str> = view["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["node"].as_str().unwrap())
+        .collect();
+    assert!(
+        nodes_seen.contains(&"a") && nodes_seen.contains(&"b"),
+        "{view}"
+    );
+}

@@ -13,7 +13,7 @@ async function openBarePage(browser, origin) {
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-  await page.goto(`${origin}/status`);
+  await page.goto(`${origin}/v1/health`);
   await page.addScriptTag({ path: BUNDLE });
   page.logs = logs;
   return page;
