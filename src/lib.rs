@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod https;
 pub mod metrics_bridge;
 pub mod room_tokens;
 pub mod server;

@@ -60,7 +60,7 @@ async fn run(config: troupe_config::Config) -> ExitCode {
     };
     // Scripts and tests read the bound address from this line (the port may
     // have been 0).
-    println!("troupe listening on http://{}", server.http_addr());
+    println!("troupe listening on {}", server.url());
     telemetry.export_metrics(server.registry());
     wait_for_signal().await;
     tracing::info!("shutting down");

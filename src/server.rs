@@ -42,6 +42,7 @@ impl StartError {
 
 pub struct RunningServer {
     http_addr: SocketAddr,
+    https: bool,
     registry: Arc<Registry>,
     cluster: Cluster,
     server: actix_web::dev::ServerHandle,
@@ -51,6 +52,12 @@ pub struct RunningServer {
 impl RunningServer {
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// Where the API and the demo are served: `http://` or `https://`.
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.http_addr)
     }
 
     pub fn cluster(&self) -> &Cluster {
@@ -84,8 +91,16 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         addr: config.http_listen,
         source,
     })?;
+    let https = match (&config.tls_certificate, &config.tls_private_key) {
+        (Some(certificate), Some(key)) => Some(
+            crate::https::load(certificate, key)
+                .map_err(|(field, message)| StartError::Config { field, message })?,
+        ),
+        _ => None,
+    };
     let api_url = format!(
-        "http://{}:{}",
+        "{}://{}:{}",
+        if https.is_some() { "https" } else { "http" },
         if http_addr.ip().is_unspecified() {
             config.announced_address.clone()
         } else {
@@ -97,13 +112,24 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         current: crate::telemetry::current_traceparent,
         adopt: crate::telemetry::adopt_remote_parent,
     });
-    let cluster = Cluster::start(&config, api_url, actor_metrics, cluster_metrics)
-        .await
-        .map_err(|e| match e {
-            ClusterError::Config { field, message } => StartError::Config { field, message },
-            other => StartError::Other(other.to_string()),
-        })?;
+    let api_cert_fingerprint = https
+        .as_ref()
+        .map(|h| h.fingerprint.clone())
+        .unwrap_or_default();
+    let cluster = Cluster::start(
+        &config,
+        api_url,
+        api_cert_fingerprint,
+        actor_metrics,
+        cluster_metrics,
+    )
+    .await
+    .map_err(|e| match e {
+        ClusterError::Config { field, message } => StartError::Config { field, message },
+        other => StartError::Other(other.to_string()),
+    })?;
     let registry = Arc::new(registry);
+    let tls = https.is_some();
     let state = web::Data::new(AppState {
         cluster: cluster.clone(),
         registry: registry.clone(),
@@ -116,26 +142,40 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
         room_book: Default::default(),
         started: Instant::now(),
         demo_dir: config.demo_dir.clone(),
-        http_client: reqwest::Client::new(),
+        http_client: relay_client(&cluster)?,
     });
     let server = HttpServer::new(move || App::new().configure(api::configure(state.clone())))
         .workers(2)
         .disable_signals()
-        .shutdown_timeout(2)
-        .listen(listener)
-        .map_err(|source| StartError::Bind {
-            addr: http_addr,
-            source,
-        })?
-        .run();
+        .shutdown_timeout(2);
+    let server = match https {
+        Some(https) => server.listen_rustls_0_23(listener, https.server),
+        None => server.listen(listener),
+    }
+    .map_err(|source| StartError::Bind {
+        addr: http_addr,
+        source,
+    })?
+    .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
-    tracing::info!(%http_addr, node_id = %config.node_id, region = %config.region, "troupe node serving");
+    tracing::info!(%http_addr, scheme = if tls { "https" } else { "http" }, node_id = %config.node_id, region = %config.region, "troupe node serving");
     Ok(RunningServer {
         http_addr,
+        https: tls,
         registry,
         cluster,
         server: handle,
         task,
     })
+}
+
+/// The client relays and room views call other nodes with: plain HTTP, or
+/// HTTPS to a node whose certificate its member record pins.
+fn relay_client(cluster: &Cluster) -> Result<reqwest::Client, StartError> {
+    let tls = cluster.api_client_tls().map_err(StartError::Other)?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| StartError::Other(format!("cannot make the relay client: {e}")))
 }

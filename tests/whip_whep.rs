@@ -658,3 +658,89 @@ fn whip_into_one_node_and_whep_out_of_another_for_the_same_room_name() {
         "{view}"
     );
 }
+
+/// A self-signed certificate for 127.0.0.1, made with openssl as
+/// `scripts/run.sh --tls` makes one.
+fn self_signed(dir: &std::path::Path) -> (String, String) {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=troupe-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl runs (scripts/test.sh installs it)");
+    assert!(status.success());
+    (cert.display().to_string(), key.display().to_string())
+}
+
+#[test]
+fn the_api_and_standard_clients_work_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let server = server(&[("tls_certificate", &cert), ("tls_private_key", &key)]);
+    let base = format!("https://{}", server.addr);
+    let curl = |url: &str, extra: &[&str]| {
+        std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "5",
+            ])
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("curl runs (scripts/test.sh installs it)")
+    };
+    let health = curl(&format!("{base}/v1/health"), &["--cacert", &cert]);
+    assert_eq!(String::from_utf8_lossy(&health.stdout), "200");
+    // Plain HTTP on the same port gets no answer.
+    let plain = curl(&format!("http://{}/v1/health", server.addr), &[]);
+    assert_ne!(String::from_utf8_lossy(&plain.stdout), "200");
+    // The demo page and its bundle are there over HTTPS too.
+    let page = curl(&format!("{base}/"), &["--cacert", &cert]);
+    assert_eq!(String::from_utf8_lossy(&page.stdout), "200");
+    let publish = token_over(&cert, &base, "secure", json!({"publish": true}));
+    let play = token_over(&cert, &base, "secure", json!({"subscribe": true}));
+    let argument = json!({
+        "room": "secure", "publishToken": publish, "playToken": play,
+        "whipOrigin": base, "whepOrigins": [base], "adminToken": ADMIN, "holdMs": 2000,
+    })
+    .to_string();
+    let report = run_scenario(&base, "whip-whep", Some(&argument));
+    for player in report["players"].as_array().unwrap() {
+        assert_eq!(player["video"]["frameWidth"], 640, "{player}");
+    }
+}
+
+fn token_over(cert: &str, base: &str, room: &str, grants: Value) -> String {
+    let output = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "5", "--cacert", cert, "-X", "POST"])
+        .args(["-H", &format!("Authorization: Bearer {ADMIN}")])
+        .args(["-H", "Content-Type: application/json"])
+        .args([
+            "-d",
+            &json!({"room": room, "identity": "tls", "grants": grants}).to_string(),
+        ])
+        .arg(format!("{base}/v1/tokens"))
+        .output()
+        .expect("curl runs");
+    let issued: Value = serde_json::from_slice(&output.stdout).expect("a token");
+    issued["token"].as_str().unwrap().to_string()
+}

@@ -9,7 +9,7 @@ mod control;
 mod data_pipes;
 mod etcd_membership;
 mod link;
-mod link_tls;
+pub mod link_tls;
 mod membership;
 mod metrics;
 pub mod protocol;
@@ -144,6 +144,7 @@ impl Cluster {
     pub async fn start(
         config: &Config,
         api_url: String,
+        api_cert_fingerprint: String,
         metrics: ActorMetrics,
         cluster_metrics: ClusterMetrics,
     ) -> Result<Cluster, ClusterError> {
@@ -182,6 +183,7 @@ impl Cluster {
             id: config.node_id.clone(),
             region: config.region.clone(),
             api_url,
+            api_cert_fingerprint,
             control_address,
             control_cert_fingerprint: identity
                 .as_ref()
@@ -283,6 +285,18 @@ impl Cluster {
 
     pub fn pipes(&self) -> PipeListing {
         self.inner.pipes.listing()
+    }
+
+    /// TLS for requests to other nodes' HTTPS APIs (relays, room views):
+    /// it accepts exactly the certificates the members' records name.
+    pub fn api_client_tls(&self) -> Result<rustls::ClientConfig, String> {
+        let table = self.inner.table.clone();
+        link_tls::pinned_client_config(std::sync::Arc::new(move |seen: &str| {
+            table
+                .members()
+                .iter()
+                .any(|m| !m.api_cert_fingerprint.is_empty() && m.api_cert_fingerprint == seen)
+        }))
     }
 
     /// The node an object lives on, when it is not this one.

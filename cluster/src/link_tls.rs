@@ -67,27 +67,42 @@ impl ControlIdentity {
 
 /// A connector that accepts only the certificate with this fingerprint.
 pub fn connector(expected_fingerprint: &str) -> Result<tokio_rustls::TlsConnector, String> {
+    let expected = expected_fingerprint.to_ascii_lowercase();
+    let config = pinned_client_config(Arc::new(move |seen: &str| seen == expected))?;
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// Which certificate fingerprints a pinned client accepts.
+pub type AcceptedFingerprints = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// A TLS client configuration that trusts no CA, only certificates whose
+/// SHA-256 fingerprint `accepts` names (a member record's).
+pub fn pinned_client_config(accepts: AcceptedFingerprints) -> Result<ClientConfig, String> {
     let verifier = Arc::new(PinnedCertificate {
-        expected: expected_fingerprint.to_ascii_lowercase(),
+        accepts,
         provider: provider(),
     });
-    let config = ClientConfig::builder_with_provider(provider())
+    Ok(ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        .with_no_client_auth())
 }
 
 pub fn server_name() -> ServerName<'static> {
     ServerName::try_from(CONTROL_SERVER_NAME).expect("a valid DNS name")
 }
 
-#[derive(Debug)]
 struct PinnedCertificate {
-    expected: String,
+    accepts: AcceptedFingerprints,
     provider: Arc<CryptoProvider>,
+}
+
+impl std::fmt::Debug for PinnedCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinnedCertificate")
+    }
 }
 
 impl ServerCertVerifier for PinnedCertificate {
@@ -99,11 +114,11 @@ impl ServerCertVerifier for PinnedCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity) == self.expected {
+        if (self.accepts)(&fingerprint(end_entity)) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(
-                "the peer's control certificate is not the one its member record names".into(),
+                "the peer's certificate is not one its member record names".into(),
             ))
         }
     }

@@ -16,6 +16,10 @@ pub struct NodeRecord {
     pub id: String,
     pub region: String,
     pub api_url: String,
+    /// SHA-256 of the HTTPS certificate, when the API is served over TLS:
+    /// other nodes relay to it pinning this.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_cert_fingerprint: String,
     /// Where the node-to-node control link listens.
     pub control_address: String,
     /// SHA-256 of the control link's TLS certificate: peers accept only it.
@@ -154,6 +158,7 @@ mod tests {
         NodeRecord {
             id: id.into(),
             region: "eu".into(),
+            api_cert_fingerprint: String::new(),
             api_url: String::new(),
             control_address: String::new(),
             control_cert_fingerprint: String::new(),

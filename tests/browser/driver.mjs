@@ -14,6 +14,8 @@ const FLAGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   '--allow-loopback-in-peer-connection',
+  // HTTPS tests serve a self-signed certificate.
+  '--ignore-certificate-errors',
   // getUserMedia and mediasoup-client need a secure context; a node on a
   // test host's address is served over plain HTTP.
   `--unsafely-treat-insecure-origin-as-secure=${baseUrl}`,

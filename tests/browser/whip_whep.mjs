@@ -8,7 +8,7 @@ const BUNDLE = fileURLToPath(new URL('../../demo/dist/whip-whep.js', import.meta
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function openBarePage(browser, origin) {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
@@ -116,8 +116,12 @@ export async function whipWhep(browser, options) {
     return { ok: false, step: 'play', receiving, logs: players.map((p) => p.page.logs) };
   }
   await sleep(holdMs);
+  // The room as the API shows it, fetched by the page (which trusts the
+  // test's self-signed certificate).
   const headers = adminToken ? { Authorization: `Bearer ${adminToken}` } : {};
-  const roomView = await (await fetch(`${whipOrigin}/v1/rooms/${room}`, { headers })).json();
+  const viewRoom = () => publisher.evaluate(async ({ url, headers }) => (await fetch(url, { headers })).json(),
+    { url: `${whipOrigin}/v1/rooms/${room}`, headers });
+  const roomView = await viewRoom();
   const after = [];
   for (const player of players) {
     after.push({ origin: player.origin, bare: player.bare, ...(await player.page.evaluate(PAGE_STATS)) });
@@ -134,7 +138,7 @@ export async function whipWhep(browser, options) {
     }, { bare: player.bare, token: playToken }));
   }
   await publisher.evaluate(() => window.__client.stop());
-  const roomAfter = await (await fetch(`${whipOrigin}/v1/rooms/${room}`, { headers })).json();
+  const roomAfter = await viewRoom();
   return {
     ok: ended.every((s) => s === 200),
     published, sent, players: after, roomView, roomAfter, ended,
