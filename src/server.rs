@@ -140,6 +140,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartError> {
             config.cluster_secret.as_deref(),
         ),
         room_book: Default::default(),
+        room_watches: Default::default(),
         started: Instant::now(),
         demo_dir: config.demo_dir.clone(),
         http_client: relay_client(&cluster)?,

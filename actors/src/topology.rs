@@ -333,6 +333,24 @@ impl Topology {
             .collect()
     }
 
+    /// A router's data producers on this node, each with whether it came
+    /// through a pipe.
+    pub fn data_producers_in(&self, router_id: &str) -> Vec<(String, DataProducerEntry, bool)> {
+        let inner = self.lock();
+        inner
+            .data_producers
+            .iter()
+            .filter(|(_, p)| p.router_id == router_id)
+            .map(|(id, p)| {
+                let piped = inner
+                    .transports
+                    .get(&p.transport_id)
+                    .is_some_and(|t| t.kind == TransportKind::Pipe);
+                (id.clone(), p.clone(), piped)
+            })
+            .collect()
+    }
+
     pub fn producer(&self, id: &str) -> ActorResult<ProducerEntry> {
         self.lock()
             .producers

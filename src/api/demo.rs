@@ -1,5 +1,6 @@
-//! The demo page at `/` (publish a camera, watch a room) and this node's
-//! status at `/status`.
+//! The demo pages: `/` (publish a camera, watch a router, through the admin
+//! API), `/room` (a room by name with a room token, through the room
+//! WebSocket), and this node's status at `/status`.
 
 use actix_web::{web, HttpResponse};
 
@@ -8,6 +9,8 @@ use crate::api::State;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(index))
         .route("/demo/app.js", web::get().to(bundle))
+        .route("/room", web::get().to(room_page))
+        .route("/demo/room.js", web::get().to(room_bundle))
         .route("/status", web::get().to(status));
 }
 
@@ -16,22 +19,35 @@ fn read(state: &State, relative: &str) -> Option<Vec<u8>> {
 }
 
 pub async fn index(state: State) -> HttpResponse {
-    match (
-        read(&state, "index.html"),
-        state.demo_dir.join("dist/app.js").is_file(),
-    ) {
+    page(&state, "index.html", "dist/app.js")
+}
+
+pub async fn room_page(state: State) -> HttpResponse {
+    page(&state, "room.html", "dist/room.js")
+}
+
+fn page(state: &State, html: &str, bundle: &str) -> HttpResponse {
+    match (read(state, html), state.demo_dir.join(bundle).is_file()) {
         (Some(page), true) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(page),
         _ => status_page(
-            &state,
+            state,
             Some("The demo page is not built: run <code>scripts/run.sh</code>, which bundles it."),
         ),
     }
 }
 
 pub async fn bundle(state: State) -> HttpResponse {
-    match read(&state, "dist/app.js") {
+    script(&state, "dist/app.js")
+}
+
+pub async fn room_bundle(state: State) -> HttpResponse {
+    script(&state, "dist/room.js")
+}
+
+fn script(state: &State, relative: &str) -> HttpResponse {
+    match read(state, relative) {
         Some(js) => HttpResponse::Ok()
             .content_type("text/javascript; charset=utf-8")
             .body(js),

@@ -14,7 +14,10 @@ use crate::api::AppState;
 /// Paths anyone may read: probes must work without credentials, and the
 /// demo page and its scripts hold no secret (what they do needs a token).
 fn is_public(path: &str) -> bool {
-    matches!(path, "/v1/health" | "/v1/ready" | "/" | "/demo/app.js")
+    matches!(
+        path,
+        "/v1/health" | "/v1/ready" | "/" | "/demo/app.js" | "/room" | "/demo/room.js"
+    )
 }
 
 /// Compares in time independent of where the strings differ.

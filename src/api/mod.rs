@@ -18,6 +18,8 @@ mod producers;
 mod recordings;
 pub mod relay;
 pub mod room_book;
+mod room_socket;
+mod room_watch;
 mod rooms;
 mod routers;
 mod rtp_observers;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub room_tokens: crate::room_tokens::RoomTokens,
     /// Who is in this node's rooms (sessions, producers' makers).
     pub room_book: room_book::RoomBook,
+    /// One watcher per room with a WebSocket open here.
+    pub room_watches: room_watch::RoomWatches,
     pub started: Instant,
     /// Where the demo page and its bundle are read from.
     pub demo_dir: std::path::PathBuf,
@@ -91,6 +95,7 @@ pub fn configure(state: State) -> impl FnOnce(&mut web::ServiceConfig) {
                     .configure(recordings::routes)
                     .configure(rooms::routes)
                     .configure(whip::routes)
+                    .configure(room_socket::routes)
                     .configure(events::routes)
                     .configure(demo::routes)
                     .default_service(web::to(not_a_route)),

@@ -4,8 +4,8 @@
 use utoipa::OpenApi;
 
 use crate::api::{
-    cluster, consumers, data, error, events, producers, recordings, rooms, routers, rtp_observers,
-    system, transports, whip,
+    cluster, consumers, data, error, events, producers, recordings, room_socket, rooms, routers,
+    rtp_observers, system, transports, whip,
 };
 
 #[derive(OpenApi)]
@@ -30,7 +30,7 @@ use crate::api::{
         rtp_observers::remove_producer, rtp_observers::pause, rtp_observers::resume,
         recordings::create_recording, recordings::get_recording, recordings::delete_recording,
         events::events,
-        rooms::open_room, rooms::list_rooms, rooms::get_room, rooms::close_room, rooms::issue_token,
+        rooms::open_room, rooms::list_rooms, rooms::get_room, rooms::close_room, rooms::issue_token, room_socket::room_socket,
         whip::whip, whip::whep, whip::patch_whip, whip::patch_whep, whip::end_whip, whip::end_whep,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, troupe_actors::Notification)),

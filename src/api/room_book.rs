@@ -55,7 +55,16 @@ pub struct Session {
 struct ProducerEntry {
     room: String,
     identity: String,
+    session: String,
     created_at_ms: u64,
+}
+
+/// Who made a producer (or data producer), in which session, and when.
+#[derive(Debug, Clone)]
+pub struct ProducerOrigin {
+    pub identity: String,
+    pub session: String,
+    pub created_at_ms: u64,
 }
 
 #[derive(Default)]
@@ -98,7 +107,8 @@ impl RoomBook {
         lock(&self.sessions).remove(id);
     }
 
-    pub fn add_producer(&self, id: &str, room: &str, identity: &str) {
+    /// Notes a producer or data producer made in a room's session.
+    pub fn add_producer(&self, id: &str, room: &str, identity: &str, session: &str) {
         let mut producers = lock(&self.producers);
         if producers.len() >= MAX_ENTRIES {
             producers.pop_first();
@@ -108,23 +118,31 @@ impl RoomBook {
             ProducerEntry {
                 room: room.to_string(),
                 identity: identity.to_string(),
+                session: session.to_string(),
                 created_at_ms: unix_ms(),
             },
         );
     }
 
     /// When a producer was made here and by whom, if this node saw it.
-    pub fn producer_origin(&self, id: &str) -> Option<(String, u64)> {
-        lock(&self.producers)
-            .get(id)
-            .map(|p| (p.identity.clone(), p.created_at_ms))
+    pub fn producer_origin(&self, id: &str) -> Option<ProducerOrigin> {
+        lock(&self.producers).get(id).map(|p| ProducerOrigin {
+            identity: p.identity.clone(),
+            session: p.session.clone(),
+            created_at_ms: p.created_at_ms,
+        })
     }
 
     /// The room's live sessions on this node; forgets closed ones.
     pub fn participants(&self, room: &str, topology: &Topology) -> Vec<Participant> {
         let mut sessions = lock(&self.sessions);
-        sessions.retain(|id, _| topology.transport(id).is_ok());
-        lock(&self.producers).retain(|id, _| topology.producer(id).is_ok());
+        // A WebSocket session is its socket, closed explicitly; the others
+        // are their transports.
+        sessions.retain(|id, s| {
+            s.participant.kind == SessionKind::Websocket || topology.transport(id).is_ok()
+        });
+        lock(&self.producers)
+            .retain(|id, _| topology.producer(id).is_ok() || topology.data_producer(id).is_ok());
         sessions
             .values()
             .filter(|s| s.participant.room == room)

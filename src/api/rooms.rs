@@ -63,6 +63,9 @@ pub struct RoomProducer {
     /// Who produces it, when known (a session's token identity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// The session that made it (a participant's id), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
     pub paused: bool,
     /// When it was made (Unix ms; 0 when not made through a room session).
     pub created_at_ms: u64,
@@ -76,6 +79,21 @@ pub struct RoomDetail {
     pub participants: Vec<ParticipantView>,
     /// Newest first.
     pub producers: Vec<RoomProducer>,
+    #[serde(default)]
+    pub data_producers: Vec<RoomDataProducer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomDataProducer {
+    pub id: String,
+    pub label: String,
+    pub protocol: String,
+    pub node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 /// A participant as the room's view shows it.
@@ -284,9 +302,26 @@ pub fn local_view(state: &AppState, record: &RoomRecord) -> RoomDetail {
             RoomProducer {
                 kind: entry.shared.kind,
                 node: node.clone(),
-                identity: origin.as_ref().map(|(identity, _)| identity.clone()),
+                identity: origin.as_ref().map(|o| o.identity.clone()),
+                session: origin.as_ref().map(|o| o.session.clone()),
                 paused: entry.paused,
-                created_at_ms: origin.map_or(0, |(_, at)| at),
+                created_at_ms: origin.map_or(0, |o| o.created_at_ms),
+                id,
+            }
+        })
+        .collect();
+    let data_producers = topology
+        .data_producers_in(&record.router_id)
+        .into_iter()
+        .filter(|(_, _, piped)| !piped)
+        .map(|(id, entry, _)| {
+            let origin = state.room_book.producer_origin(&id);
+            RoomDataProducer {
+                label: entry.info.label.clone(),
+                protocol: entry.info.protocol.clone(),
+                node: node.clone(),
+                identity: origin.as_ref().map(|o| o.identity.clone()),
+                session: origin.map(|o| o.session),
                 id,
             }
         })
@@ -296,6 +331,7 @@ pub fn local_view(state: &AppState, record: &RoomRecord) -> RoomDetail {
         router_id: record.router_id.clone(),
         participants,
         producers,
+        data_producers,
     }
 }
 
@@ -340,6 +376,15 @@ pub async fn cluster_view(
             for producer in part.producers {
                 if !detail.producers.iter().any(|p| p.id == producer.id) {
                     detail.producers.push(producer);
+                }
+            }
+            for data_producer in part.data_producers {
+                if !detail
+                    .data_producers
+                    .iter()
+                    .any(|p| p.id == data_producer.id)
+                {
+                    detail.data_producers.push(data_producer);
                 }
             }
         }

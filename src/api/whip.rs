@@ -119,7 +119,7 @@ pub async fn whip(
                     },
                 )
                 .await?;
-            state.room_book.add_producer(&produced.id, &room, &identity);
+            state.room_book.add_producer(&produced.id, &room, &identity, &session_id);
             answers.push(SectionAnswer::Receiving(rtp_parameters));
         }
         Ok::<_, ApiError>(answers)

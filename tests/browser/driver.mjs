@@ -4,6 +4,7 @@
 // Usage: node driver.mjs BASE_URL SCENARIO
 import { createRequire } from 'node:module';
 import { whipWhep } from './whip_whep.mjs';
+import { roomPage } from './room.mjs';
 
 const require = createRequire(new URL('../../demo/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -600,6 +601,7 @@ try {
     case 'data-channels': result = await dataChannels(browser, argument ? JSON.parse(argument) : {}); break;
     case 'quality': result = await quality(browser, JSON.parse(argument)); break;
     case 'whip-whep': result = await whipWhep(browser, JSON.parse(argument)); break;
+    case 'room-page': result = await roomPage(browser, JSON.parse(argument)); break;
     case 'watch-existing': result = await watchExisting(browser, argument); break;
     case 'publish-here-watch-there': result = await publishHereWatchThere(browser, argument); break;
     case 'watch-there-then-publish-here': result = await watchThereThenPublishHere(browser, argument); break;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 const BUNDLE = fileURLToPath(new URL('../../demo/dist/whip-whep.js', import.meta.url));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function openBarePage(browser, origin) {
+export async function openBarePage(browser, origin) {
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await context.newPage();
   const logs = [];
@@ -20,7 +20,7 @@ async function openBarePage(browser, origin) {
 }
 
 // In the page: what its peer connection receives and sends.
-const PAGE_STATS = async () => {
+export const PAGE_STATS = async () => {
   const report = await window.__pc.getStats();
   const out = { state: window.__pc.connectionState };
   report.forEach((s) => {
@@ -47,7 +47,7 @@ const PAGE_STATS = async () => {
   return out;
 };
 
-async function waitForStats(page, check, timeoutMs) {
+export async function waitForStats(page, check, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   let last;
   while (Date.now() < deadline) {
