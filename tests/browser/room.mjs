@@ -18,14 +18,15 @@ async function openRoomPage(browser, origin) {
   return page;
 }
 
-// Until `page` shows a tile of `identity` with decoded video.
+// Until `page` shows a tile of `identity` with decoded video at full size
+// (Chrome starts a new stream small and grows it as its estimate grows).
 async function waitForTile(page, identity, timeoutMs, gone = false) {
   const deadline = Date.now() + timeoutMs;
   let tiles;
   while (Date.now() < deadline) {
     tiles = await page.evaluate(() => window.troupeRoom.view());
     const tile = tiles.find((t) => t.identity === identity);
-    if (gone ? !tile : tile?.stats?.framesDecoded > 10 && tile.stats.frameWidth > 0) return { ok: true, tile, tiles };
+    if (gone ? !tile : tile?.stats?.framesDecoded > 10 && tile.stats.frameWidth >= 640) return { ok: true, tile, tiles };
     await sleep(500);
   }
   return { ok: false, tiles };
@@ -39,8 +40,8 @@ export async function roomPage(browser, options) {
     joined[name] = await pages[name].evaluate(({ room, token }) => window.troupeRoom.join({ name: room, token }), { room, token });
   }
   const seen = {
-    aliceSeesBob: await waitForTile(pages.alice, 'bob', 20000),
-    bobSeesAlice: await waitForTile(pages.bob, 'alice', 20000),
+    aliceSeesBob: await waitForTile(pages.alice, 'bob', 30000),
+    bobSeesAlice: await waitForTile(pages.bob, 'alice', 30000),
   };
   if (!seen.aliceSeesBob.ok || !seen.bobSeesAlice.ok) {
     return { ok: false, step: 'tiles', joined, seen, logs: [pages.alice.logs, pages.bob.logs] };
