@@ -13,6 +13,7 @@ done
 # Real peers: a browser, ffmpeg, GStreamer (vp8enc, webmmux: plugins-good),
 # etcd for the cluster tests, iproute2 for the network-namespace variant.
 need_debian_packages chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+    gstreamer1.0-plugins-bad gstreamer1.0-nice gir1.2-gst-plugins-bad-1.0 gir1.2-gst-plugins-base-1.0 python3-gi \
     etcd-server iproute2 prometheus tcpdump openssl curl
 # Kubernetes manifests: rendered by kubectl kustomize, checked offline.
 need_pip kubernetes-validate kubernetes-validate

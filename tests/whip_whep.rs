@@ -744,3 +744,66 @@ fn token_over(cert: &str, base: &str, room: &str, grants: Value) -> String {
     let issued: Value = serde_json::from_slice(&output.stdout).expect("a token");
     issued["token"].as_str().unwrap().to_string()
 }
+
+#[test]
+fn gstreamer_publishes_through_whip_and_a_browser_plays_it_through_whep() {
+    let server = server(&[]);
+    let base = format!("http://{}", server.addr);
+    let publish = token(&server, "native", "gstreamer", json!({"publish": true}));
+    let play = token(&server, "native", "viewer", json!({"subscribe": true}));
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/gstreamer/whip_publish.py"
+    );
+    let url = format!("{base}/v1/rooms/native/whip");
+    let publisher = std::thread::spawn(move || {
+        std::process::Command::new("/usr/bin/python3")
+            .args([script, &url, &publish, "20"])
+            .output()
+            .expect("python3 runs (scripts/test.sh installs python3-gi and GStreamer's webrtcbin)")
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while room_view_or_none(&server, "native")
+        .is_none_or(|v| v["producers"].as_array().map_or(0, Vec::len) < 2)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "GStreamer did not publish"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let argument = json!({
+        "room": "native", "playToken": play, "whipOrigin": base, "whepOrigins": [base],
+        "adminToken": ADMIN, "holdMs": 3000,
+    })
+    .to_string();
+    let report = run_scenario(&base, "whip-whep", Some(&argument));
+    for player in report["players"].as_array().unwrap() {
+        assert_eq!(player["video"]["frameWidth"], 640, "{player}");
+        assert_eq!(player["video"]["codec"], "video/VP8");
+        assert_eq!(player["audio"]["codec"], "audio/opus");
+    }
+    let view = &report["roomView"];
+    assert!(view["producers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["identity"] == "gstreamer"));
+    let output = publisher.join().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let result: Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap_or_else(|_| {
+            panic!(
+                "no report: {stdout} {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["deleted"], 200);
+}
+
+fn room_view_or_none(server: &TestServer, room: &str) -> Option<Value> {
+    let (status, view) =
+        server.call_with_token("GET", &format!("/v1/rooms/{room}"), None, Some(ADMIN));
+    (status == 200).then_some(view)
+}

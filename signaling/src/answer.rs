@@ -80,7 +80,7 @@ pub fn answer(offer: &Offer, local: &LocalTransport, sections: &[SectionAnswer])
     }
     for (index, (media, section)) in offer.media.iter().zip(sections).enumerate() {
         session = session.with_media(match section {
-            SectionAnswer::Rejected(_) => rejected(media),
+            SectionAnswer::Rejected(_) => rejected(media, local),
             SectionAnswer::Receiving(parameters) => {
                 let md = accepted_section(media, local, parameters, "recvonly");
                 let rids = parameters.encodings.iter().filter_map(|e| e.rid.as_deref());
@@ -133,7 +133,10 @@ pub fn answer(offer: &Offer, local: &LocalTransport, sections: &[SectionAnswer])
     session.marshal()
 }
 
-fn rejected(media: &OfferedMedia) -> MediaDescription {
+/// A refused section still names the transport's credentials: some
+/// answerers' peers (GStreamer's webrtcbin) refuse an answer with any
+/// section lacking a fingerprint.
+fn rejected(media: &OfferedMedia, local: &LocalTransport) -> MediaDescription {
     let mut md = MediaDescription::new_jsep_media_description(media.media.clone(), vec![]);
     md.media_name = MediaName {
         media: media.media.clone(),
@@ -148,7 +151,12 @@ fn rejected(media: &OfferedMedia) -> MediaDescription {
             media.formats.clone()
         },
     };
-    md.with_value_attribute("mid".into(), media.mid.clone())
+    md = md.with_ice_credentials(local.ice_ufrag.clone(), local.ice_pwd.clone());
+    for (algorithm, value) in &local.fingerprints {
+        md = md.with_fingerprint(algorithm.clone(), value.clone());
+    }
+    md.with_value_attribute("setup".into(), "passive".into())
+        .with_value_attribute("mid".into(), media.mid.clone())
         .with_property_attribute("inactive".into())
 }
 

@@ -57,7 +57,8 @@ pub struct OfferedMedia {
     pub media: String,
     pub protocol: String,
     pub formats: Vec<String>,
-    /// Port 0: the offerer already rejected the section.
+    /// Port 0 without `a=bundle-only`: the offerer rejected the section
+    /// (with it, the section rides the bundle: JSEP's max-bundle offers).
     pub disabled: bool,
     pub direction: Direction,
     /// In the offerer's order of preference.
@@ -204,7 +205,7 @@ fn parse_media(index: usize, section: &MediaDescription) -> Result<OfferedMedia,
         media: name.media.clone(),
         protocol: name.protos.join("/"),
         formats: name.formats.iter().take(MAX_PER_SECTION).cloned().collect(),
-        disabled: name.port.value == 0,
+        disabled: name.port.value == 0 && !section.has_attribute("bundle-only"),
         direction,
         codecs: Vec::new(),
         header_extensions: Vec::new(),

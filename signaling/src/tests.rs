@@ -257,3 +257,16 @@ fn strip(text: &str, prefix: &str) -> String {
         .collect::<Vec<_>>()
         .join("\r\n")
 }
+
+#[test]
+fn a_max_bundle_offer_rides_its_port_zero_sections_on_the_bundle() {
+    // GStreamer's webrtcbin (max-bundle): the audio section has port 0
+    // and a=bundle-only, and is as much a part of the offer as the video.
+    let offer = parse_offer(include_str!("../fixtures/gstreamer-whip.sdp")).unwrap();
+    assert_eq!(offer.media.len(), 2);
+    assert!(offer.media.iter().all(|m| !m.disabled));
+    let router = router();
+    let (_, audio) = producer_parameters(&offer.media[1], &router, "x").unwrap();
+    assert_eq!(audio.codecs[0].mime_type.to_ascii_lowercase(), "audio/opus");
+    assert_eq!(audio.rtcp.cname.as_deref().map(|c| c.contains('@')), Some(true));
+}

@@ -60,19 +60,23 @@ export async function waitForStats(page, check, timeoutMs) {
 
 export async function whipWhep(browser, options) {
   const { room, publishToken, playToken, whipOrigin, whepOrigins, holdMs = 8000, adminToken } = options;
-  const publisher = await openBarePage(browser, whipOrigin);
-  const published = await publisher.evaluate(async ({ url, token }) => {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
-    const pc = new RTCPeerConnection();
-    window.__pc = pc;
-    for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
-    const whip = new window.troupeWhipWhep.WHIPClient();
-    window.__client = whip;
-    await whip.publish(pc, url, token);
-    return { resource: whip.resourceURL.href, etag: whip.etag };
-  }, { url: `${whipOrigin}/v1/rooms/${room}/whip`, token: publishToken });
-  const sending = await waitForStats(publisher, (s) => s.state === 'connected' && s.sentVideo?.packetsSent > 50, 15000);
-  if (!sending.ok) return { ok: false, step: 'publish', published, sending, logs: publisher.logs };
+  // No publish token: another client (GStreamer) publishes; only play.
+  const publisher = publishToken ? await openBarePage(browser, whipOrigin) : null;
+  let published = null;
+  if (publisher) {
+    published = await publisher.evaluate(async ({ url, token }) => {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+      const pc = new RTCPeerConnection();
+      window.__pc = pc;
+      for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
+      const whip = new window.troupeWhipWhep.WHIPClient();
+      window.__client = whip;
+      await whip.publish(pc, url, token);
+      return { resource: whip.resourceURL.href, etag: whip.etag };
+    }, { url: `${whipOrigin}/v1/rooms/${room}/whip`, token: publishToken });
+    const sending = await waitForStats(publisher, (s) => s.state === 'connected' && s.sentVideo?.packetsSent > 50, 15000);
+    if (!sending.ok) return { ok: false, step: 'publish', published, sending, logs: publisher.logs };
+  }
 
   // Players: the whip-whep WHEPClient, and a bare RTCPeerConnection (one of
   // each per origin given).
@@ -119,14 +123,15 @@ export async function whipWhep(browser, options) {
   // The room as the API shows it, fetched by the page (which trusts the
   // test's self-signed certificate).
   const headers = adminToken ? { Authorization: `Bearer ${adminToken}` } : {};
-  const viewRoom = () => publisher.evaluate(async ({ url, headers }) => (await fetch(url, { headers })).json(),
+  const viewer = publisher ?? players[0].page;
+  const viewRoom = () => viewer.evaluate(async ({ url, headers }) => (await fetch(url, { headers })).json(),
     { url: `${whipOrigin}/v1/rooms/${room}`, headers });
   const roomView = await viewRoom();
   const after = [];
   for (const player of players) {
     after.push({ origin: player.origin, bare: player.bare, ...(await player.page.evaluate(PAGE_STATS)) });
   }
-  const sent = await publisher.evaluate(PAGE_STATS);
+  const sent = publisher ? await publisher.evaluate(PAGE_STATS) : null;
   // Ending: the clients' own stop() (a DELETE), the bare page by hand.
   const ended = [];
   for (const player of players) {
@@ -137,7 +142,7 @@ export async function whipWhep(browser, options) {
       return response.status;
     }, { bare: player.bare, token: playToken }));
   }
-  await publisher.evaluate(() => window.__client.stop());
+  if (publisher) await publisher.evaluate(() => window.__client.stop());
   const roomAfter = await viewRoom();
   return {
     ok: ended.every((s) => s === 200),
