@@ -136,6 +136,14 @@ pub struct Topology {
     inner: Arc<Mutex<Inner>>,
 }
 
+impl Inner {
+    fn is_pipe(&self, transport_id: &str) -> bool {
+        self.transports
+            .get(transport_id)
+            .is_some_and(|t| t.kind == TransportKind::Pipe)
+    }
+}
+
 impl Topology {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock would be a bug in this file; the
@@ -323,13 +331,7 @@ impl Topology {
             .producers
             .iter()
             .filter(|(_, p)| p.router_id == router_id)
-            .map(|(id, p)| {
-                let piped = inner
-                    .transports
-                    .get(&p.transport_id)
-                    .is_some_and(|t| t.kind == TransportKind::Pipe);
-                (id.clone(), p.clone(), piped)
-            })
+            .map(|(id, p)| (id.clone(), p.clone(), inner.is_pipe(&p.transport_id)))
             .collect()
     }
 
@@ -341,13 +343,7 @@ impl Topology {
             .data_producers
             .iter()
             .filter(|(_, p)| p.router_id == router_id)
-            .map(|(id, p)| {
-                let piped = inner
-                    .transports
-                    .get(&p.transport_id)
-                    .is_some_and(|t| t.kind == TransportKind::Pipe);
-                (id.clone(), p.clone(), piped)
-            })
+            .map(|(id, p)| (id.clone(), p.clone(), inner.is_pipe(&p.transport_id)))
             .collect()
     }
 

@@ -268,5 +268,8 @@ fn a_max_bundle_offer_rides_its_port_zero_sections_on_the_bundle() {
     let router = router();
     let (_, audio) = producer_parameters(&offer.media[1], &router, "x").unwrap();
     assert_eq!(audio.codecs[0].mime_type.to_ascii_lowercase(), "audio/opus");
-    assert_eq!(audio.rtcp.cname.as_deref().map(|c| c.contains('@')), Some(true));
+    assert_eq!(
+        audio.rtcp.cname.as_deref().map(|c| c.contains('@')),
+        Some(true)
+    );
 }

@@ -125,22 +125,15 @@ pub async fn whip(
         Ok::<_, ApiError>(answers)
     }
     .await;
-    let answers = match made {
-        Ok(answers) => answers,
-        Err(e) => {
-            let _ = state.node().close(ObjectKind::Transport, &session_id);
-            return Err(e);
-        }
-    };
-    Ok(session_created(
+    session_created(
         &state,
         &offer,
         transport,
-        answers,
+        made,
         &room,
         &identity,
         SessionKind::Whip,
-    ))
+    )
 }
 
 /// Plays a room (WHEP): its newest audio and video (or the producers
@@ -251,22 +244,15 @@ pub async fn whep(
         Ok::<_, ApiError>(answers)
     }
     .await;
-    let answers = match made {
-        Ok(answers) => answers,
-        Err(e) => {
-            let _ = state.node().close(ObjectKind::Transport, &session_id);
-            return Err(e);
-        }
-    };
-    Ok(session_created(
+    session_created(
         &state,
         &offer,
         transport,
-        answers,
+        made,
         &room,
         &identity,
         SessionKind::Whep,
-    ))
+    )
 }
 
 /// Trickled candidates (`204`; Troupe is ICE-lite and needs none), or new
@@ -531,15 +517,24 @@ async fn open_transport(
     Ok(created)
 }
 
+/// The answer to a session whose objects were made; a session that failed
+/// half-way closes its transport and with it whatever was made.
 fn session_created(
     state: &AppState,
     offer: &Offer,
     transport: TransportCreated,
-    answers: Vec<SectionAnswer>,
+    made: ApiResult<Vec<SectionAnswer>>,
     room: &str,
     identity: &str,
     kind: SessionKind,
-) -> HttpResponse {
+) -> ApiResult<HttpResponse> {
+    let answers = match made {
+        Ok(answers) => answers,
+        Err(e) => {
+            let _ = state.node().close(ObjectKind::Transport, &transport.id);
+            return Err(e);
+        }
+    };
     let candidates: Vec<LocalCandidate> = transport
         .ice_candidates
         .iter()
@@ -600,7 +595,7 @@ fn session_created(
             header::ETAG,
             format!("\"{}\"", transport.ice_parameters.username_fragment),
         ));
-    with_cors(response.body(answer))
+    Ok(with_cors(response.body(answer)))
 }
 
 /// A CNAME for a publisher that names none.
