@@ -9,6 +9,14 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+/// Makes ring the process's TLS provider. reqwest is built without a
+/// provider of its own (no aws-lc); clients that do not bring their TLS
+/// configuration (the OTLP exporter's) take the process default.
+pub fn install_crypto_provider() {
+    // Err: already installed, by an earlier call.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The server's TLS configuration and its certificate's fingerprint.
 pub struct HttpsIdentity {
     pub server: rustls::ServerConfig,

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: troupe_config::Config) -> ExitCode {
+    troupe::https::install_crypto_provider();
     let telemetry = match troupe::telemetry::init(&config) {
         Ok(t) => t,
         Err(e) => {

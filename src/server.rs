@@ -78,6 +78,7 @@ impl RunningServer {
 }
 
 pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+    crate::https::install_crypto_provider();
     let mut registry = Registry::default();
     let actor_metrics = ActorMetrics::register(&mut registry);
     let api_metrics = ApiMetrics::register(&mut registry, &config);
