@@ -73,6 +73,12 @@ fn browsers_join_a_room_by_name_with_tokens_and_see_each_other() {
     for who in ["alice", "bob", "obs"] {
         assert!(identities.contains(&who), "{who} not in {identities:?}");
     }
+    // The room named its speakers (both pages' fake microphones beep).
+    let speakers = report["speakers"].as_array().unwrap();
+    assert!(
+        speakers.iter().any(|s| s == "alice" || s == "bob"),
+        "{speakers:?}"
+    );
 }
 
 /// A WebSocket client speaking the room protocol.

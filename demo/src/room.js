@@ -13,6 +13,13 @@ const say = (text) => { status.textContent = text; };
 
 let room = null;
 const tiles = new Map(); // session → { element, video, quality, consumers }
+const speakers = []; // identities the room named as speaking, in order
+
+// The room's dominant speaker gets a frame.
+function markSpeaker({ session, identity }) {
+  speakers.push(identity);
+  for (const [id, tile] of tiles) tile.element.classList.toggle('speaking', id === session);
+}
 
 function tileFor(session, identity) {
   let tile = tiles.get(session);
@@ -93,6 +100,7 @@ export async function join({ name, token, publish = true, video = { width: 640, 
   room.addEventListener('newProducer', (e) => { receive(e.detail).catch((err) => say(err.message)); });
   room.addEventListener('producerClosed', (e) => forgetProducer(e.detail.id));
   room.addEventListener('peerLeft', (e) => dropTile(e.detail.id));
+  room.addEventListener('activeSpeaker', (e) => markSpeaker(e.detail));
   room.addEventListener('closed', () => say('disconnected'));
   for (const producer of room.producers.values()) await receive(producer);
   if (publish) {
@@ -124,7 +132,12 @@ export async function leave() {
 export function view() {
   return [...tiles.entries()].map(([session, tile]) => ({
     session, identity: tile.identity, stats: tile.stats ?? null, overlay: tile.quality.textContent,
+    speaking: tile.element.classList.contains('speaking'),
   }));
+}
+
+export function speakersSeen() {
+  return [...speakers];
 }
 
 const params = new URLSearchParams(location.search);

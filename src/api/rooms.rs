@@ -81,6 +81,17 @@ pub struct RoomDetail {
     pub producers: Vec<RoomProducer>,
     #[serde(default)]
     pub data_producers: Vec<RoomDataProducer>,
+    /// The newest dominant speaker any node's room observer named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_speaker: Option<ActiveSpeaker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveSpeaker {
+    pub producer_id: String,
+    /// When it became the speaker (Unix ms).
+    pub since_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -332,6 +343,7 @@ pub fn local_view(state: &AppState, record: &RoomRecord) -> RoomDetail {
         participants,
         producers,
         data_producers,
+        active_speaker: state.room_watches.speaker(&record.name),
     }
 }
 

@@ -32,6 +32,15 @@ async function waitForTile(page, identity, timeoutMs, gone = false) {
   return { ok: false, tiles };
 }
 
+async function waitInPage(page, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await page.evaluate(check)) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
 export async function roomPage(browser, options) {
   const { origin, room, alice, bob, whipToken, whepToken, adminToken } = options;
   const pages = { alice: await openRoomPage(browser, origin), bob: await openRoomPage(browser, origin) };
@@ -46,6 +55,8 @@ export async function roomPage(browser, options) {
   if (!seen.aliceSeesBob.ok || !seen.bobSeesAlice.ok) {
     return { ok: false, step: 'tiles', joined, seen, logs: [pages.alice.logs, pages.bob.logs] };
   }
+  // The room names a speaker (Chromium's fake microphone beeps).
+  const spoke = await waitInPage(pages.alice, () => window.troupeRoom.speakersSeen().length > 0, 10000);
   // A WHIP publisher joins the room: both pages show it.
   const whip = await openBarePage(browser, origin);
   await whip.evaluate(async ({ url, token }) => {
@@ -90,7 +101,8 @@ export async function roomPage(browser, options) {
   const bobBack = await waitForTile(pages.alice, 'bob', 20000);
   const tiles = await pages.alice.evaluate(() => window.troupeRoom.view());
   return {
-    ok: playing.ok && bobGone.ok && bobBack.ok,
+    ok: playing.ok && bobGone.ok && bobBack.ok && spoke,
+    speakers: await pages.alice.evaluate(() => window.troupeRoom.speakersSeen()),
     joined, seen: { aliceSeesBob: seen.aliceSeesBob.tile, bobSeesAlice: seen.bobSeesAlice.tile },
     whipSeen: whipSeen.byAlice.tile, whep: playing.stats, view, bobGone: bobGone.ok, bobBack: bobBack.tile, tiles,
   };
