@@ -245,3 +245,29 @@ fn the_room_socket_keeps_peers_to_their_grants_and_their_own_objects() {
     let (_, view) = server.call_with_token("GET", "/v1/rooms/hall", None, Some(ADMIN));
     assert_eq!(view["participants"], json!([]), "{view}");
 }
+
+#[test]
+fn on_a_loopback_node_anyone_joins_by_name_without_a_token() {
+    let server = TestServer::start(config(&[]));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("ws://{}/v1/rooms/open-house/ws?name=carol", server.addr);
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("opens");
+        let mut carol = Peer {
+            socket,
+            next: 1,
+            notifications: Vec::new(),
+        };
+        let joined = carol.request("join", json!({})).await;
+        assert_eq!(joined["data"]["identity"], "carol", "{joined}");
+        assert_eq!(joined["data"]["room"], "open-house");
+    });
+    // The page itself is the room page, served with no token.
+    let (status, page) = server.call("GET", "/", None);
+    assert_eq!(status, 200);
+    assert!(page.as_str().unwrap_or_default().contains("Troupe room"));
+}

@@ -265,7 +265,7 @@ async function start() {
       const audio = state.producers.find((p) => p.kind === 'audio');
       if (audio) await observeSpeaker(id, audio.id);
       if (!routerId) await openChat(id);
-      const link = `${location.origin}/?room=${id}`;
+      const link = `${location.origin}${location.pathname}?room=${id}`;
       say('Publishing. Watch from another tab: ');
       const a = document.createElement('a');
       a.href = link;

@@ -93,10 +93,10 @@ async function measure() {
 }
 setInterval(() => { measure().catch(() => {}); }, 1000);
 
-export async function join({ name, token, publish = true, video = { width: 640, height: 480 } }) {
+export async function join({ name, token, me, publish = true, video = { width: 640, height: 480 } }) {
   if (room) await leave();
   say(`joining ${name}…`);
-  room = await TroupeRoom.join({ room: name, token });
+  room = await TroupeRoom.join({ room: name, token, name: me });
   room.addEventListener('newProducer', (e) => { receive(e.detail).catch((err) => say(err.message)); });
   room.addEventListener('producerClosed', (e) => forgetProducer(e.detail.id));
   room.addEventListener('peerLeft', (e) => dropTile(e.detail.id));
@@ -141,11 +141,12 @@ export function speakersSeen() {
 }
 
 const params = new URLSearchParams(location.search);
-form.room.value = params.get('room') ?? '';
+form.room.value = params.get('room') ?? 'lobby';
 form.token.value = params.get('token') ?? '';
+form.me.value = params.get('name') ?? '';
 form.addEventListener('submit', (e) => {
   e.preventDefault();
-  join({ name: form.room.value, token: form.token.value }).catch((err) => say(err.message));
+  join({ name: form.room.value, token: form.token.value, me: form.me.value }).catch((err) => say(err.message));
 });
 leaveButton.addEventListener('click', () => { leave().catch((err) => say(err.message)); });
 if (params.get('room') && params.get('join') === '1') form.requestSubmit();

@@ -14,10 +14,13 @@ const REQUEST_TIMEOUT_MS = 15000;
 export class TroupeRoom extends EventTarget {
   // `origin` defaults to the page's; the token goes in the URL because a
   // browser cannot set headers on a WebSocket.
-  static async join({ room, token, origin = location.origin, forceTcp = false, dataChannels = true }) {
+  // `name` is what to go by without a token (a loopback node needs none);
+  // a token's identity wins.
+  static async join({ room, token, name, origin = location.origin, forceTcp = false, dataChannels = true }) {
     const url = new URL(`/v1/rooms/${encodeURIComponent(room)}/ws`, origin);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     if (token) url.searchParams.set('token', token);
+    if (name) url.searchParams.set('name', name);
     const socket = new WebSocket(url);
     await new Promise((resolve, reject) => {
       socket.onopen = resolve;

@@ -1,15 +1,17 @@
-//! The demo pages: `/` (publish a camera, watch a router, through the admin
-//! API), `/room` (a room by name with a room token, through the room
-//! WebSocket), and this node's status at `/status`.
+//! The demo pages: `/` (a room by name, joined through the room WebSocket
+//! with a room token, or none on loopback), `/classic` (publish a camera
+//! and watch a router through the admin API, as an app server would), and
+//! this node's status at `/status`.
 
 use actix_web::{web, HttpResponse};
 
 use crate::api::State;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index))
-        .route("/demo/app.js", web::get().to(bundle))
+    cfg.route("/", web::get().to(room_page))
         .route("/room", web::get().to(room_page))
+        .route("/classic", web::get().to(index))
+        .route("/demo/app.js", web::get().to(bundle))
         .route("/demo/room.js", web::get().to(room_bundle))
         .route("/status", web::get().to(status));
 }

@@ -16,7 +16,7 @@ use crate::api::AppState;
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/v1/health" | "/v1/ready" | "/" | "/demo/app.js" | "/room" | "/demo/room.js"
+        "/v1/health" | "/v1/ready" | "/" | "/classic" | "/room" | "/demo/app.js" | "/demo/room.js"
     )
 }
 

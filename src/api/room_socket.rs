@@ -44,13 +44,15 @@ const MAX_CONSUMERS: usize = 512;
 /// The largest request taken, bytes (a simulcast `produce` is ~4 KB).
 const MAX_MESSAGE: usize = 64 * 1024;
 
-/// For the OpenAPI document: the middleware reads the token.
-#[allow(dead_code)]
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SocketQuery {
     /// A room token (browsers cannot set headers on a WebSocket); the
-    /// `Authorization` header works too.
+    /// `Authorization` header works too. The middleware reads it.
+    #[allow(dead_code)]
     pub token: Option<String>,
+    /// The name to go by, for a caller without a room token (the admin, or
+    /// anyone on a loopback node); a token's identity wins. 1-64 characters.
+    pub name: Option<String>,
 }
 
 /// Joins a room over a WebSocket (see the module's protocol).
@@ -63,9 +65,14 @@ pub async fn room_socket(
     caller: Caller,
     request: HttpRequest,
     room: web::Path<String>,
+    query: web::Query<SocketQuery>,
     body: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let room = room.into_inner();
+    let chosen_name = query
+        .into_inner()
+        .name
+        .filter(|n| (1..=64).contains(&n.chars().count()));
     if caller.may(&room, Grant::Subscribe).is_err() {
         caller.may(&room, Grant::Publish)?;
     }
@@ -83,6 +90,7 @@ pub async fn room_socket(
         identity: caller
             .identity()
             .map(str::to_string)
+            .or(chosen_name)
             .unwrap_or_else(|| "admin".into()),
         caller,
         record,

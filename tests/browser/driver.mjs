@@ -40,7 +40,7 @@ async function openPage(browser, origin = baseUrl) {
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-  await page.goto(`${origin}/`);
+  await page.goto(`${origin}/classic`);
   await page.waitForFunction(() => typeof window.troupeDemo !== 'undefined');
   page.logs = logs;
   return page;
