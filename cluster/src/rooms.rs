@@ -25,7 +25,7 @@ pub struct RoomRecord {
 
 #[derive(Debug, Error)]
 pub enum RoomError {
-    #[error("room name {0:?}: 1 to 64 letters, digits, '-', '_' or '.'")]
+    #[error("room name {0:?}: 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'")]
     BadName(String),
     #[error("the room directory (etcd) is unreachable: {0}")]
     Unreachable(String),
@@ -38,8 +38,8 @@ pub fn check_room_name(name: &str) -> Result<(), RoomError> {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && name != "."
-        && name != "..";
+        // Not `.` or `..`, which a URL path would swallow.
+        && !name.starts_with('.');
     if valid {
         Ok(())
     } else {
@@ -237,7 +237,17 @@ mod tests {
         for good in ["lobby", "team-7", "a.b_c", &"x".repeat(64)] {
             assert!(check_room_name(good).is_ok(), "{good}");
         }
-        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(65), "a?b"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "a/b",
+            "a b",
+            "é",
+            &"x".repeat(65),
+            "a?b",
+        ] {
             assert!(check_room_name(bad).is_err(), "{bad}");
         }
     }

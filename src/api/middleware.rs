@@ -67,6 +67,12 @@ pub async fn authorize(
     if is_public(req.path()) || req.method() == actix_web::http::Method::OPTIONS {
         return next.call(req).await;
     }
+    // A documented path asked with a method it does not take is a 405,
+    // whoever asks: nothing is served, so there is nothing to authorize.
+    let method = req.method().as_str();
+    if super::allowed_methods::allowed_methods(req.path()).is_some_and(|m| !m.contains(&method)) {
+        return next.call(req).await;
+    }
     let given = bearer_token(&req);
     let is_admin = match (&given, &state.api_token) {
         (Some(g), Some(expected)) => constant_time_eq(g.as_bytes(), expected.as_bytes()),

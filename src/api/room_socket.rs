@@ -56,7 +56,7 @@ pub struct SocketQuery {
 }
 
 /// Joins a room over a WebSocket (see the module's protocol).
-#[utoipa::path(get, path = "/v1/rooms/{room}/ws", tag = "rooms", params(SocketQuery),
+#[utoipa::path(get, path = "/v1/rooms/{room}/ws", tag = "rooms", params(("room" = String, Path, description = "the room name", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64), SocketQuery),
     responses((status = 101, description = "WebSocket upgrade; JSON requests and notifications (docs/rooms.md)"),
               (status = 400, body = ErrorBody, description = "not a WebSocket upgrade"),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]

@@ -29,11 +29,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OpenRoomRequest {
     /// 1-64 letters, digits, `-`, `_`, `.`.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"
+    )]
     pub name: String,
     /// The room's codecs when it is made now; opus, VP8, VP9 and H264 when
     /// absent. An existing room keeps its own.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub media_codecs: Option<Vec<RtpCodecCapability>>,
 }
 
@@ -176,8 +181,8 @@ pub async fn list_rooms(state: State) -> ApiResult<HttpResponse> {
 }
 
 /// A room's participants and producers, on every node.
-#[utoipa::path(get, path = "/v1/rooms/{name}", tag = "rooms",
-    responses((status = 200, body = RoomDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/rooms/{name}", tag = "rooms", params(("name" = String, Path, description = "the room name", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)),
+    responses((status = 200, body = RoomDetail), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_room(
     state: State,
     caller: Caller,
@@ -195,8 +200,8 @@ pub async fn get_room(
 }
 
 /// Closes a room on every node: its sessions end, its name is free.
-#[utoipa::path(delete, path = "/v1/rooms/{name}", tag = "rooms",
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/rooms/{name}", tag = "rooms", params(("name" = String, Path, description = "the room name", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn close_room(
     state: State,
     caller: Caller,
@@ -211,7 +216,11 @@ pub async fn close_room(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenRequest {
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"
+    )]
     pub room: String,
     /// The holder's name in the room.
     #[schema(min_length = 1, max_length = 128)]

@@ -42,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct CreateRouterRequest {
     /// The router's codecs; opus, VP8, VP9 and H264 when absent.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub media_codecs: Option<Vec<RtpCodecCapability>>,
     #[serde(default)]
     #[schema(value_type = Object)]

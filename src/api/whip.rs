@@ -49,7 +49,7 @@ pub struct WhepQuery {
 
 /// Publishes into a room (WHIP): an `application/sdp` offer in, the answer
 /// out, `Location` naming the session. Needs the `publish` grant.
-#[utoipa::path(post, path = "/v1/rooms/{room}/whip", tag = "whip-whep",
+#[utoipa::path(post, path = "/v1/rooms/{room}/whip", tag = "whip-whep", params(("room" = String, Path, description = "the room name", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64)),
     request_body(content = String, content_type = "application/sdp", description = "SDP offer"),
     responses((status = 201, body = String, content_type = "application/sdp", description = "SDP answer; Location: /v1/whip/{session}"),
               (status = 400, body = ErrorBody, description = "an offer that cannot be answered (the reason says why)"),
@@ -139,7 +139,7 @@ pub async fn whip(
 /// Plays a room (WHEP): its newest audio and video (or the producers
 /// `?producer=` names), each consumed for one receiving section of the
 /// offer. Needs the `subscribe` grant.
-#[utoipa::path(post, path = "/v1/rooms/{room}/whep", tag = "whip-whep", params(WhepQuery),
+#[utoipa::path(post, path = "/v1/rooms/{room}/whep", tag = "whip-whep", params(("room" = String, Path, description = "the room name", pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$", min_length = 1, max_length = 64), WhepQuery),
     request_body(content = String, content_type = "application/sdp", description = "SDP offer (recvonly sections)"),
     responses((status = 201, body = String, content_type = "application/sdp", description = "SDP answer; Location: /v1/whep/{session}"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
