@@ -276,6 +276,16 @@ fn room_tokens_are_refused_with_their_reason_and_nothing_is_made() {
         );
     }
     assert!(rooms(&server).is_empty(), "a refused request made a room");
+    // A method the route does not take is a 405 for anyone, token or not.
+    let put = send(
+        &server,
+        "PUT",
+        "/v1/rooms/lobby/whip",
+        "application/sdp",
+        "",
+        None,
+    );
+    assert_eq!(put.status, 405, "{}", put.body);
     // A room token opens its room's routes only.
     let (status, _) = server.call_with_token("GET", "/v1/rooms", None, Some(&publish));
     assert_eq!(status, 403);
