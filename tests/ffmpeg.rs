@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{demo_dir, run_scenario};
-use common::media_tools::ffmpeg_sender;
+use common::media_tools::{ffmpeg_sender, ffprobe};
 use common::webrtc_client::{payload_type, post};
 use common::{assert_error, config, TestServer};
 use serde_json::{json, Value};
@@ -99,16 +99,6 @@ fn an_ffmpeg_stream_is_watched_in_a_browser() {
         &ingest.transports,
         Duration::ZERO,
     );
-}
-
-fn ffprobe(file: &str, args: &[&str]) -> String {
-    let output = std::process::Command::new("ffprobe")
-        .args(["-v", "error"])
-        .args(args)
-        .args(["-of", "csv=p=0", file])
-        .output()
-        .expect("ffprobe runs");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// Records 10 s of the ffmpeg test pattern and checks the file.

@@ -203,15 +203,7 @@ fn record_while_published(addr: std::net::SocketAddr, room: &str) -> (u32, Strin
         server.call_with_token("DELETE", &format!("/v1/recordings/{id}"), None, Some(ADMIN));
     assert_eq!(status, 200, "{stopped}");
     let path = recording["path"].as_str().unwrap();
-    let probe = |args: &[&str]| {
-        let output = std::process::Command::new("ffprobe")
-            .args(["-v", "error"])
-            .args(args)
-            .args(["-of", "csv=p=0", path])
-            .output()
-            .expect("ffprobe runs");
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
-    };
+    let probe = |args: &[&str]| common::media_tools::ffprobe(path, args);
     let frames = probe(&[
         "-select_streams",
         "v:0",
@@ -702,30 +694,20 @@ fn the_api_and_standard_clients_work_over_https() {
     let (cert, key) = self_signed(dir.path());
     let server = server(&[("tls_certificate", &cert), ("tls_private_key", &key)]);
     let base = format!("https://{}", server.addr);
-    let curl = |url: &str, extra: &[&str]| {
-        std::process::Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--max-time",
-                "5",
-            ])
-            .args(extra)
-            .arg(url)
-            .output()
-            .expect("curl runs (scripts/test.sh installs it)")
+    let status_of = |url: &str, extra: &[&str]| {
+        let mut args = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+        args.extend_from_slice(extra);
+        args.push(url);
+        curl(&args)
     };
-    let health = curl(&format!("{base}/v1/health"), &["--cacert", &cert]);
-    assert_eq!(String::from_utf8_lossy(&health.stdout), "200");
+    let health = status_of(&format!("{base}/v1/health"), &["--cacert", &cert]);
+    assert_eq!(health, "200");
     // Plain HTTP on the same port gets no answer.
-    let plain = curl(&format!("http://{}/v1/health", server.addr), &[]);
-    assert_ne!(String::from_utf8_lossy(&plain.stdout), "200");
+    let plain = status_of(&format!("http://{}/v1/health", server.addr), &[]);
+    assert_ne!(plain, "200");
     // The demo page and its bundle are there over HTTPS too.
-    let page = curl(&format!("{base}/"), &["--cacert", &cert]);
-    assert_eq!(String::from_utf8_lossy(&page.stdout), "200");
+    let page = status_of(&format!("{base}/"), &["--cacert", &cert]);
+    assert_eq!(page, "200");
     let publish = token_over(&cert, &base, "secure", json!({"publish": true}));
     let play = token_over(&cert, &base, "secure", json!({"subscribe": true}));
     let argument = json!({
@@ -740,19 +722,34 @@ fn the_api_and_standard_clients_work_over_https() {
 }
 
 fn token_over(cert: &str, base: &str, room: &str, grants: Value) -> String {
-    let output = std::process::Command::new("curl")
-        .args(["-s", "--max-time", "5", "--cacert", cert, "-X", "POST"])
-        .args(["-H", &format!("Authorization: Bearer {ADMIN}")])
-        .args(["-H", "Content-Type: application/json"])
-        .args([
-            "-d",
-            &json!({"room": room, "identity": "tls", "grants": grants}).to_string(),
-        ])
-        .arg(format!("{base}/v1/tokens"))
-        .output()
-        .expect("curl runs");
-    let issued: Value = serde_json::from_slice(&output.stdout).expect("a token");
+    let auth = format!("Authorization: Bearer {ADMIN}");
+    let body = json!({"room": room, "identity": "tls", "grants": grants}).to_string();
+    let url = format!("{base}/v1/tokens");
+    let answer = curl(&[
+        "--cacert",
+        cert,
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &body,
+        &url,
+    ]);
+    let issued: Value = serde_json::from_str(&answer).expect("a token");
     issued["token"].as_str().unwrap().to_string()
+}
+
+/// curl, quiet and bounded in time; its output as text.
+fn curl(args: &[&str]) -> String {
+    let output = std::process::Command::new("curl")
+        .args(["-s", "--max-time", "5"])
+        .args(args)
+        .output()
+        .expect("curl runs (scripts/test.sh installs it)");
+    String::from_utf8_lossy(&output.stdout).to_string()
 }
 
 #[test]

@@ -50,6 +50,17 @@ impl Drop for Tool {
     }
 }
 
+/// One ffprobe answer about `file`, as CSV values without keys.
+pub fn ffprobe(file: &str, args: &[&str]) -> String {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
+        .args(["-of", "csv=p=0", file])
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
 pub fn which(program: &str) -> bool {
     Command::new("sh")
         .arg("-c")
