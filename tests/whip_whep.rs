@@ -409,6 +409,20 @@ fn bad_offers_are_refused_with_the_reason_and_leave_nothing_behind() {
     );
     assert_eq!(router["transportIds"], json!([]), "{router}");
     assert!(metric(&server, "troupe_api_refused_sdp_offers_total") >= 6.0);
+    // An offer refused in a room it would have opened leaves no room.
+    let answer = send(
+        &server,
+        "POST",
+        "/v1/rooms/brand-new/whip",
+        "application/sdp",
+        &CHROMIUM_WHIP.replace("a=sendonly", "a=recvonly"),
+        Some(ADMIN),
+    );
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        room_view_or_none(&server, "brand-new").is_none(),
+        "the refused offer left its room"
+    );
     // WHEP of a room with nothing in it, or of no room.
     let answer = send(
         &server,

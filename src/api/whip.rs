@@ -7,6 +7,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use troupe_actors::rtp_parameters::{MediaKind, RtpParameters};
 use troupe_actors::transport::{
     ConnectRequest, ConsumeRequest, DtlsFingerprint, DtlsParameters, ProduceRequest,
     TransportCreated, WebRtcConnectRequest, WebRtcTransportOptions,
@@ -65,36 +66,18 @@ pub async fn whip(
     caller.may(&room, Grant::Publish)?;
     state.accepting()?;
     let offer = read_offer(&state, &request, &body)?;
-    let (record, _) = state.cluster.open_room(&room, None).await?;
-    state.cluster.ensure_router(&record.router_id).await?;
-    let router_caps = state
-        .node()
-        .router_dump(&record.router_id)
-        .await?
-        .rtp_capabilities;
-    // Everything the offer asks is checked before anything is made: a
-    // refused offer leaves nothing behind.
-    let fallback_cname = format!("troupe-{}", &uuid_like());
-    let mut sections = Vec::with_capacity(offer.media.len());
-    for media in &offer.media {
-        let publishes = media.kind.is_some() && !media.disabled && media.direction.offerer_sends();
-        sections.push(if publishes {
-            Some(
-                troupe_signaling::producer_parameters(media, &router_caps, &fallback_cname)
-                    .map_err(|e| refused(&state, e))?,
-            )
-        } else {
-            None
-        });
-    }
-    if sections.iter().all(Option::is_none) {
-        return Err(refused(
-            &state,
-            OfferError::new(
-                "the offer sends no audio or video (WHIP sections must be sendonly or sendrecv)",
-            ),
-        ));
-    }
+    let (record, opened_now) = state.cluster.open_room(&room, None).await?;
+    // Everything the offer asks is checked before a session is made; a
+    // room this request opened goes again with a refused offer.
+    let sections = match publish_sections(&state, &record.router_id, &offer).await {
+        Ok(sections) => sections,
+        Err(e) => {
+            if opened_now {
+                let _ = state.cluster.close_room(&room).await;
+            }
+            return Err(e);
+        }
+    };
     let identity = caller.identity().unwrap_or("whip").to_string();
     let transport =
         open_transport(&state, &record.router_id, &offer, &room, &identity, "whip").await?;
@@ -134,6 +117,39 @@ pub async fn whip(
         &identity,
         SessionKind::Whip,
     )
+}
+
+/// What each section of a WHIP offer becomes in the room's router: a
+/// producer's kind and parameters, or `None` for a section not published.
+async fn publish_sections(
+    state: &AppState,
+    router_id: &str,
+    offer: &Offer,
+) -> ApiResult<Vec<Option<(MediaKind, RtpParameters)>>> {
+    state.cluster.ensure_router(router_id).await?;
+    let router_caps = state.node().router_dump(router_id).await?.rtp_capabilities;
+    let fallback_cname = format!("troupe-{}", uuid_like());
+    let mut sections = Vec::with_capacity(offer.media.len());
+    for media in &offer.media {
+        let publishes = media.kind.is_some() && !media.disabled && media.direction.offerer_sends();
+        sections.push(if publishes {
+            Some(
+                troupe_signaling::producer_parameters(media, &router_caps, &fallback_cname)
+                    .map_err(|e| refused(state, e))?,
+            )
+        } else {
+            None
+        });
+    }
+    if sections.iter().all(Option::is_none) {
+        return Err(refused(
+            state,
+            OfferError::new(
+                "the offer sends no audio or video (WHIP sections must be sendonly or sendrecv)",
+            ),
+        ));
+    }
+    Ok(sections)
 }
 
 /// Plays a room (WHEP): its newest audio and video (or the producers
