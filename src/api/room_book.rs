@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use troupe_actors::topology::Topology;
 use utoipa::ToSchema;
 
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 /// (their objects keep working, only their names are forgotten).
 const MAX_ENTRIES: usize = 100_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionKind {
     Whip,
@@ -23,8 +23,9 @@ pub enum SessionKind {
     Websocket,
 }
 
-/// One participant: a session and the transport it is.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// One participant: a session (a WHIP or WHEP transport, or a room
+/// WebSocket) and who holds it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Participant {
     /// The session (its transport's id).

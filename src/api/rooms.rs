@@ -81,7 +81,7 @@ pub struct RoomProducer {
 pub struct RoomDetail {
     pub name: String,
     pub router_id: String,
-    pub participants: Vec<ParticipantView>,
+    pub participants: Vec<Participant>,
     /// Newest first.
     pub producers: Vec<RoomProducer>,
     #[serde(default)]
@@ -110,33 +110,6 @@ pub struct RoomDataProducer {
     pub identity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
-}
-
-/// A participant as the room's view shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ParticipantView {
-    pub id: String,
-    pub identity: String,
-    /// `whip`, `whep` or `websocket`.
-    pub kind: String,
-    pub node: String,
-    pub created_at_ms: u64,
-}
-
-impl From<Participant> for ParticipantView {
-    fn from(p: Participant) -> Self {
-        ParticipantView {
-            kind: serde_json::to_value(p.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            id: p.id,
-            identity: p.identity,
-            node: p.node,
-            created_at_ms: p.created_at_ms,
-        }
-    }
 }
 
 /// Opens a room: the router its name stands for on every node, made here
@@ -307,12 +280,7 @@ pub fn authorization(request: &HttpRequest) -> Option<String> {
 pub fn local_view(state: &AppState, record: &RoomRecord) -> RoomDetail {
     let topology = state.node().topology();
     let node = state.cluster.node_id().to_string();
-    let participants = state
-        .room_book
-        .participants(&record.name, topology)
-        .into_iter()
-        .map(ParticipantView::from)
-        .collect();
+    let participants = state.room_book.participants(&record.name, topology);
     let producers = topology
         .producers_in(&record.router_id)
         .into_iter()
