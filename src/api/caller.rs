@@ -56,11 +56,13 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Caller, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        // The middleware marks every request it lets through.
-        ready(Ok(req
-            .extensions()
-            .get::<Caller>()
-            .cloned()
-            .unwrap_or(Caller::Admin)))
+        // The middleware marks every request it authorized; an unmarked one
+        // (a public path) is nobody's to act on.
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(ApiError::unauthorized),
+        )
     }
 }
