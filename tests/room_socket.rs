@@ -239,6 +239,21 @@ fn the_room_socket_keeps_peers_to_their_grants_and_their_own_objects() {
             server.call_with_token("GET", &format!("/v1/transports/{transport_id}"), None, Some(ADMIN))
         });
         assert_eq!(gone["error"]["code"], "not_found", "{gone}");
+        // At most 4 transports a peer; one closed elsewhere (an ICE
+        // timeout, an admin) no longer counts.
+        let mut extra = Vec::new();
+        for _ in 0..3 {
+            let made = viewer.request("createTransport", json!({})).await;
+            extra.push(made["data"]["id"].as_str().unwrap().to_string());
+        }
+        let fifth = viewer.request("createTransport", json!({})).await;
+        assert_eq!(fifth["error"]["code"], "too_many", "{fifth}");
+        let closed = tokio::task::block_in_place(|| {
+            server.call_with_token("DELETE", &format!("/v1/transports/{}", extra[0]), None, Some(ADMIN))
+        });
+        assert_eq!(closed.0, 204);
+        let again = viewer.request("createTransport", json!({})).await;
+        assert_eq!(again["ok"], true, "{again}");
         let left = viewer.request("leave", json!({})).await;
         assert_eq!(left["ok"], true);
     });

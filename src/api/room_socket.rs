@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use troupe_actors::consumer::PreferredLayers;
 use troupe_actors::data_parameters::{DataConsumeRequest, DataProduceRequest};
 use troupe_actors::rtp_parameters::{MediaKind, RtpCapabilities, RtpParameters};
+use troupe_actors::topology::Topology;
 use troupe_actors::transport::{
     ConnectRequest, ConsumeRequest, DtlsParameters, NumSctpStreams, ProduceRequest,
     WebRtcConnectRequest, WebRtcTransportOptions,
@@ -122,6 +123,19 @@ impl Owned {
         .iter()
         .any(|set| set.contains(id))
     }
+
+    /// Forgets what closed without the peer asking (a transport whose ICE
+    /// consent lapsed, its producers and consumers), so the bounds count
+    /// only live objects and a peer may reconnect.
+    fn forget_closed(&mut self, topology: &Topology) {
+        self.transports.retain(|id| topology.transport(id).is_ok());
+        self.producers.retain(|id| topology.producer(id).is_ok());
+        self.consumers.retain(|id| topology.consumer(id).is_ok());
+        self.data_producers
+            .retain(|id| topology.data_producer(id).is_ok());
+        self.data_consumers
+            .retain(|id| topology.data_consumer(id).is_ok());
+    }
 }
 
 struct Peer {
@@ -192,7 +206,6 @@ impl Peer {
                 event = object_events.recv() => {
                     let text = match event {
                         Ok(n) if self.owned.contains(&n.target_id) => {
-                            self.forget_closed(&n.event, &n.target_id);
                             json!({"notification": n.event, "data": {"id": n.target_id, "kind": n.target_kind, "data": n.data}}).to_string()
                         }
                         Ok(_) => continue,
@@ -205,19 +218,6 @@ impl Peer {
         }
         self.leave();
         let _ = session.close(None).await;
-    }
-
-    /// A consumer whose producer closed is closed: stop counting it.
-    fn forget_closed(&mut self, event: &str, id: &str) {
-        match event {
-            "producerclose" | "transportclose" => {
-                self.owned.consumers.remove(id);
-            }
-            "dataproducerclose" => {
-                self.owned.data_consumers.remove(id);
-            }
-            _ => {}
-        }
     }
 
     fn leave(&mut self) {
@@ -248,6 +248,7 @@ impl Peer {
     async fn handle(&mut self, method: &str, data: Value) -> ApiResult<Option<Value>> {
         let state = self.state.clone();
         let node = state.node();
+        self.owned.forget_closed(node.topology());
         let room = self.record.name.clone();
         let ok = |v: Value| Ok(Some(v));
         match method {
