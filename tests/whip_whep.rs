@@ -17,6 +17,14 @@ const TOKEN_SECRET: &str = "room-token-secret-for-tests";
 const CHROMIUM_WHIP: &str = include_str!("../signaling/fixtures/chromium-whip.sdp");
 const CHROMIUM_WHEP: &str = include_str!("../signaling/fixtures/chromium-whep.sdp");
 
+/// One browser call at a time: a publisher, its players and ffmpeg are what
+/// two cores encode and decode in real time; two calls at once starve each
+/// other into freezes that say nothing about Troupe.
+fn one_call_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn server(extra: &[(&str, &str)]) -> TestServer {
     let demo = demo_dir();
     let mut pairs = vec![
@@ -110,6 +118,7 @@ fn rooms(server: &TestServer) -> Vec<Value> {
 
 #[test]
 fn standard_clients_publish_and_play_a_room_while_ffmpeg_records_it() {
+    let _call = one_call_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let server = server(&[("recordings_dir", dir.path().to_str().unwrap())]);
     let base = format!("http://{}", server.addr);
@@ -590,6 +599,7 @@ fn rooms_are_opened_listed_viewed_and_closed_by_name() {
 
 #[test]
 fn whip_into_one_node_and_whep_out_of_another_for_the_same_room_name() {
+    let _call = one_call_at_a_time();
     use common::cluster::{etcd_available, eventually, Etcd, Node, NodeOptions};
     assert!(
         etcd_available(),
@@ -704,6 +714,7 @@ fn self_signed(dir: &std::path::Path) -> (String, String) {
 
 #[test]
 fn the_api_and_standard_clients_work_over_https() {
+    let _call = one_call_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(dir.path());
     let server = server(&[("tls_certificate", &cert), ("tls_private_key", &key)]);
@@ -768,6 +779,7 @@ fn curl(args: &[&str]) -> String {
 
 #[test]
 fn gstreamer_publishes_through_whip_and_a_browser_plays_it_through_whep() {
+    let _call = one_call_at_a_time();
     let server = server(&[]);
     let base = format!("http://{}", server.addr);
     let publish = token(&server, "native", "gstreamer", json!({"publish": true}));
