@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use crate::events::EventBus;
 use crate::media::port_allocator::PortAllocator;
+use crate::media::shared_plain_port::SharedPlainPorts;
 use crate::media::webrtc_server::WebRtcServer;
 use crate::media::MediaConfig;
 use crate::metrics::ActorMetrics;
@@ -18,6 +19,8 @@ pub struct NodeContext {
     pub webrtc: Option<Arc<WebRtcServer>>,
     /// Ports and addresses for plain and pipe transports.
     pub media: Option<(MediaConfig, Arc<PortAllocator>)>,
+    /// Plain transports' shared ports, opened when first asked for.
+    pub shared_plain_ports: SharedPlainPorts,
 }
 
 pub type Ctx = Arc<NodeContext>;
@@ -49,6 +52,7 @@ impl NodeContext {
             metrics,
             webrtc,
             media,
+            shared_plain_ports: SharedPlainPorts::default(),
         })
     }
 }

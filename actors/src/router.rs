@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
 use crate::media::direct_endpoint::DirectEndpoint;
-use crate::media::plain_endpoint::{PlainEndpoint, PlainOptions};
+use crate::media::plain_endpoint::{PlainEndpoint, PlainOptions, PlainPorts};
 use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::webrtc_server::WebRtcServer;
@@ -381,6 +381,20 @@ async fn create_plain_transport(
         suite.unwrap_or(troupe_transports::srtp_keys::SrtpCryptoSuite::AesCm128HmacSha1_80)
     });
     let rtcp_mux = options.rtcp_mux.unwrap_or(true);
+    let comedia = options.comedia.unwrap_or(false);
+    let shared_port = options.shared_port.unwrap_or(false);
+    if shared_port && comedia {
+        return Err(ActorError::invalid(
+            "sharedPort",
+            "a transport on the shared port is known by the peer address given in connect, so not with comedia",
+        ));
+    }
+    if shared_port && !rtcp_mux {
+        return Err(ActorError::invalid(
+            "sharedPort",
+            "the shared port is one port: RTCP on it needs rtcpMux",
+        ));
+    }
     let sctp = sctp_options(SctpSettings {
         enable: options.enable_sctp,
         streams: options.num_sctp_streams,
@@ -393,11 +407,23 @@ async fn create_plain_transport(
         )),
         _ => ActorError::Unavailable(format!("cannot open a port: {e}")),
     };
-    let rtp_port = ports.allocate(listen_ip).map_err(port_error)?;
-    let rtcp_port = if rtcp_mux {
-        None
+    let plain_ports = if shared_port {
+        PlainPorts::Shared(
+            state
+                .ctx
+                .shared_plain_ports
+                .get_or_open(listen_ip, &ports, &state.ctx.metrics)
+                .map_err(port_error)?,
+        )
     } else {
-        Some(ports.allocate(listen_ip).map_err(port_error)?)
+        PlainPorts::Own {
+            rtp: ports.allocate(listen_ip).map_err(port_error)?,
+            rtcp: if rtcp_mux {
+                None
+            } else {
+                Some(ports.allocate(listen_ip).map_err(port_error)?)
+            },
+        }
     };
     let id = state.ctx.new_id();
     let endpoint = PlainEndpoint::new(
@@ -408,12 +434,11 @@ async fn create_plain_transport(
             listen_ip,
             announced_address,
             rtcp_mux,
-            comedia: options.comedia.unwrap_or(false),
+            comedia,
             srtp,
             sctp,
         },
-        rtp_port,
-        rtcp_port,
+        plain_ports,
     )
     .map_err(|e| ActorError::Internal(format!("cannot start the plain transport: {e}")))?;
     spawn_transport(

@@ -220,6 +220,14 @@ pub struct PlainTransportOptions {
     pub rtcp_mux: Option<bool>,
     /// Learn the peer's address from its first packet (default false).
     pub comedia: Option<bool>,
+    /// Share one node-wide port (per listen IP) with every other plain
+    /// transport that asks, rather than take a port of its own (default
+    /// false; Troupe's, not mediasoup's). A fan-out to many consumers on
+    /// the shared port leaves in `sendmmsg` batches. Each transport is
+    /// told apart by its peer's address, so it needs `connect` with `ip`
+    /// and `port`, `rtcpMux`, and not `comedia`; two transports on the
+    /// port cannot have the same peer.
+    pub shared_port: Option<bool>,
     pub enable_srtp: Option<bool>,
     /// Default AES_CM_128_HMAC_SHA1_80; used only with `enableSrtp`.
     #[schema(value_type = Option<SrtpCryptoSuiteName>)]
@@ -298,6 +306,7 @@ impl From<PipeTransportOptions> for PlainTransportOptions {
             listen_ip: pipe.listen_ip,
             rtcp_mux: Some(true),
             comedia: Some(false),
+            shared_port: None,
             enable_srtp: Some(enable_srtp),
             // GCM: about half the CPU of AES-CM + HMAC (DESIGN §9), and
             // both ends are Troupe.

@@ -103,8 +103,15 @@ impl Api {
     }
 
     /// A router, a producer on a comedia plain transport, and `consumers`
-    /// plain consumers each connected to its own sink socket.
-    pub fn room(&self, consumers: usize, srtp: bool, webrtc: bool) -> Result<Room, String> {
+    /// plain consumers each connected to its own sink socket (on their own
+    /// ports, or all on the node's shared plain port).
+    pub fn room(
+        &self,
+        consumers: usize,
+        srtp: bool,
+        webrtc: bool,
+        shared_port: bool,
+    ) -> Result<Room, String> {
         let transport_options = |extra: Value| {
             let mut options = extra;
             if srtp {
@@ -169,7 +176,12 @@ impl Api {
             let port = sink.local_addr().map_err(|e| e.to_string())?.port();
             let transport = self.post(
                 &format!("/v1/routers/{router_id}/plain-transports"),
-                transport_options(json!({})),
+                // Only when asked: builds without the option refuse it.
+                transport_options(if shared_port {
+                    json!({"sharedPort": true})
+                } else {
+                    json!({})
+                }),
             )?;
             let id = transport["id"].as_str().ok_or("no transport id")?;
             let mut connect = json!({"ip": "127.0.0.1", "port": port});

@@ -35,6 +35,9 @@ pub struct BenchConfig {
     /// Consumers on WebRTC transports (ICE-lite, DTLS, SRTP), each driven by
     /// a client on `webrtc_client`, instead of plain transports.
     pub webrtc: bool,
+    /// Plain consumers on the node's shared plain port (`sharedPort`),
+    /// whose fan-outs leave in `sendmmsg` batches.
+    pub shared_port: bool,
 }
 
 impl BenchConfig {
@@ -49,6 +52,7 @@ impl BenchConfig {
             payload: 1200,
             srtp: false,
             webrtc: false,
+            shared_port: false,
         }
     }
 }
@@ -67,7 +71,14 @@ pub(crate) fn wall_clock_nanos() -> u64 {
 pub fn run(config: &BenchConfig) -> Result<Report, String> {
     let troupe = process::Troupe::start(&config.troupe)?;
     let api = api::Api::new(&troupe.url);
-    let room = api.room(config.consumers, config.srtp, config.webrtc)?;
+    // Memory per consumer is what the room adds to an idle node.
+    let idle_rss = troupe.rss_bytes()?;
+    let room = api.room(
+        config.consumers,
+        config.srtp,
+        config.webrtc,
+        config.shared_port,
+    )?;
     let sinks = sink::Sinks::start(room.sink_sockets, room.sink_contexts, room.sink_feedback)?;
     let sender = sender::Sender::start(
         room.producer_port,
@@ -102,7 +113,7 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
         sent_after - sent_before,
         &received_before,
         &received_after,
-        rss,
+        (rss, idle_rss),
     );
     report.transports_estimating = estimating;
     Ok(report)

@@ -1,9 +1,10 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--floor] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
-//! fresh Troupe, and prints a Markdown table row and a JSON line. `--floor`
-//! runs the same fan-outs through a bare forwarder instead (no Troupe), to
-//! show what the kernel alone costs.
+//! fresh Troupe, then the same fan-out through a bare `sendmmsg`
+//! forwarder, and prints a Markdown table row (with Troupe ÷ that floor)
+//! and a JSON line. `--floor` runs only the bare forwarder (no Troupe),
+//! with one `sendto` per copy and with `sendmmsg`.
 
 use std::time::{Duration, SystemTime};
 
@@ -15,10 +16,11 @@ const DEFAULT_RUNS: &[(usize, u32)] = &[(10, 2000), (100, 1000), (500, 100), (50
 /// What `--smoke --floor` runs (a Troupe smoke run has its own config).
 const SMOKE_RUN: (usize, u32) = (4, 300);
 
-const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--floor] [--window SECONDS] [--append FILE] [--troupe PATH] [N:R ...]
+const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--window SECONDS] [--append FILE] [--troupe PATH] [N:R ...]
   N:R         N consumers of one producer sending R packets/s (default: 10:2000 100:1000 500:100 500:500)
   --srtp      SRTP on every leg
   --webrtc    every consumer on its own WebRTC transport
+  --shared-port  plain consumers on the node's shared plain port (sendmmsg batches)
   --floor     the same fan-outs through a bare forwarder, no Troupe (sendto per copy, and sendmmsg)
   --smoke     a few seconds, as CI runs it
   --window    seconds measured per run (default 10)
@@ -34,6 +36,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut troupe = "target/release/troupe".to_string();
     let (mut smoke, mut srtp, mut webrtc, mut floor) = (false, false, false, false);
+    let mut shared_port = false;
     let mut window = Duration::from_secs(10);
     let mut append_to = None;
     let mut runs = Vec::new();
@@ -47,6 +50,7 @@ fn main() {
             "--srtp" => srtp = true,
             "--webrtc" => webrtc = true,
             "--floor" => floor = true,
+            "--shared-port" => shared_port = true,
             "--append" => {
                 append_to = Some(
                     args.next()
@@ -85,7 +89,12 @@ fn main() {
     let (mut failed, table) = if floor {
         run_floors(&runs, window)
     } else {
-        run_troupe(&troupe, &runs, smoke, srtp, webrtc, window)
+        let legs = Legs {
+            srtp,
+            webrtc,
+            shared_port,
+        };
+        run_troupe(&troupe, &runs, smoke, legs, window)
     };
     if let Some(path) = append_to {
         let command = std::iter::once("troupe-bench".to_string())
@@ -101,18 +110,30 @@ fn main() {
     std::process::exit(i32::from(failed));
 }
 
+/// What the consumers' legs are.
+#[derive(Clone, Copy)]
+struct Legs {
+    srtp: bool,
+    webrtc: bool,
+    shared_port: bool,
+}
+
 fn run_troupe(
     troupe: &str,
     runs: &[(usize, u32)],
     smoke: bool,
-    srtp: bool,
-    webrtc: bool,
+    Legs {
+        srtp,
+        webrtc,
+        shared_port,
+    }: Legs,
     window: Duration,
 ) -> (bool, String) {
     let configs: Vec<BenchConfig> = if smoke {
         vec![BenchConfig {
             srtp,
             webrtc,
+            shared_port,
             ..BenchConfig::smoke(troupe)
         }]
     } else {
@@ -126,6 +147,7 @@ fn run_troupe(
                 payload: 1200,
                 srtp,
                 webrtc,
+                shared_port,
             })
             .collect()
     };
@@ -134,7 +156,22 @@ fn run_troupe(
     let mut failed = false;
     for config in &configs {
         match run(config) {
-            Ok(report) => {
+            Ok(mut report) => {
+                // The floor right after, in the same sitting: ratios compare
+                // across sittings where absolute figures do not.
+                if !smoke {
+                    let floor = run_floor(
+                        config.consumers,
+                        config.rate,
+                        Method::SendMmsg,
+                        Duration::from_secs(1),
+                        window,
+                    );
+                    match floor {
+                        Ok(floor) => report.floor_micros_per_copy = Some(floor.cpu_micros_per_copy),
+                        Err(e) => eprintln!("floor N={} R={}: {e}", config.consumers, config.rate),
+                    }
+                }
                 println!("{}", report.table_row());
                 eprintln!("{}", report.json_line());
                 table.push(report.table_row());

@@ -17,13 +17,19 @@ pub struct Report {
     pub p50_micros: u64,
     pub p99_micros: u64,
     pub rss_mib: f64,
+    /// RSS the room added to the idle node, per consumer.
     pub rss_kib_per_consumer: f64,
     pub packets_forwarded: u64,
     pub srtp: bool,
     pub webrtc: bool,
+    pub shared_port: bool,
     /// WebRTC consumers' transports with a bandwidth estimate at the end:
     /// their far ends' feedback reached Troupe's estimator.
     pub transports_estimating: usize,
+    /// The bare `sendmmsg` forwarder's CPU per copy for the same N:R, run
+    /// right after: the ratio to it is the figure that compares across
+    /// sittings.
+    pub floor_micros_per_copy: Option<f64>,
 }
 
 impl Report {
@@ -34,7 +40,7 @@ impl Report {
         sent: u64,
         before: &Snapshot,
         after: &Snapshot,
-        rss: u64,
+        (rss, idle_rss): (u64, u64),
     ) -> Report {
         let Snapshot { received, latency } = after.since(before);
         let expected = sent * config.consumers as u64;
@@ -55,25 +61,39 @@ impl Report {
             p50_micros: percentile_micros(&latency, 0.50),
             p99_micros: percentile_micros(&latency, 0.99),
             rss_mib: rss as f64 / (1024.0 * 1024.0),
-            rss_kib_per_consumer: rss as f64 / 1024.0 / config.consumers.max(1) as f64,
+            rss_kib_per_consumer: rss.saturating_sub(idle_rss) as f64
+                / 1024.0
+                / config.consumers.max(1) as f64,
             packets_forwarded: received,
             srtp: config.srtp,
             webrtc: config.webrtc,
+            shared_port: config.shared_port,
             transports_estimating: 0,
+            floor_micros_per_copy: None,
         }
     }
 
     pub const TABLE_HEADER: &'static str =
-        "| N | R (pkt/s in) | forwarded pkt/s | delivery % | CPU µs/pkt | p50 µs | p99 µs | RSS MiB | RSS KiB/consumer |\n|---|---|---|---|---|---|---|---|---|";
+        "| N | R (pkt/s in) | forwarded pkt/s | delivery % | CPU µs/pkt | sendmmsg floor µs | ÷ floor | p50 µs | p99 µs | RSS MiB | RSS growth KiB/consumer |\n|---|---|---|---|---|---|---|---|---|---|---|";
+
+    /// Troupe's CPU per packet over the floor's, when the floor was run.
+    pub fn floor_ratio(&self) -> Option<f64> {
+        self.floor_micros_per_copy
+            .filter(|f| *f > 0.0)
+            .map(|f| self.cpu_micros_per_packet / f)
+    }
 
     pub fn table_row(&self) -> String {
+        let or_dash = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
         format!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.1} | {:.1} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {:.1} | {:.1} |",
             self.consumers,
             self.rate,
             self.forwarded_per_second,
             self.delivery_percent,
             self.cpu_micros_per_packet,
+            or_dash(self.floor_micros_per_copy),
+            or_dash(self.floor_ratio()),
             self.p50_micros,
             self.p99_micros,
             self.rss_mib,
@@ -91,7 +111,10 @@ impl Report {
             "p50Micros": self.p50_micros,
             "p99Micros": self.p99_micros,
             "rssMiB": self.rss_mib,
-            "rssKiBPerConsumer": self.rss_kib_per_consumer,
+            "rssGrowthKiBPerConsumer": self.rss_kib_per_consumer,
+            "floorMicrosPerCopy": self.floor_micros_per_copy,
+            "floorRatio": self.floor_ratio(),
+            "sharedPort": self.shared_port,
             "legs": if self.srtp { "srtp" } else { "plain" },
             "consumerTransports": if self.webrtc { "webrtc" } else { "plain" },
             "transportsEstimating": self.transports_estimating,

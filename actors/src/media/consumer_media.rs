@@ -20,7 +20,7 @@ use troupe_transports::stream_rewriter::StreamRewriter;
 use crate::media::id_set::IdSet;
 use crate::media::prefetch::prefetch;
 use crate::media::producer_media::{ProducerMedia, RoutedPacket, MAX_EXTENSIONS, REPORT_INTERVAL};
-use crate::media::transport_core::MediaTransport;
+use crate::media::transport_core::{MediaTransport, SendPathLines};
 use crate::media::MediaHandle;
 use crate::object_kind::ObjectKind;
 use crate::ortc::{Renumbering, MID_URI, TRANSPORT_CC_URI};
@@ -98,6 +98,8 @@ pub struct ConsumerMedia {
     rtx: Option<Rtx>,
     producer: Weak<ProducerMedia>,
     endpoint: Weak<dyn MediaTransport>,
+    /// Where sending through `endpoint` first touches memory.
+    endpoint_lines: SendPathLines,
     pub counters: StreamCounters,
     paused: AtomicBool,
     producer_paused: AtomicBool,
@@ -236,6 +238,9 @@ impl ConsumerMedia {
             renumbering: renumbering.map(Box::new),
             rtx,
             producer: Arc::downgrade(producer),
+            endpoint_lines: endpoint
+                .upgrade()
+                .map_or_else(SendPathLines::default, |e| e.send_path_lines()),
             endpoint,
             counters: StreamCounters::default(),
             paused: paused.into(),
@@ -277,8 +282,12 @@ impl ConsumerMedia {
         prefetch(&self.state);
         prefetch(&self.current_encoding);
         prefetch(&self.counters.packets);
-        // The transport's reference counts, which `forward` updates.
+        // The transport's reference counts, which `forward` updates, and
+        // what its send reads and counts.
         prefetch(self.endpoint.as_ptr());
+        for line in self.endpoint_lines.into_iter().filter(|l| *l != 0) {
+            prefetch(line as *const u8);
+        }
     }
 
     /// Which share of a split fan-out this consumer is in (stable).

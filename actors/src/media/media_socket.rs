@@ -121,6 +121,12 @@ impl MediaSocket {
     }
 }
 
+impl AsRawFd for MediaSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.socket.get_ref().as_raw_fd()
+    }
+}
+
 /// One `recvmsg` with room for the arrival timestamp.
 fn receive_message(fd: i32, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr, Instant)> {
     // SAFETY: every pointer in the header points at a live local of the

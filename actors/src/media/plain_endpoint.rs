@@ -1,7 +1,8 @@
 //! A plain RTP transport (mediasoup's PlainTransport) for ffmpeg, GStreamer
 //! and other tools: its own UDP port (and an RTCP port without rtcp-mux),
-//! the remote address given by `connect` or learned from the first packet
-//! (comedia), optional SRTP keyed through the API.
+//! or the node's shared plain port (`shared_plain_port`), the remote
+//! address given by `connect` or learned from the first packet (comedia),
+//! optional SRTP keyed through the API.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -22,7 +23,8 @@ use crate::error::{ActorError, ActorResult};
 use crate::media::media_events::MediaContext;
 use crate::media::media_socket::MediaSocket;
 use crate::media::port_allocator::AllocatedPort;
-use crate::media::transport_core::{MediaTransport, TransportCore};
+use crate::media::shared_plain_port::SharedPlainPort;
+use crate::media::transport_core::{line_of, MediaTransport, SendPathLines, TransportCore};
 use crate::media::MediaHandle;
 
 const MAX_DATAGRAM: usize = 2048;
@@ -51,9 +53,24 @@ struct PlainState {
     srtp_out: Option<Context>,
 }
 
+/// Where a plain transport sends and receives.
+pub enum PlainPorts {
+    /// Its own RTP port, and an RTCP port without rtcp-mux.
+    Own {
+        rtp: AllocatedPort,
+        rtcp: Option<AllocatedPort>,
+    },
+    /// The node's shared port, which hands it what its peer sends.
+    Shared(Arc<SharedPlainPort>),
+}
+
 pub struct PlainEndpoint {
     core: TransportCore,
-    rtp_socket: Arc<MediaSocket>,
+    /// Sends and receives through the shared port rather than its own.
+    shared: Option<Arc<SharedPlainPort>>,
+    /// What the shared port is given to reach this transport.
+    myself: Weak<PlainEndpoint>,
+    rtp_socket: Option<Arc<MediaSocket>>,
     rtcp_socket: Option<Arc<MediaSocket>>,
     pub rtp_port: u16,
     pub rtcp_port: Option<u16>,
@@ -85,14 +102,22 @@ impl PlainEndpoint {
         transport_id: &str,
         router_id: &str,
         options: PlainOptions,
-        rtp_port: AllocatedPort,
-        rtcp_port: Option<AllocatedPort>,
+        ports: PlainPorts,
     ) -> std::io::Result<Arc<Self>> {
         let to_tokio = |port: &AllocatedPort| -> std::io::Result<Arc<MediaSocket>> {
             Ok(Arc::new(MediaSocket::new(port.socket.try_clone()?)?))
         };
-        let rtp_socket = to_tokio(&rtp_port)?;
-        let rtcp_socket = rtcp_port.as_ref().map(to_tokio).transpose()?;
+        let (own_ports, shared) = match ports {
+            PlainPorts::Own { rtp, rtcp } => (Some((rtp, rtcp)), None),
+            PlainPorts::Shared(shared) => (None, Some(shared)),
+        };
+        let (rtp_socket, rtcp_socket) = match &own_ports {
+            Some((rtp, rtcp)) => (
+                Some(to_tokio(rtp)?),
+                rtcp.as_ref().map(to_tokio).transpose()?,
+            ),
+            None => (None, None),
+        };
         let local_key = options.srtp.map(SrtpKey::generate);
         let srtp_out = match &local_key {
             Some(key) => Some(
@@ -101,12 +126,21 @@ impl PlainEndpoint {
             ),
             None => None,
         };
-        let endpoint = Arc::new(PlainEndpoint {
+        let rtp_port = match (&own_ports, &shared) {
+            (Some((rtp, _)), _) => rtp.port,
+            (None, Some(shared)) => shared.port,
+            (None, None) => 0,
+        };
+        let endpoint = Arc::new_cyclic(|myself| PlainEndpoint {
             core: TransportCore::new(ctx, transport_id, router_id),
+            shared,
+            myself: myself.clone(),
             rtp_socket: rtp_socket.clone(),
             rtcp_socket: rtcp_socket.clone(),
-            rtp_port: rtp_port.port,
-            rtcp_port: rtcp_port.as_ref().map(|p| p.port),
+            rtp_port,
+            rtcp_port: own_ports
+                .as_ref()
+                .and_then(|(_, rtcp)| rtcp.as_ref().map(|p| p.port)),
             listen_ip: options.listen_ip,
             announced_address: options.announced_address,
             comedia: options.comedia,
@@ -122,13 +156,17 @@ impl PlainEndpoint {
             }),
             closed: AtomicBool::new(false),
             tasks: Mutex::new(Vec::new()),
-            _ports: std::iter::once(rtp_port).chain(rtcp_port).collect(),
+            _ports: own_ports
+                .map(|(rtp, rtcp)| std::iter::once(rtp).chain(rtcp).collect())
+                .unwrap_or_default(),
         });
-        let mut tasks =
-            vec![
-                tokio::spawn(Self::receive(Arc::downgrade(&endpoint), rtp_socket, false))
+        let mut tasks = Vec::new();
+        if let Some(socket) = rtp_socket {
+            tasks.push(
+                tokio::spawn(Self::receive(Arc::downgrade(&endpoint), socket, false))
                     .abort_handle(),
-            ];
+            );
+        }
         if let Some(socket) = rtcp_socket {
             tasks.push(
                 tokio::spawn(Self::receive(Arc::downgrade(&endpoint), socket, true)).abort_handle(),
@@ -175,7 +213,7 @@ impl PlainEndpoint {
         }
     }
 
-    fn handle_datagram(&self, datagram: &[u8], from: SocketAddr, on_rtcp_port: bool) {
+    pub(crate) fn handle_datagram(&self, datagram: &[u8], from: SocketAddr, on_rtcp_port: bool) {
         let metrics = &self.core.ctx.metrics;
         if self.sctp_options.is_some() && is_sctp(datagram) {
             return self.handle_sctp(datagram, from);
@@ -292,7 +330,7 @@ impl PlainEndpoint {
         };
         drop(state);
         for packet in packets {
-            if self.rtp_socket.send_to(&packet, destination).is_err() {
+            if self.send_datagram(&packet, destination, false).is_err() {
                 self.core.ctx.metrics.drop_packet("send_failed");
             }
         }
@@ -389,6 +427,17 @@ impl PlainEndpoint {
                 "the transport is already connected".into(),
             ));
         }
+        if let (Some(shared), Some((rtp, _))) = (&self.shared, remote) {
+            let Some(me) = self.myself.upgrade() else {
+                return Err(ActorError::WrongState("the transport is closed".into()));
+            };
+            if !shared.register(rtp, &me) {
+                return Err(ActorError::WrongState(format!(
+                    "another transport on the shared port {} is connected to {rtp}",
+                    shared.port
+                )));
+            }
+        }
         if let Some((rtp, rtcp)) = remote {
             state.remote_rtp = Some(rtp);
             state.remote_rtcp = Some(rtcp);
@@ -437,10 +486,6 @@ impl PlainEndpoint {
         if self.closed.load(Relaxed) {
             return false;
         }
-        let socket = match (&self.rtcp_socket, rtcp) {
-            (Some(socket), true) => socket,
-            _ => &self.rtp_socket,
-        };
         // The send happens under this transport's own lock: nobody else
         // contends for it, and it spares a copy of every packet.
         let sent = {
@@ -461,11 +506,11 @@ impl PlainEndpoint {
                         srtp.encrypt_rtp(packet)
                     };
                     match protected {
-                        Ok(bytes) => socket.send_to(&bytes, destination),
+                        Ok(bytes) => self.send_datagram(&bytes, destination, rtcp),
                         Err(_) => return false,
                     }
                 }
-                None => socket.send_to(packet, destination),
+                None => self.send_datagram(packet, destination, rtcp),
             };
             result.ok()
         };
@@ -492,6 +537,28 @@ impl PlainEndpoint {
     }
 }
 
+impl PlainEndpoint {
+    /// From the RTCP port if it has one, else the RTP port (own or shared).
+    fn send_datagram(
+        &self,
+        datagram: &[u8],
+        destination: SocketAddr,
+        rtcp: bool,
+    ) -> std::io::Result<usize> {
+        if let Some(shared) = &self.shared {
+            return shared.send(datagram, destination);
+        }
+        let socket = match (&self.rtcp_socket, rtcp) {
+            (Some(socket), true) => Some(socket),
+            _ => self.rtp_socket.as_ref(),
+        };
+        match socket {
+            Some(socket) => socket.send_to(datagram, destination),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
 fn event_field(event: &str) -> &'static str {
     if event == "tuple" {
         "tuple"
@@ -503,6 +570,11 @@ fn event_field(event: &str) -> &'static str {
 impl MediaTransport for PlainEndpoint {
     fn core(&self) -> &TransportCore {
         &self.core
+    }
+
+    fn send_path_lines(&self) -> SendPathLines {
+        let [a, b, c] = self.core.send_path_lines();
+        [line_of(&self.closed), line_of(&self.state), a, b, c, 0]
     }
 
     fn send_rtp(&self, packet: &[u8]) -> bool {
@@ -563,8 +635,12 @@ impl MediaHandle for PlainEndpoint {
         if let Some(sctp) = state.sctp.as_mut() {
             sctp.close();
         }
+        let remote = state.remote_rtp;
         self.flush_sctp(state, now);
         self.closed.store(true, Relaxed);
+        if let (Some(shared), Some(remote)) = (&self.shared, remote) {
+            shared.unregister(remote, self);
+        }
         if let Ok(tasks) = self.tasks.lock() {
             tasks.iter().for_each(|t| t.abort());
         }

@@ -42,9 +42,18 @@ impl PortAllocator {
     /// Binds a free port of the range on `ip`, starting the search at a
     /// random place so restarts do not reuse the same ports at once.
     pub fn allocate(self: &Arc<Self>, ip: IpAddr) -> io::Result<AllocatedPort> {
+        self.allocate_with(ip, UdpSocket::bind)
+    }
+
+    /// The same, binding with `bind` (a socket with options set first).
+    pub fn allocate_with(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        bind: impl Fn(SocketAddr) -> io::Result<UdpSocket>,
+    ) -> io::Result<AllocatedPort> {
         if self.low == 0 {
             // A range starting at 0 means "any port the OS picks" (tests).
-            let socket = UdpSocket::bind(SocketAddr::new(ip, 0))?;
+            let socket = bind(SocketAddr::new(ip, 0))?;
             let port = socket.local_addr()?.port();
             return Ok(AllocatedPort {
                 socket,
@@ -63,7 +72,7 @@ impl PortAllocator {
             if used.contains(&port) {
                 continue;
             }
-            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(ip, port)) {
+            if let Ok(socket) = bind(SocketAddr::new(ip, port)) {
                 used.insert(port);
                 return Ok(AllocatedPort {
                     socket,

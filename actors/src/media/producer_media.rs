@@ -17,6 +17,7 @@ use troupe_transports::rtp_packet::RtpHeader;
 use crate::media::audio_level::AudioLevelMeter;
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::fan_out::{FanOutPool, Job};
+use crate::media::outgoing_batch;
 use crate::media::producer_shared::{ProducerShared, KEY_FRAME_REQUEST_INTERVAL};
 use crate::media::svc_layer_bitrates::SvcLayerBitrates;
 use crate::media::transport_core::{MediaTransport, FEEDBACK_SSRC};
@@ -50,7 +51,7 @@ const ACTIVE_WITHIN_MS: u64 = 1_000;
 
 /// How many consumers ahead of the one being sent to the fan-out starts
 /// loading state.
-const PREFETCH_AHEAD: usize = 2;
+const PREFETCH_AHEAD: usize = 4;
 
 /// Header extensions carried per packet; RFC 8285 allows at most 14 in
 /// the one-byte form, which is what browsers send.
@@ -347,6 +348,7 @@ impl ProducerMedia {
                 inline[job.share] = true;
             }
         }
+        let _batch = outgoing_batch::Scope::begin();
         for (i, consumer) in consumers.iter().enumerate() {
             if let Some(ahead) = consumers.get(i + PREFETCH_AHEAD) {
                 ahead.prefetch();
@@ -375,6 +377,7 @@ impl ProducerMedia {
         let Ok(consumers) = self.consumers.read() else {
             return;
         };
+        let _batch = outgoing_batch::Scope::begin();
         let mut mine = consumers.iter().filter(|c| c.share(shares) == share);
         let mut ahead = mine.clone().skip(PREFETCH_AHEAD);
         for consumer in mine.by_ref() {

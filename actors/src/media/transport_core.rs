@@ -83,10 +83,24 @@ pub fn spawn_ticker<T: Send + Sync + 'static>(
     });
 }
 
+/// Addresses of a transport's send path (0: none).
+pub type SendPathLines = [usize; 6];
+
+/// The address of a field, for prefetching.
+pub fn line_of<T>(field: &T) -> usize {
+    field as *const T as usize
+}
+
 /// How a transport puts packets on the wire. Producers and consumers hold
 /// their transport as this, so the packet path is the same for every kind.
 pub trait MediaTransport: Send + Sync {
     fn core(&self) -> &TransportCore;
+    /// Where sending a copy first touches this transport's memory, for a
+    /// fan-out to prefetch while it works on earlier copies. Addresses
+    /// only: prefetching one that has gone stale is harmless.
+    fn send_path_lines(&self) -> SendPathLines {
+        SendPathLines::default()
+    }
     /// Sends one RTP packet (protecting it if the transport does); false if
     /// it could not be sent.
     fn send_rtp(&self, packet: &[u8]) -> bool;
@@ -485,6 +499,16 @@ impl TransportCore {
     }
 
     /// The next transport-wide sequence number for packets sent here.
+    /// What a copy's send touches in the core: its byte counters and
+    /// transport-wide number.
+    pub fn send_path_lines(&self) -> [usize; 3] {
+        [
+            line_of(&self.counters.bytes_sent),
+            line_of(&self.counters.rtp_bytes_sent),
+            line_of(&self.transport_sequence),
+        ]
+    }
+
     pub fn next_transport_sequence(&self) -> u16 {
         self.transport_sequence.fetch_add(1, Relaxed)
     }

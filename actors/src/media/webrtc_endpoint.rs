@@ -19,7 +19,9 @@ use troupe_transports::srtp_keys::unprotect_failure_reason;
 
 use crate::error::{ActorError, ActorResult};
 use crate::media::media_events::MediaContext;
-use crate::media::transport_core::{spawn_ticker, MediaTransport, TransportCore, FAST_TICK};
+use crate::media::transport_core::{
+    line_of, spawn_ticker, MediaTransport, SendPathLines, TransportCore, FAST_TICK,
+};
 use crate::media::webrtc_server::WebRtcServer;
 use crate::media::MediaHandle;
 use crate::object_kind::{CloseCause, ObjectKind};
@@ -522,6 +524,11 @@ impl WebRtcEndpoint {
 impl MediaTransport for WebRtcEndpoint {
     fn core(&self) -> &TransportCore {
         &self.core
+    }
+
+    fn send_path_lines(&self) -> SendPathLines {
+        let [a, b, c] = self.core.send_path_lines();
+        [line_of(&self.closed), line_of(&self.state), a, b, c, 0]
     }
 
     fn send_rtp(&self, packet: &[u8]) -> bool {
