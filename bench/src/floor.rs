@@ -270,12 +270,14 @@ pub fn run_floor(
     let elapsed = started.elapsed();
     let (cpu_after, sent_after, received_after) =
         (cpu.load(Relaxed), sender.sent(), sinks.snapshot());
+    std::thread::sleep(crate::DRAIN);
+    let received = sinks.copies_of(sent_before, sent_after);
     sender.stop();
     stop.store(true, Relaxed);
     let _ = thread.join();
     sinks.stop();
 
-    let Snapshot { received, latency } = received_after.since(&received_before);
+    let Snapshot { latency, .. } = received_after.since(&received_before);
     let expected = (sent_after - sent_before) * consumers as u64;
     Ok(FloorReport {
         consumers,

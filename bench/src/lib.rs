@@ -67,6 +67,20 @@ pub(crate) fn wall_clock_nanos() -> u64 {
         .unwrap_or_default()
 }
 
+/// How long copies of a window's last packets are waited for.
+pub(crate) const DRAIN: Duration = Duration::from_millis(200);
+
+/// What a measured window saw.
+pub struct Window {
+    pub elapsed: Duration,
+    /// Troupe's (or the floor's) CPU time in it.
+    pub cpu: Duration,
+    /// Packets the sender sent in it.
+    pub sent: u64,
+    /// Copies of those packets the sinks received.
+    pub delivered: u64,
+}
+
 /// Runs one configuration against a fresh Troupe and returns its report.
 pub fn run(config: &BenchConfig) -> Result<Report, String> {
     let troupe = process::Troupe::start(&config.troupe)?;
@@ -101,6 +115,9 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
     let cpu_after = troupe.cpu_time()?;
     let sent_after = sender.sent();
     let received_after = sinks.snapshot();
+    // The window's last packets may still be on their way to some sinks.
+    std::thread::sleep(DRAIN);
+    let delivered = sinks.copies_of(sent_before, sent_after);
     let rss = troupe.rss_bytes()?;
     let estimating = api.transports_estimating(&room.webrtc_transport_ids);
     sender.stop();
@@ -108,9 +125,12 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
 
     let mut report = Report::new(
         config,
-        elapsed,
-        cpu_after - cpu_before,
-        sent_after - sent_before,
+        Window {
+            elapsed,
+            cpu: cpu_after - cpu_before,
+            sent: sent_after - sent_before,
+            delivered,
+        },
         &received_before,
         &received_after,
         (rss, idle_rss),

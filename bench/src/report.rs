@@ -1,11 +1,9 @@
 //! One run's figures, as a table row and a JSON line.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::sink::{percentile_micros, Snapshot};
-use crate::BenchConfig;
+use crate::{BenchConfig, Window};
 
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -35,14 +33,17 @@ pub struct Report {
 impl Report {
     pub fn new(
         config: &BenchConfig,
-        elapsed: Duration,
-        cpu: Duration,
-        sent: u64,
+        Window {
+            elapsed,
+            cpu,
+            sent,
+            delivered: received,
+        }: Window,
         before: &Snapshot,
         after: &Snapshot,
         (rss, idle_rss): (u64, u64),
     ) -> Report {
-        let Snapshot { received, latency } = after.since(before);
+        let Snapshot { latency, .. } = after.since(before);
         let expected = sent * config.consumers as u64;
         Report {
             consumers: config.consumers,

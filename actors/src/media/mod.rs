@@ -18,6 +18,7 @@ pub mod media_socket;
 pub mod outgoing_batch;
 pub mod plain_endpoint;
 pub mod port_allocator;
+pub mod port_group;
 pub mod prefetch;
 pub mod producer_media;
 pub mod producer_shared;

@@ -22,6 +22,8 @@ const SLOT: usize = 1536;
 /// counted.
 pub trait BatchSocket: Send + Sync {
     fn fd(&self) -> RawFd;
+    /// One datagram now, outside any batch.
+    fn send_to(&self, datagram: &[u8], destination: SocketAddr) -> std::io::Result<usize>;
     /// Counts copies the kernel refused (buffer full, unreachable).
     fn dropped(&self, copies: usize);
 }
@@ -133,8 +135,8 @@ impl Drop for Scope {
 
 /// Queues `datagram` for `destination` if a scope is open on this thread
 /// (true), else leaves it to the caller to send now (false).
-pub fn gather<S: BatchSocket + 'static>(
-    socket: &Arc<S>,
+pub fn gather(
+    socket: &Arc<dyn BatchSocket>,
     datagram: &[u8],
     destination: SocketAddr,
 ) -> bool {
@@ -222,6 +224,9 @@ mod tests {
         fn fd(&self) -> RawFd {
             self.0.as_raw_fd()
         }
+        fn send_to(&self, datagram: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+            self.0.send_to(datagram, to)
+        }
         fn dropped(&self, copies: usize) {
             self.1.fetch_add(copies, Relaxed);
         }
@@ -241,10 +246,11 @@ mod tests {
     fn copies_wait_for_the_scope_and_arrive_in_order() {
         let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = sink.local_addr().unwrap();
-        let out = Arc::new(Counted(
+        let counted = Arc::new(Counted(
             UdpSocket::bind("127.0.0.1:0").unwrap(),
             AtomicUsize::new(0),
         ));
+        let out: Arc<dyn BatchSocket> = counted.clone();
         assert!(
             !gather(&out, b"no scope", to),
             "outside a scope: sent by the caller"
@@ -269,10 +275,11 @@ mod tests {
     fn a_refused_copy_is_counted_and_the_rest_still_go() {
         let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = sink.local_addr().unwrap();
-        let out = Arc::new(Counted(
+        let counted = Arc::new(Counted(
             UdpSocket::bind("127.0.0.1:0").unwrap(),
             AtomicUsize::new(0),
         ));
+        let out: Arc<dyn BatchSocket> = counted.clone();
         {
             let _scope = Scope::begin();
             gather(&out, b"first", to);
@@ -283,15 +290,16 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let got = receive_all(&sink);
         assert_eq!(got, vec![b"first".to_vec(), b"last".to_vec()]);
-        assert_eq!(out.1.load(Relaxed), 1);
+        assert_eq!(counted.1.load(Relaxed), 1);
     }
 
     #[test]
     fn oversized_datagrams_are_left_to_the_caller() {
-        let out = Arc::new(Counted(
+        let counted = Arc::new(Counted(
             UdpSocket::bind("127.0.0.1:0").unwrap(),
             AtomicUsize::new(0),
         ));
+        let out: Arc<dyn BatchSocket> = counted.clone();
         let _scope = Scope::begin();
         assert!(!gather(
             &out,

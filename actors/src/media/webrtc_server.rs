@@ -1,5 +1,6 @@
 //! The node's one WebRTC port (mediasoup's WebRtcServer, for every
-//! transport): one UDP socket and one TCP listener. Datagrams are sorted by
+//! transport): a UDP port group (a socket per sending thread, so fan-outs
+//! leave in `sendmmsg` batches) and one TCP listener. Datagrams are sorted by
 //! their first byte (RFC 7983): STUN goes to the transport owning the ufrag,
 //! everything else to the transport owning the 5-tuple.
 
@@ -17,7 +18,7 @@ use troupe_transports::ice_lite::{local_ufrag_of, Protocol, Tuple};
 use troupe_transports::packet_kind::{classify, PacketKind};
 use troupe_transports::tcp_framing::{encode_frame, TcpFrameDecoder};
 
-use crate::media::media_socket::MediaSocket;
+use crate::media::port_group::{reusable_socket, GroupSocket, PortGroup};
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::MediaConfig;
 use crate::metrics::ActorMetrics;
@@ -33,7 +34,7 @@ const MAX_TCP_CONNECTIONS: usize = 4096;
 const TCP_IDLE_LIMIT: Duration = Duration::from_secs(30);
 
 pub struct WebRtcServer {
-    udp: Arc<MediaSocket>,
+    udp: PortGroup,
     pub local_port: u16,
     pub listen_ip: IpAddr,
     pub announced_address: String,
@@ -51,7 +52,7 @@ fn bind_pair(ip: IpAddr, port: u16) -> io::Result<(std::net::UdpSocket, std::net
     let attempts = if port == 0 { 20 } else { 1 };
     let mut last_error = None;
     for _ in 0..attempts {
-        let udp = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+        let udp = reusable_socket(SocketAddr::new(ip, port))?;
         let chosen = udp.local_addr()?.port();
         match std::net::TcpListener::bind(SocketAddr::new(ip, chosen)) {
             Ok(tcp) => return Ok((udp, tcp)),
@@ -85,14 +86,21 @@ impl WebRtcServer {
             )
         })?;
         tcp.set_nonblocking(true)?;
-        let local_port = udp.local_addr()?.port();
-        let udp = Arc::new(MediaSocket::new(udp)?);
-        udp.enable_arrival_timestamps()?;
-        // Every client's uplink arrives on this one socket: the kernel's
+        let udp = PortGroup::around(udp, &metrics)?;
+        let local_port = udp.port;
+        for socket in udp.receivers() {
+            socket.socket.enable_arrival_timestamps()?;
+        }
+        // Every client's uplink arrives on these sockets: the kernel's
         // default buffer (208 KiB) is ~6 ms of 100 publishers, and a burst
         // past it is lost before Troupe sees it (a browser's 200 KiB data
         // channel message was, in tests, taking unreliable messages with it).
-        match udp.set_receive_buffer(SHARED_PORT_RECEIVE_BUFFER) {
+        // Clients are spread over the group's sockets, but one may carry
+        // them all.
+        match udp.receivers()[0]
+            .socket
+            .set_receive_buffer(SHARED_PORT_RECEIVE_BUFFER)
+        {
             Ok(granted) if granted < SHARED_PORT_RECEIVE_BUFFER => tracing::warn!(
                 granted,
                 wanted = SHARED_PORT_RECEIVE_BUFFER,
@@ -101,9 +109,13 @@ impl WebRtcServer {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot size the WebRTC port's receive buffer"),
         }
+        for socket in &udp.receivers()[1..] {
+            let _ = socket.socket.set_receive_buffer(SHARED_PORT_RECEIVE_BUFFER);
+        }
+        let receivers: Vec<Arc<GroupSocket>> = udp.receivers().to_vec();
         let tcp = TcpListener::from_std(tcp)?;
         let server = Arc::new(WebRtcServer {
-            udp: udp.clone(),
+            udp,
             local_port,
             listen_ip: config.listen_ip,
             announced_address: config.announced_address.clone(),
@@ -114,16 +126,18 @@ impl WebRtcServer {
             by_tuple: RwLock::new(HashMap::new()),
             tcp_writers: Mutex::new(HashMap::new()),
         });
-        tokio::spawn(Self::receive_udp(Arc::downgrade(&server), udp));
+        for socket in receivers {
+            tokio::spawn(Self::receive_udp(Arc::downgrade(&server), socket));
+        }
         tokio::spawn(Self::accept_tcp(Arc::downgrade(&server), tcp));
         tracing::info!(ip = %config.listen_ip, port = local_port, "WebRTC port open (UDP and TCP)");
         Ok(server)
     }
 
-    async fn receive_udp(server: Weak<WebRtcServer>, udp: Arc<MediaSocket>) {
+    async fn receive_udp(server: Weak<WebRtcServer>, udp: Arc<GroupSocket>) {
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         loop {
-            let (length, from, arrival) = match udp.recv_stamped(&mut buffer).await {
+            let (length, from, arrival) = match udp.socket.recv_stamped(&mut buffer).await {
                 Ok(r) => r,
                 Err(e) => {
                     // ICMP errors surface here on some systems; keep serving.
@@ -310,7 +324,7 @@ impl WebRtcServer {
     /// packet (counted) rather than stalling every transport on this port.
     pub fn send(&self, tuple: Tuple, data: &[u8]) -> bool {
         match tuple.protocol {
-            Protocol::Udp => match self.udp.send_to(data, tuple.remote) {
+            Protocol::Udp => match self.udp.send(data, tuple.remote) {
                 Ok(_) => true,
                 Err(_) => {
                     self.metrics.drop_packet("send_failed");
