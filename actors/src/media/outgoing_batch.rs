@@ -135,11 +135,7 @@ impl Drop for Scope {
 
 /// Queues `datagram` for `destination` if a scope is open on this thread
 /// (true), else leaves it to the caller to send now (false).
-pub fn gather(
-    socket: &Arc<dyn BatchSocket>,
-    datagram: &[u8],
-    destination: SocketAddr,
-) -> bool {
+pub fn gather(socket: &Arc<dyn BatchSocket>, datagram: &[u8], destination: SocketAddr) -> bool {
     if datagram.len() > SLOT {
         return false;
     }

@@ -245,4 +245,17 @@ mod tests {
         }
         assert_eq!(arrived, 16);
     }
+
+    #[test]
+    fn a_port_another_group_holds_is_not_joined() {
+        let held = first_of_group("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = held.local_addr().unwrap().port();
+        // A reusable bind alone would join it (same user): the probe refuses.
+        assert!(reusable_socket(SocketAddr::from(([127, 0, 0, 1], port))).is_ok());
+        let refused = first_of_group(SocketAddr::from(([127, 0, 0, 1], port)));
+        assert_eq!(
+            refused.map(|_| ()).unwrap_err().kind(),
+            io::ErrorKind::AddrInUse
+        );
+    }
 }

@@ -18,7 +18,7 @@ use troupe_transports::ice_lite::{local_ufrag_of, Protocol, Tuple};
 use troupe_transports::packet_kind::{classify, PacketKind};
 use troupe_transports::tcp_framing::{encode_frame, TcpFrameDecoder};
 
-use crate::media::port_group::{reusable_socket, GroupSocket, PortGroup};
+use crate::media::port_group::{first_of_group, GroupSocket, PortGroup};
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::MediaConfig;
 use crate::metrics::ActorMetrics;
@@ -52,7 +52,7 @@ fn bind_pair(ip: IpAddr, port: u16) -> io::Result<(std::net::UdpSocket, std::net
     let attempts = if port == 0 { 20 } else { 1 };
     let mut last_error = None;
     for _ in 0..attempts {
-        let udp = reusable_socket(SocketAddr::new(ip, port))?;
+        let udp = first_of_group(SocketAddr::new(ip, port))?;
         let chosen = udp.local_addr()?.port();
         match std::net::TcpListener::bind(SocketAddr::new(ip, chosen)) {
             Ok(tcp) => return Ok((udp, tcp)),
