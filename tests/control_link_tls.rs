@@ -2,7 +2,8 @@
 //! `troupe` processes with a real etcd open a pipe (ids, RTP parameters and
 //! addresses cross the link), and what tcpdump sees of the link holds none
 //! of them in the clear. Every member record shows its certificate's
-//! fingerprint.
+//! fingerprint: one node's is configured (made by openssl), the other's
+//! self-signed at start.
 
 mod common;
 
@@ -13,7 +14,13 @@ use common::cluster::{etcd_available, eventually, Etcd, Node, NodeOptions, Sink}
 use common::webrtc_client::payload_type;
 use serde_json::json;
 
-fn start_node(etcd: &Etcd, cluster: &str, id: &str, logs: &std::path::Path) -> Node {
+fn start_node(
+    etcd: &Etcd,
+    cluster: &str,
+    id: &str,
+    logs: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Node {
     Node::start(NodeOptions {
         id,
         region: "eu",
@@ -23,8 +30,44 @@ fn start_node(etcd: &Etcd, cluster: &str, id: &str, logs: &std::path::Path) -> N
         ip: "127.0.0.1",
         token: None,
         log_dir: logs,
-        env: &[],
+        env,
     })
+}
+
+/// A certificate and key made by openssl, and the certificate's SHA-256
+/// fingerprint as openssl says it.
+fn openssl_certificate(dir: &std::path::Path) -> (String, String, String) {
+    let cert = dir.join("control.pem");
+    let key = dir.join("control-key.pem");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=node-a.control.example"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs (scripts/test.sh installs it)");
+    assert!(made.success());
+    let printed = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&printed.stdout);
+    let fingerprint = printed
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .to_ascii_lowercase();
+    (
+        cert.display().to_string(),
+        key.display().to_string(),
+        fingerprint,
+    )
 }
 
 /// tcpdump writing the loopback traffic of `ports` to `file`.
@@ -91,8 +134,18 @@ fn the_control_link_carries_nothing_in_the_clear_and_pins_certificates() {
     let logs = tempfile::tempdir().unwrap();
     let etcd = Etcd::start();
     let cluster = format!("tls{}", std::process::id());
-    let a = start_node(&etcd, &cluster, "a", logs.path());
-    let b = start_node(&etcd, &cluster, "b", logs.path());
+    let (cert, key, configured_fingerprint) = openssl_certificate(logs.path());
+    let a = start_node(
+        &etcd,
+        &cluster,
+        "a",
+        logs.path(),
+        &[
+            ("TROUPE_CONTROL_CERTIFICATE", &cert),
+            ("TROUPE_CONTROL_PRIVATE_KEY", &key),
+        ],
+    );
+    let b = start_node(&etcd, &cluster, "b", logs.path(), &[]);
     for node in [&a, &b] {
         eventually(Duration::from_secs(15), "both nodes see each other", || {
             node.cluster_view()["members"]
@@ -110,6 +163,11 @@ fn the_control_link_carries_nothing_in_the_clear_and_pins_certificates() {
     assert_ne!(
         members[0]["controlCertFingerprint"],
         members[1]["controlCertFingerprint"]
+    );
+    let of_a = members.iter().find(|m| m["id"] == "a").unwrap();
+    assert_eq!(
+        of_a["controlCertFingerprint"], configured_fingerprint,
+        "a serves the configured certificate"
     );
 
     let capture_file = logs.path().join("control.pcap");

@@ -160,14 +160,22 @@ impl Cluster {
                 })?;
             Some(listener)
         };
-        let identity = match &control {
-            Some(_) => Some(Arc::new(link_tls::ControlIdentity::generate().map_err(
+        let identity = match (
+            &control,
+            &config.control_certificate,
+            &config.control_private_key,
+        ) {
+            (None, _, _) => None,
+            (Some(_), Some(certificate), Some(key)) => Some(Arc::new(
+                link_tls::ControlIdentity::from_pem_files(certificate, key)
+                    .map_err(|(field, message)| ClusterError::Config { field, message })?,
+            )),
+            (Some(_), _, _) => Some(Arc::new(link_tls::ControlIdentity::generate().map_err(
                 |e| ClusterError::Config {
                     field: "control_listen",
                     message: format!("cannot make the control link's TLS certificate: {e}"),
                 },
             )?)),
-            None => None,
         };
         let control_address = match &control {
             Some(l) => l

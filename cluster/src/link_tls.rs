@@ -1,6 +1,6 @@
-//! TLS for the node-to-node control link (rustls): each node makes a
-//! self-signed certificate at start and publishes its SHA-256 fingerprint
-//! in its member record; a node dialling a peer accepts exactly the
+//! TLS for the node-to-node control link (rustls): each node has a
+//! certificate (configured, or self-signed at start) and publishes its
+//! SHA-256 fingerprint in its member record; a node dialling a peer accepts exactly the
 //! certificate whose fingerprint the peer's record names (pinning, no CA).
 //! The cluster-secret proof inside the link stays: TLS hides what crosses,
 //! the proof says who may ask.
@@ -48,14 +48,58 @@ impl ControlIdentity {
         let certificate = params.self_signed(&key).map_err(|e| e.to_string())?;
         let der = certificate.der().clone();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        Self::serving(vec![der], key)
+    }
+
+    /// A configured certificate (the leaf first, as PEM) and its key.
+    /// Peers pin the leaf's fingerprint, so its names and issuer do not
+    /// matter; an error says which of the two files is at fault.
+    pub fn from_pem_files(
+        certificate: &std::path::Path,
+        private_key: &std::path::Path,
+    ) -> Result<ControlIdentity, (&'static str, String)> {
+        use rustls::pki_types::pem::PemObject;
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certificate)
+            .and_then(|certs| certs.collect::<Result<_, _>>())
+            .map_err(|e| {
+                (
+                    "control_certificate",
+                    format!("{}: {e}", certificate.display()),
+                )
+            })?;
+        if chain.is_empty() {
+            return Err((
+                "control_certificate",
+                format!("{}: no certificate in it", certificate.display()),
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_file(private_key).map_err(|e| {
+            (
+                "control_private_key",
+                format!("{}: {e}", private_key.display()),
+            )
+        })?;
+        Self::serving(chain, key).map_err(|e| {
+            (
+                "control_private_key",
+                format!("does not match the certificate: {e}"),
+            )
+        })
+    }
+
+    fn serving(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<ControlIdentity, String> {
+        let leaf_fingerprint = fingerprint(&chain[0]);
         let server = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .with_no_client_auth()
-            .with_single_cert(vec![der.clone()], key)
+            .with_single_cert(chain, key)
             .map_err(|e| e.to_string())?;
         Ok(ControlIdentity {
-            fingerprint: fingerprint(&der),
+            fingerprint: leaf_fingerprint,
             server: Arc::new(server),
         })
     }
@@ -155,5 +199,46 @@ impl ServerCertVerifier for PinnedCertificate {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = rcgen::CertificateParams::new(vec!["node.example".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, certificate.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        (cert_path, key_path, fingerprint(certificate.der()))
+    }
+
+    #[test]
+    fn a_configured_certificate_is_served_and_its_fingerprint_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, expected) = pem_files(dir.path());
+        let identity = ControlIdentity::from_pem_files(&cert, &key).unwrap();
+        assert_eq!(identity.fingerprint, expected);
+    }
+
+    #[test]
+    fn bad_files_name_the_field_at_fault() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, _, _) = pem_files(dir.path());
+        let other = tempfile::tempdir().unwrap();
+        let (_, other_key, _) = pem_files(other.path());
+        let field = |c: &std::path::Path, k: &std::path::Path| {
+            ControlIdentity::from_pem_files(c, k).err().map(|(f, _)| f)
+        };
+        assert_eq!(field(&cert, &other_key), Some("control_private_key"));
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        assert_eq!(field(&garbage, &other_key), Some("control_certificate"));
+        assert_eq!(field(&cert, &garbage), Some("control_private_key"));
     }
 }

@@ -140,6 +140,16 @@ pub const FIELDS: &[FieldSpec] = &[
         default: "",
     },
     FieldSpec {
+        key: "control_certificate",
+        help: "PEM certificate of the control link's TLS (self-signed at start when unset)",
+        default: "",
+    },
+    FieldSpec {
+        key: "control_private_key",
+        help: "PEM private key for control_certificate",
+        default: "",
+    },
+    FieldSpec {
         key: "ice_consent_timeout_secs",
         help: "seconds without ICE consent before a transport is disconnected",
         default: "30",

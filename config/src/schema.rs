@@ -38,6 +38,10 @@ pub struct Config {
     /// HTTPS for the API, the demo and the WebSockets (PEM files).
     pub tls_certificate: Option<PathBuf>,
     pub tls_private_key: Option<PathBuf>,
+    /// The control link's TLS certificate (PEM files); self-signed at
+    /// start when absent. Peers pin its fingerprint either way.
+    pub control_certificate: Option<PathBuf>,
+    pub control_private_key: Option<PathBuf>,
     pub ice_consent_timeout_secs: u64,
     pub etcd_lease_ttl_secs: u64,
     pub drain_timeout_secs: u64,
@@ -325,6 +329,8 @@ impl Config {
         }
         let (tls_certificate, tls_private_key) =
             pem_pair(&r, "tls_certificate", "tls_private_key")?;
+        let (control_certificate, control_private_key) =
+            pem_pair(&r, "control_certificate", "control_private_key")?;
         let ice_consent_timeout_secs: u64 =
             r.parsed("ice_consent_timeout_secs", 30, "a number of seconds")?;
         if ice_consent_timeout_secs == 0 {
@@ -368,6 +374,8 @@ impl Config {
             token_secret,
             tls_certificate,
             tls_private_key,
+            control_certificate,
+            control_private_key,
             ice_consent_timeout_secs,
             etcd_lease_ttl_secs,
             drain_timeout_secs,
