@@ -228,6 +228,14 @@ mod tests {
         }
     }
 
+    fn counted_socket() -> (Arc<Counted>, Arc<dyn BatchSocket>) {
+        let counted = Arc::new(Counted(
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+            AtomicUsize::new(0),
+        ));
+        (counted.clone(), counted)
+    }
+
     fn receive_all(socket: &UdpSocket) -> Vec<Vec<u8>> {
         socket.set_nonblocking(true).unwrap();
         let mut got = Vec::new();
@@ -242,11 +250,7 @@ mod tests {
     fn copies_wait_for_the_scope_and_arrive_in_order() {
         let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = sink.local_addr().unwrap();
-        let counted = Arc::new(Counted(
-            UdpSocket::bind("127.0.0.1:0").unwrap(),
-            AtomicUsize::new(0),
-        ));
-        let out: Arc<dyn BatchSocket> = counted.clone();
+        let (counted, out) = counted_socket();
         assert!(
             !gather(&out, b"no scope", to),
             "outside a scope: sent by the caller"
@@ -271,11 +275,7 @@ mod tests {
     fn a_refused_copy_is_counted_and_the_rest_still_go() {
         let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = sink.local_addr().unwrap();
-        let counted = Arc::new(Counted(
-            UdpSocket::bind("127.0.0.1:0").unwrap(),
-            AtomicUsize::new(0),
-        ));
-        let out: Arc<dyn BatchSocket> = counted.clone();
+        let (counted, out) = counted_socket();
         {
             let _scope = Scope::begin();
             gather(&out, b"first", to);
@@ -291,11 +291,7 @@ mod tests {
 
     #[test]
     fn oversized_datagrams_are_left_to_the_caller() {
-        let counted = Arc::new(Counted(
-            UdpSocket::bind("127.0.0.1:0").unwrap(),
-            AtomicUsize::new(0),
-        ));
-        let out: Arc<dyn BatchSocket> = counted.clone();
+        let (counted, out) = counted_socket();
         let _scope = Scope::begin();
         assert!(!gather(
             &out,

@@ -22,41 +22,40 @@ use crate::metrics::ActorMetrics;
 /// Linux's option for a classic BPF program choosing a group's socket.
 const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
 
+/// What a group's socket sends with: a watched `MediaSocket` or a bare
+/// send-only `UdpSocket`.
+pub trait DatagramSocket: AsRawFd + Send + Sync {
+    fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize>;
+}
+
+impl DatagramSocket for MediaSocket {
+    fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
+        self.send_to(datagram, destination)
+    }
+}
+
+impl DatagramSocket for UdpSocket {
+    fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
+        self.send_to(datagram, destination)
+    }
+}
+
+/// One of the group's sockets, with the metrics its failed sends count in.
+pub struct GroupSocket<S> {
+    pub socket: S,
+    metrics: ActorMetrics,
+}
+
 /// A socket of the group the runtime reads.
-pub struct GroupSocket {
-    pub socket: MediaSocket,
-    metrics: ActorMetrics,
-}
+pub type WatchedSocket = GroupSocket<MediaSocket>;
 
-/// A socket of the group only sent from.
-struct SendSocket {
-    socket: UdpSocket,
-    metrics: ActorMetrics,
-}
-
-impl BatchSocket for GroupSocket {
+impl<S: DatagramSocket> BatchSocket for GroupSocket<S> {
     fn fd(&self) -> RawFd {
         self.socket.as_raw_fd()
     }
 
     fn send_to(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
-        self.socket.send_to(datagram, destination)
-    }
-
-    fn dropped(&self, copies: usize) {
-        for _ in 0..copies {
-            self.metrics.drop_packet("send_failed");
-        }
-    }
-}
-
-impl BatchSocket for SendSocket {
-    fn fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-
-    fn send_to(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
-        self.socket.send_to(datagram, destination)
+        self.socket.send_datagram(datagram, destination)
     }
 
     fn dropped(&self, copies: usize) {
@@ -68,7 +67,7 @@ impl BatchSocket for SendSocket {
 
 pub struct PortGroup {
     pub port: u16,
-    receivers: Vec<Arc<GroupSocket>>,
+    receivers: Vec<Arc<WatchedSocket>>,
     senders: Vec<Arc<dyn BatchSocket>>,
 }
 
@@ -138,7 +137,7 @@ impl PortGroup {
             .map(|_| reusable_socket(address))
             .collect::<io::Result<Vec<_>>>()?;
         let steered = steer_to_first(&first).is_ok();
-        let watched = |socket: UdpSocket| -> io::Result<Arc<GroupSocket>> {
+        let watched = |socket: UdpSocket| -> io::Result<Arc<WatchedSocket>> {
             Ok(Arc::new(GroupSocket {
                 socket: MediaSocket::new(socket)?,
                 metrics: metrics.clone(),
@@ -148,7 +147,7 @@ impl PortGroup {
             let mut senders: Vec<Arc<dyn BatchSocket>> = Vec::new();
             for socket in others {
                 socket.set_nonblocking(true)?;
-                senders.push(Arc::new(SendSocket {
+                senders.push(Arc::new(GroupSocket {
                     socket,
                     metrics: metrics.clone(),
                 }));
@@ -174,7 +173,7 @@ impl PortGroup {
     }
 
     /// The sockets to read.
-    pub fn receivers(&self) -> &[Arc<GroupSocket>] {
+    pub fn receivers(&self) -> &[Arc<WatchedSocket>] {
         &self.receivers
     }
 

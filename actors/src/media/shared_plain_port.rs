@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use crate::media::plain_endpoint::PlainEndpoint;
 use crate::media::port_allocator::{AllocatedPort, PortAllocator};
-use crate::media::port_group::{first_of_group, GroupSocket, PortGroup};
+use crate::media::port_group::{first_of_group, PortGroup, WatchedSocket};
 use crate::metrics::ActorMetrics;
 
 const MAX_DATAGRAM: usize = 2048;
@@ -50,7 +50,7 @@ impl SharedPlainPort {
         Ok(shared)
     }
 
-    async fn receive(port: Weak<SharedPlainPort>, socket: Arc<GroupSocket>) {
+    async fn receive(port: Weak<SharedPlainPort>, socket: Arc<WatchedSocket>) {
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         loop {
             let Ok((length, from)) = socket.socket.recv_from(&mut buffer).await else {

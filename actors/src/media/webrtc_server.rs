@@ -18,7 +18,7 @@ use troupe_transports::ice_lite::{local_ufrag_of, Protocol, Tuple};
 use troupe_transports::packet_kind::{classify, PacketKind};
 use troupe_transports::tcp_framing::{encode_frame, TcpFrameDecoder};
 
-use crate::media::port_group::{first_of_group, GroupSocket, PortGroup};
+use crate::media::port_group::{first_of_group, PortGroup, WatchedSocket};
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::MediaConfig;
 use crate::metrics::ActorMetrics;
@@ -112,7 +112,7 @@ impl WebRtcServer {
         for socket in &udp.receivers()[1..] {
             let _ = socket.socket.set_receive_buffer(SHARED_PORT_RECEIVE_BUFFER);
         }
-        let receivers: Vec<Arc<GroupSocket>> = udp.receivers().to_vec();
+        let receivers: Vec<Arc<WatchedSocket>> = udp.receivers().to_vec();
         let tcp = TcpListener::from_std(tcp)?;
         let server = Arc::new(WebRtcServer {
             udp,
@@ -134,7 +134,7 @@ impl WebRtcServer {
         Ok(server)
     }
 
-    async fn receive_udp(server: Weak<WebRtcServer>, udp: Arc<GroupSocket>) {
+    async fn receive_udp(server: Weak<WebRtcServer>, udp: Arc<WatchedSocket>) {
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         loop {
             let (length, from, arrival) = match udp.socket.recv_stamped(&mut buffer).await {
