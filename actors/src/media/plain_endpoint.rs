@@ -107,6 +107,10 @@ impl PlainEndpoint {
         let to_tokio = |port: &AllocatedPort| -> std::io::Result<Arc<MediaSocket>> {
             Ok(Arc::new(MediaSocket::new(port.socket.try_clone()?)?))
         };
+        let rtp_port = match &ports {
+            PlainPorts::Own { rtp, .. } => rtp.port,
+            PlainPorts::Shared(shared) => shared.port(),
+        };
         let (own_ports, shared) = match ports {
             PlainPorts::Own { rtp, rtcp } => (Some((rtp, rtcp)), None),
             PlainPorts::Shared(shared) => (None, Some(shared)),
@@ -125,11 +129,6 @@ impl PlainEndpoint {
                     .map_err(|e| std::io::Error::other(e.to_string()))?,
             ),
             None => None,
-        };
-        let rtp_port = match (&own_ports, &shared) {
-            (Some((rtp, _)), _) => rtp.port,
-            (None, Some(shared)) => shared.port,
-            (None, None) => 0,
         };
         let endpoint = Arc::new_cyclic(|myself| PlainEndpoint {
             core: TransportCore::new(ctx, transport_id, router_id),
@@ -434,7 +433,7 @@ impl PlainEndpoint {
             if !shared.register(rtp, &me) {
                 return Err(ActorError::WrongState(format!(
                     "another transport on the shared port {} is connected to {rtp}",
-                    shared.port
+                    shared.port()
                 )));
             }
         }

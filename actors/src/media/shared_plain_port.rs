@@ -20,7 +20,6 @@ use crate::metrics::ActorMetrics;
 const MAX_DATAGRAM: usize = 2048;
 
 pub struct SharedPlainPort {
-    pub port: u16,
     group: PortGroup,
     by_remote: RwLock<HashMap<SocketAddr, Weak<PlainEndpoint>>>,
     metrics: ActorMetrics,
@@ -38,7 +37,6 @@ impl SharedPlainPort {
         let reservation = allocator.allocate_with(ip, first_of_group)?;
         let group = PortGroup::around(reservation.socket.try_clone()?, &metrics)?;
         let shared = Arc::new(SharedPlainPort {
-            port: group.port,
             group,
             by_remote: RwLock::new(HashMap::new()),
             metrics,
@@ -69,6 +67,10 @@ impl SharedPlainPort {
                 None => port.metrics.drop_packet("unknown_tuple"),
             }
         }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.group.port
     }
 
     /// Makes what `remote` sends go to `endpoint`; false if another live
