@@ -6,8 +6,9 @@
 //! (sockets and ports), threads — is back where it started, and RSS grew
 //! by no more than the allocator keeps.
 //!
-//! `TROUPE_CHURN_ROUNDS` (default 4, 40 clients each) makes it a soak:
-//! docs/churn.md has a long run's figures.
+//! `TROUPE_CHURN_ROUNDS` (default 4, 40 clients each) or
+//! `TROUPE_CHURN_MINUTES` (rounds until that long has passed) makes it a
+//! soak: docs/hardening.md has the long runs' figures.
 
 mod common;
 
@@ -219,10 +220,9 @@ fn round(node: &Node, round: usize) {
 #[test]
 fn churn_leaves_no_objects_tasks_sockets_or_threads_behind() {
     let node = Node::start();
-    let rounds: usize = std::env::var("TROUPE_CHURN_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(4);
+    let env_number = |name: &str| -> Option<u64> { std::env::var(name).ok()?.parse().ok() };
+    let minutes = env_number("TROUPE_CHURN_MINUTES").map(|m| Duration::from_secs(m * 60));
+    let min_rounds = env_number("TROUPE_CHURN_ROUNDS").unwrap_or(4) as usize;
     // A first round warms up what is made once (thread pools, buffers).
     round(&node, 0);
     // The footprint once objects, tasks and descriptors are down to
@@ -247,8 +247,10 @@ fn churn_leaves_no_objects_tasks_sockets_or_threads_behind() {
     };
     let before = settle("the warm-up round is gone", &idle);
     let started = Instant::now();
-    for r in 1..=rounds {
-        round(&node, r);
+    let mut rounds = 0;
+    while rounds < min_rounds || minutes.is_some_and(|m| started.elapsed() < m) {
+        rounds += 1;
+        round(&node, rounds);
     }
     let elapsed = started.elapsed();
     let after = settle("every round leaves nothing behind", &before);
