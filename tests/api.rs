@@ -338,6 +338,31 @@ fn pipe_transports_and_recordings_validate_their_options() {
         Some(json!({"listenIp": "here"})),
     );
     assert_eq!(bad.1["error"]["field"], "listenIp");
+    // An address of another machine (TEST-NET-3) is refused at once, not
+    // reported as the port range being used up.
+    for kind in ["pipe-transports", "plain-transports"] {
+        let bad = server.call(
+            "POST",
+            &format!("/v1/routers/{id}/{kind}"),
+            Some(json!({"listenIp": "203.0.113.7"})),
+        );
+        assert_error(&bad, 409, "wrong_state");
+        let message = bad.1["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("not an address of this node"), "{message}");
+    }
+    // No body means all defaults; whitespace is a JSON text without a value.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for (body, status) in [("", 200), ("\n", 400), ("\r\n ", 400)] {
+        let response = agent
+            .post(&server.url(&path))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "body {body:?}");
+    }
     let bad = server.call(
         "POST",
         &format!("/v1/routers/{id}/recordings"),

@@ -33,7 +33,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             }
             // An absent body means "all defaults" for endpoints whose fields
             // are all optional; required fields then fail by name.
-            let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            // Whitespace alone is not an absent body but a JSON text with
+            // no value in it, which JSON calls invalid.
+            let text: &[u8] = if bytes.is_empty() {
                 b"{}"
             } else {
                 &bytes

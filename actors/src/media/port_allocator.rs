@@ -72,13 +72,20 @@ impl PortAllocator {
             if used.contains(&port) {
                 continue;
             }
-            if let Ok(socket) = bind(SocketAddr::new(ip, port)) {
-                used.insert(port);
-                return Ok(AllocatedPort {
-                    socket,
-                    port,
-                    allocator: self.clone(),
-                });
+            match bind(SocketAddr::new(ip, port)) {
+                Ok(socket) => {
+                    used.insert(port);
+                    return Ok(AllocatedPort {
+                        socket,
+                        port,
+                        allocator: self.clone(),
+                    });
+                }
+                // Another process holds this one: try the next.
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse => {}
+                // The address itself cannot be bound (not this node's, not
+                // unicast): every port would fail the same way.
+                Err(e) => return Err(e),
             }
         }
         Err(io::Error::new(
@@ -110,5 +117,17 @@ mod tests {
         assert!(allocator.allocate(ip).is_err(), "the range is exhausted");
         drop(first);
         assert_eq!(allocator.allocate(ip).unwrap().port, port);
+    }
+
+    #[test]
+    fn an_address_not_of_this_node_fails_at_once_not_as_an_exhausted_range() {
+        let allocator = PortAllocator::new(40_000, 40_999);
+        // TEST-NET-3 (RFC 5737): never an address of this machine.
+        let err = allocator
+            .allocate(IpAddr::from([203, 0, 113, 7]))
+            .err()
+            .expect("cannot bind");
+        assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable, "{err}");
+        assert!(allocator.used.lock().unwrap().is_empty());
     }
 }
