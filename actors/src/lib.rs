@@ -6,6 +6,7 @@
 //! children (see `supervision`): close the child and its dependents with
 //! mediasoup's cascade and events, count it, carry on.
 
+pub mod app_data;
 mod ask;
 mod close;
 pub mod consumer;

@@ -31,7 +31,7 @@ pub struct AudioLevelObserverOptions {
     /// Milliseconds per window (default 1000).
     #[schema(minimum = 250, maximum = 60000)]
     pub interval: Option<u32>,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -43,7 +43,7 @@ pub struct ActiveSpeakerObserverOptions {
     /// Milliseconds per window (default 300).
     #[schema(minimum = 100, maximum = 60000)]
     pub interval: Option<u32>,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }

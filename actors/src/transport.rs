@@ -79,7 +79,7 @@ pub struct WebRtcTransportOptions {
     /// dropped (`sctpsendbufferfull`), default 262144.
     #[schema(minimum = 1, maximum = 67108864)]
     pub sctp_send_buffer_size: Option<u32>,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -186,7 +186,7 @@ pub struct DirectTransportOptions {
     /// messages up to 262144 bytes whatever it says.
     #[schema(minimum = 1, maximum = 16777216)]
     pub max_message_size: Option<u32>,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -242,7 +242,7 @@ pub struct PlainTransportOptions {
     /// Bytes that may wait for a slow receiver (default 262144).
     #[schema(minimum = 1, maximum = 67108864)]
     pub sctp_send_buffer_size: Option<u32>,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -294,7 +294,7 @@ pub struct PipeTransportOptions {
     /// Bytes that may wait for a slow receiver (default 262144).
     #[schema(minimum = 1, maximum = 67108864)]
     pub sctp_send_buffer_size: Option<u32>,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -355,7 +355,7 @@ pub struct ProduceRequest {
     pub rtp_parameters: RtpParameters,
     #[serde(default)]
     pub paused: bool,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }
@@ -382,7 +382,7 @@ pub struct ConsumeRequest {
     /// RTX toward the consumer when its capabilities allow; default true.
     #[serde(default)]
     pub enable_rtx: Option<bool>,
-    #[serde(default)]
+    #[serde(default = "crate::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
     /// The MID the receiver gave this track (a WHEP offer's m-section);
@@ -669,10 +669,12 @@ impl TransportState {
     ) -> ActorResult<ProducerCreated> {
         self.refuse_rtp_on_direct()?;
         if request.id.is_some() && self.args.kind != TransportKind::Pipe {
-            return Err(ActorError::invalid(
-                "id",
-                "only a producer on a pipe transport takes its origin's id",
-            ));
+            // The request is well formed; it asks what only a pipe
+            // transport does, so it conflicts with this transport's kind.
+            return Err(ActorError::WrongState(format!(
+                "id: only a producer on a pipe transport takes its origin's id, and this is a {}",
+                self.args.kind.metric_kind().replace('_', " ")
+            )));
         }
         ortc::validate_rtp_parameters(&request.rtp_parameters, request.kind)?;
         let given_cname = request

@@ -68,7 +68,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     request_body = DataProduceRequest,
     responses((status = 200, body = DataProducerCreated), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "the transport has no SCTP"),
+              (status = 409, body = ErrorBody, description = "the transport has no SCTP, or `id` is given to a transport that is not a pipe"),
               (status = 501, body = ErrorBody, description = "SCTP on plain and pipe transports")))]
 pub async fn produce_data(
     state: State,

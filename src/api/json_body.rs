@@ -35,11 +35,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             // are all optional; required fields then fail by name.
             // Whitespace alone is not an absent body but a JSON text with
             // no value in it, which JSON calls invalid.
-            let text: &[u8] = if bytes.is_empty() {
-                b"{}"
-            } else {
-                &bytes
-            };
+            let text: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
             parse(text).map(JsonBody)
         })
     }

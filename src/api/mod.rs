@@ -14,6 +14,7 @@ pub mod json_body;
 mod metrics;
 mod middleware;
 pub mod openapi;
+mod openapi_rules;
 mod producers;
 mod recordings;
 pub mod relay;

@@ -127,6 +127,12 @@ pub async fn open_room(
     state.accepting()?;
     let JsonBody(request) = body;
     caller.may(&request.name, Grant::Admin)?;
+    // Checked whether or not the room exists: a request is wrong by itself,
+    // not by whom it finds.
+    if let Some(codecs) = &request.media_codecs {
+        troupe_actors::ortc::generate_router_rtp_capabilities(codecs)
+            .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    }
     let (record, created) = state
         .cluster
         .open_room(&request.name, request.media_codecs)

@@ -44,7 +44,7 @@ pub struct CreateRouterRequest {
     #[serde(default)]
     #[schema(min_items = 1)]
     pub media_codecs: Option<Vec<RtpCodecCapability>>,
-    #[serde(default)]
+    #[serde(default = "troupe_actors::app_data::empty")]
     #[schema(value_type = Object)]
     pub app_data: serde_json::Value,
 }

@@ -3,10 +3,9 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use troupe_cluster::Readiness;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::api::exposition;
-use crate::api::openapi::ApiDoc;
 use crate::api::State;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -99,5 +98,5 @@ pub async fn metrics(state: State, request: actix_web::HttpRequest) -> HttpRespo
 /// This API's OpenAPI 3 description, generated from the handlers and types.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "system", responses((status = 200, description = "OpenAPI document")))]
 pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(crate::api::openapi_rules::document())
 }

@@ -16,9 +16,9 @@ use crate::api::json_body::{self, JsonBody};
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BitrateRequest {
-    /// Bits per second; 0 lifts the limit.
-    #[schema(minimum = 0)]
-    pub bitrate: u64,
+    /// Bits per second; 0 lifts the limit. At most 2^32 - 1, as mediasoup's.
+    #[schema(minimum = 0, maximum = 4294967295_u64, format = Int64)]
+    pub bitrate: u32,
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -105,7 +105,8 @@ pub async fn connect(
 /// Creates a producer (an incoming track) on the transport.
 #[utoipa::path(post, path = "/v1/transports/{id}/producers", tag = "producers",
     request_body = ProduceRequest,
-    responses((status = 200, body = ProducerCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ProducerCreated), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "a direct transport (data only), or `id` given to a transport that is not a pipe")))]
 pub async fn produce(
     state: State,
     id: web::Path<String>,
@@ -169,7 +170,7 @@ pub async fn set_max_incoming_bitrate(
 ) -> ApiResult<HttpResponse> {
     state
         .node()
-        .set_max_incoming_bitrate(&id, body.0.bitrate)
+        .set_max_incoming_bitrate(&id, u64::from(body.0.bitrate))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -185,7 +186,7 @@ pub async fn set_max_outgoing_bitrate(
 ) -> ApiResult<HttpResponse> {
     state
         .node()
-        .set_outgoing_bitrate_limits(&id, Some(body.0.bitrate), None)
+        .set_outgoing_bitrate_limits(&id, Some(u64::from(body.0.bitrate)), None)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -202,7 +203,7 @@ pub async fn set_min_outgoing_bitrate(
 ) -> ApiResult<HttpResponse> {
     state
         .node()
-        .set_outgoing_bitrate_limits(&id, None, Some(body.0.bitrate))
+        .set_outgoing_bitrate_limits(&id, None, Some(u64::from(body.0.bitrate)))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -67,10 +67,12 @@ impl TransportState {
     ) -> ActorResult<DataProducerCreated> {
         check_label(&request.label, &request.protocol)?;
         if request.id.is_some() && self.args.kind != TransportKind::Pipe {
-            return Err(ActorError::invalid(
-                "id",
-                "only a data producer on a pipe transport takes its origin's id",
-            ));
+            // The request is well formed; it asks what only a pipe
+            // transport does, so it conflicts with this transport's kind.
+            return Err(ActorError::WrongState(format!(
+                "id: only a data producer on a pipe transport takes its origin's id, and this is a {}",
+                self.args.kind.metric_kind().replace('_', " ")
+            )));
         }
         let sctp = self.data_kind()?;
         let ctx = self.args.ctx.clone();
