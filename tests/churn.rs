@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cluster::eventually;
+use common::footprint::{assert_returned, footprint, settle, Footprint};
 use common::webrtc_client::{connected_client, opus_packet, payload_type, post};
 use common::TestServer;
 use serde_json::json;
@@ -45,35 +46,8 @@ impl Node {
         }
     }
 
-    fn metric(&self, name: &str) -> i64 {
-        let (_, text) = self.api.text("/metrics");
-        text.lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-            .map(|v| v as i64)
-            .sum()
-    }
-
-    /// Objects, runtime tasks, file descriptors, threads, RSS (KiB).
     fn footprint(&self) -> Footprint {
-        let pid = self.child.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let field = |key: &str| -> i64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0)
-        };
-        Footprint {
-            objects: self.metric("troupe_objects{"),
-            tasks: self.metric("troupe_runtime_tasks"),
-            fds: std::fs::read_dir(format!("/proc/{pid}/fd"))
-                .unwrap()
-                .count() as i64,
-            threads: field("Threads:"),
-            rss_kib: field("VmRSS:"),
-        }
+        footprint(&self.api, self.child.id())
     }
 }
 
@@ -82,15 +56,6 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Footprint {
-    objects: i64,
-    tasks: i64,
-    fds: i64,
-    threads: i64,
-    rss_kib: i64,
 }
 
 /// One round: a room, clients that publish or watch, some paused, some
@@ -225,22 +190,7 @@ fn churn_leaves_no_objects_tasks_sockets_or_threads_behind() {
     let min_rounds = env_number("TROUPE_CHURN_ROUNDS").unwrap_or(4) as usize;
     // A first round warms up what is made once (thread pools, buffers).
     round(&node, 0);
-    // The footprint once objects, tasks and descriptors are down to
-    // `target` (within 15 s: connections of the last API calls close a
-    // moment after their answer, more so on a busy machine).
-    let settle = |what: &str, target: &Footprint| -> Footprint {
-        let mut reached = None;
-        eventually(Duration::from_secs(15), what, || {
-            let now = node.footprint();
-            let done =
-                now.objects <= target.objects && now.tasks <= target.tasks && now.fds <= target.fds;
-            if done {
-                reached = Some(now);
-            }
-            done
-        });
-        reached.expect("settled")
-    };
+    let settle = |what: &str, target: &Footprint| settle(&node.api, node.child.id(), what, target);
     let idle = Footprint {
         objects: 0,
         ..node.footprint()
@@ -258,30 +208,7 @@ fn churn_leaves_no_objects_tasks_sockets_or_threads_behind() {
         "churn: {rounds} rounds of {CLIENTS_PER_ROUND} clients in {:.1} s; before {before:?}, after {after:?}",
         elapsed.as_secs_f64()
     );
-    assert_eq!(after.objects, 0);
-    assert!(
-        after.tasks <= before.tasks,
-        "tasks {} → {}",
-        before.tasks,
-        after.tasks
-    );
-    assert!(
-        after.fds <= before.fds,
-        "file descriptors {} → {}",
-        before.fds,
-        after.fds
-    );
-    assert!(
-        after.threads <= before.threads + 2,
-        "threads {} → {}",
-        before.threads,
-        after.threads
-    );
     // What the allocator keeps for reuse, not a leak per client: 160
     // clients each held far more than this while connected.
-    assert!(
-        after.rss_kib - before.rss_kib <= 16 * 1024,
-        "RSS grew {} KiB",
-        after.rss_kib - before.rss_kib
-    );
+    assert_returned(&before, &after, 16 * 1024);
 }

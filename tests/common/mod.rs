@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod data_client;
+pub mod footprint;
 pub mod media_tools;
 pub mod netns;
 pub mod webrtc_client;
