@@ -23,7 +23,8 @@ need_pip schemathesis 'schemathesis>=4.32,<5'
 build_demo
 
 cargo fmt --all --check
-cargo clippy --all-targets -- -D warnings
+# --workspace: without it only the root package is linted.
+cargo clippy --workspace --all-targets -- -D warnings
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

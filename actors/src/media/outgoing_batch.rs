@@ -250,7 +250,7 @@ mod tests {
     fn copies_wait_for_the_scope_and_arrive_in_order() {
         let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = sink.local_addr().unwrap();
-        let (counted, out) = counted_socket();
+        let (_counted, out) = counted_socket();
         assert!(
             !gather(&out, b"no scope", to),
             "outside a scope: sent by the caller"
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn oversized_datagrams_are_left_to_the_caller() {
-        let (counted, out) = counted_socket();
+        let (_counted, out) = counted_socket();
         let _scope = Scope::begin();
         assert!(!gather(
             &out,

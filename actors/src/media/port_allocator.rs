@@ -125,8 +125,7 @@ mod tests {
         // TEST-NET-3 (RFC 5737): never an address of this machine.
         let err = allocator
             .allocate(IpAddr::from([203, 0, 113, 7]))
-            .err()
-            .expect("cannot bind");
+            .expect_err("cannot bind");
         assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable, "{err}");
         assert!(allocator.used.lock().unwrap().is_empty());
     }

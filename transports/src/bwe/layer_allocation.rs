@@ -199,8 +199,14 @@ mod tests {
             preferred: 2,
             current: None,
         };
-        assert_eq!(probe_padding(400_000, 750_000, &[svc.clone()]), 450_000);
-        assert_eq!(probe_padding(400_000, 500_000, &[svc.clone()]), 0);
+        assert_eq!(
+            probe_padding(400_000, 750_000, std::slice::from_ref(&svc)),
+            450_000
+        );
+        assert_eq!(
+            probe_padding(400_000, 500_000, std::slice::from_ref(&svc)),
+            0
+        );
         assert_eq!(probe_padding(700_000, 2_000_000, &[svc]), 1_200_000);
         // Two consumers: everything both would climb by.
         let demands = [simulcast(1, 2), simulcast(2, 2)];
@@ -225,7 +231,7 @@ mod tests {
         };
         // 540 kb/s: 150 + 250 for layer 1 is 400, within 15 % of the budget
         // left; a consumer not on it yet does not get it.
-        assert_eq!(allocate(540_000, &[held.clone()]), [1]);
+        assert_eq!(allocate(540_000, std::slice::from_ref(&held)), [1]);
         assert_eq!(allocate(360_000, &[held]), [1]);
         assert_eq!(allocate(360_000, &[simulcast(1, 2)]), [0]);
         let far = Demand {
