@@ -22,7 +22,9 @@ use troupe_transports::srtp_keys::{unprotect_failure_reason, SrtpCryptoSuite, Sr
 use crate::error::{ActorError, ActorResult};
 use crate::media::media_events::MediaContext;
 use crate::media::media_socket::MediaSocket;
+use crate::media::outgoing_batch::{self, BatchSocket};
 use crate::media::port_allocator::AllocatedPort;
+use crate::media::port_group::GroupSocket;
 use crate::media::shared_plain_port::SharedPlainPort;
 use crate::media::transport_core::{line_of, MediaTransport, SendPathLines, TransportCore};
 use crate::media::MediaHandle;
@@ -72,6 +74,9 @@ pub struct PlainEndpoint {
     myself: Weak<PlainEndpoint>,
     rtp_socket: Option<Arc<MediaSocket>>,
     rtcp_socket: Option<Arc<MediaSocket>>,
+    /// The RTP socket as a fan-out's batch sees it: copies to many plain
+    /// consumers leave in one io_uring submission.
+    rtp_batch: Option<Arc<dyn BatchSocket>>,
     pub rtp_port: u16,
     pub rtcp_port: Option<u16>,
     pub listen_ip: IpAddr,
@@ -130,12 +135,16 @@ impl PlainEndpoint {
             ),
             None => None,
         };
+        let rtp_batch = rtp_socket.clone().map(|socket| {
+            Arc::new(GroupSocket::new(socket, ctx.metrics.clone())) as Arc<dyn BatchSocket>
+        });
         let endpoint = Arc::new_cyclic(|myself| PlainEndpoint {
             core: TransportCore::new(ctx, transport_id, router_id),
             shared,
             myself: myself.clone(),
             rtp_socket: rtp_socket.clone(),
             rtcp_socket: rtcp_socket.clone(),
+            rtp_batch,
             rtp_port,
             rtcp_port: own_ports
                 .as_ref()
@@ -548,9 +557,14 @@ impl PlainEndpoint {
             return shared.send(datagram, destination);
         }
         let socket = match (&self.rtcp_socket, rtcp) {
-            (Some(socket), true) => Some(socket),
+            (Some(socket), true) => return socket.send_to(datagram, destination),
             _ => self.rtp_socket.as_ref(),
         };
+        if let Some(batch) = &self.rtp_batch {
+            if outgoing_batch::gather(batch, datagram, destination) {
+                return Ok(datagram.len());
+            }
+        }
         match socket {
             Some(socket) => socket.send_to(datagram, destination),
             None => Err(std::io::ErrorKind::NotConnected.into()),

@@ -34,6 +34,12 @@ impl DatagramSocket for MediaSocket {
     }
 }
 
+impl DatagramSocket for Arc<MediaSocket> {
+    fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
+        self.send_to(datagram, destination)
+    }
+}
+
 impl DatagramSocket for UdpSocket {
     fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
         self.send_to(datagram, destination)
@@ -44,6 +50,12 @@ impl DatagramSocket for UdpSocket {
 pub struct GroupSocket<S> {
     pub socket: S,
     metrics: ActorMetrics,
+}
+
+impl<S> GroupSocket<S> {
+    pub fn new(socket: S, metrics: ActorMetrics) -> Self {
+        GroupSocket { socket, metrics }
+    }
 }
 
 /// A socket of the group the runtime reads.
