@@ -12,33 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::{etcd_available, eventually, Etcd, EventLog, Node, NodeOptions, Sink};
+use common::cluster::{etcd_available, eventually, Etcd, EventLog, Node, Sink};
 use common::webrtc_client::{opus_packet, payload_type, vp8_packet};
 use serde_json::{json, Value};
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
 
 const LEASE_TTL: Duration = Duration::from_secs(3);
-
-fn start_node(etcd: &Etcd, cluster: &str, id: &str, region: &str, logs: &std::path::Path) -> Node {
-    Node::start(NodeOptions {
-        id,
-        region,
-        etcd: &etcd.endpoint(),
-        cluster,
-        wrapper: &[],
-        ip: "127.0.0.1",
-        token: None,
-        log_dir: logs,
-        env: &[],
-    })
-}
-
-fn members(node: &Node) -> usize {
-    node.cluster_view()["members"]
-        .as_array()
-        .map_or(0, Vec::len)
-}
 
 /// Sends Opus packets, numbered from 0, at 100 per second until dropped.
 struct Sender {
@@ -122,22 +102,7 @@ struct Consumer {
 /// A plain transport on `home` (through `home`'s API, so it lives there)
 /// sending to a fresh sink, and a consumer on it created through `via`.
 fn consume(home: &Node, via: &Node, router: &str, producer: &str, caps: &Value) -> Consumer {
-    let sink = Sink::open("127.0.0.1");
-    let transport = home.post(&format!("/v1/routers/{router}/plain-transports"), json!({}));
-    let transport = transport["id"].as_str().unwrap().to_string();
-    assert!(
-        transport.starts_with(&format!("{}~", home.id)),
-        "{transport} lives on {}",
-        home.id
-    );
-    via.post(
-        &format!("/v1/transports/{transport}/connect"),
-        json!({"ip": "127.0.0.1", "port": sink.port}),
-    );
-    let consumer = via.post(
-        &format!("/v1/transports/{transport}/consumers"),
-        json!({"producerId": producer, "rtpCapabilities": caps}),
-    );
+    let (sink, consumer) = home.consume_to_sink(via, router, producer, caps);
     Consumer {
         id: consumer["id"].as_str().unwrap().to_string(),
         ssrc: consumer["rtpParameters"]["encodings"][0]["ssrc"]
@@ -198,7 +163,7 @@ fn a_room_spans_four_nodes_in_two_regions() {
     let cluster = format!("t{}", std::process::id());
     let mut nodes: Vec<Node> = [("n1", "eu"), ("n2", "eu"), ("n3", "us"), ("n4", "us")]
         .iter()
-        .map(|(id, region)| start_node(&etcd, &cluster, id, region, logs.path()))
+        .map(|(id, region)| Node::on_loopback(&etcd, &cluster, id, region, logs.path()))
         .collect();
     let dump_logs = |nodes: &[Node]| {
         for node in nodes {
@@ -225,11 +190,11 @@ fn a_browser_watches_and_chats_on_one_node_with_another_browser_on_another() {
     let cluster = format!("b{}", std::process::id());
     let nodes: Vec<Node> = ["a", "b"]
         .iter()
-        .map(|id| start_node(&etcd, &cluster, id, "eu", logs.path()))
+        .map(|id| Node::on_loopback(&etcd, &cluster, id, "eu", logs.path()))
         .collect();
     for node in &nodes {
         eventually(Duration::from_secs(15), "both nodes see each other", || {
-            members(node) == 2
+            node.members() == 2
         });
     }
     let watch_origin = format!("http://{}", nodes[1].api.addr);
@@ -266,7 +231,7 @@ fn a_browser_watches_and_chats_on_one_node_with_another_browser_on_another() {
 fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
     for node in nodes.iter() {
         eventually(Duration::from_secs(15), "every node sees all four", || {
-            members(node) == 4
+            node.members() == 4
         });
     }
     let (n1, n2, n3, n4) = (&nodes[0], &nodes[1], &nodes[2], &nodes[3]);
@@ -441,7 +406,7 @@ fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
     assert!(nodes[3].terminate().success());
     let (n1, n2, n3) = (&nodes[0], &nodes[1], &nodes[2]);
     eventually(Duration::from_secs(2), "the others see n4 leave", || {
-        members(n1) == 3
+        n1.members() == 3
     });
     assert!(
         terminated.elapsed() < LEASE_TTL,
@@ -465,7 +430,7 @@ fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
     etcd.resume();
     for node in &nodes[..3] {
         eventually(Duration::from_secs(15), "nodes register again", || {
-            node.call("GET", "/v1/ready", None).0 == 200 && members(node) == 3
+            node.call("GET", "/v1/ready", None).0 == 200 && node.members() == 3
         });
     }
     let (n1, n2, n3) = (&nodes[0], &nodes[1], &nodes[2]);
@@ -493,7 +458,7 @@ fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
             && pipes(n3, "outbound").is_empty()
     });
     // Nothing else is disturbed: n2's transports are still there.
-    assert_eq!(members(n2), 2);
+    assert_eq!(n2.members(), 2);
     assert_eq!(
         n2.call("GET", &format!("/v1/routers/{router}"), None).0,
         200

@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::{etcd_available, eventually, Etcd, Node, NodeOptions, Sink};
+use common::cluster::{etcd_available, eventually, Etcd, Node, Sink};
 use common::footprint::{assert_returned, footprint, settle, Footprint};
 use common::webrtc_client::{opus_packet, payload_type};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const PRODUCERS: usize = 3;
 /// Each sender's rate: with three producers and six consumers (two on
@@ -31,26 +31,6 @@ struct Cluster {
     peers: Vec<Node>,
     name: String,
     logs: tempfile::TempDir,
-}
-
-fn start_node(etcd: &Etcd, cluster: &str, id: &str, logs: &std::path::Path) -> Node {
-    Node::start(NodeOptions {
-        id,
-        region: "default",
-        etcd: &etcd.endpoint(),
-        cluster,
-        wrapper: &[],
-        ip: "127.0.0.1",
-        token: None,
-        log_dir: logs,
-        env: &[],
-    })
-}
-
-fn members(node: &Node) -> usize {
-    node.cluster_view()["members"]
-        .as_array()
-        .map_or(0, Vec::len)
 }
 
 fn outbound_pipes(node: &Node) -> usize {
@@ -86,22 +66,6 @@ impl Drop for Sender {
     }
 }
 
-/// A plain transport on `home` sending to a fresh sink, consuming `producer`.
-fn watch(home: &Node, router: &str, producer: &str, caps: &Value) -> Sink {
-    let sink = Sink::open("127.0.0.1");
-    let transport = home.post(&format!("/v1/routers/{router}/plain-transports"), json!({}));
-    let transport = transport["id"].as_str().unwrap();
-    home.post(
-        &format!("/v1/transports/{transport}/connect"),
-        json!({"ip": "127.0.0.1", "port": sink.port}),
-    );
-    home.post(
-        &format!("/v1/transports/{transport}/consumers"),
-        json!({"producerId": producer, "rtpCapabilities": caps}),
-    );
-    sink
-}
-
 fn flowing(sink: &Sink, what: &str) {
     let before = sink.count();
     eventually(Duration::from_secs(10), what, || {
@@ -135,12 +99,18 @@ fn round(cluster: &mut Cluster, round: usize) {
         producers.push(producer["id"].as_str().unwrap().to_string());
     }
     let at_home: Vec<Sink> = (0..2)
-        .map(|i| watch(a, &router, &producers[i % PRODUCERS], &caps))
+        .map(|i| {
+            a.consume_to_sink(a, &router, &producers[i % PRODUCERS], &caps)
+                .0
+        })
         .collect();
     let mut on_peers = Vec::new();
     for peer in &cluster.peers {
         for i in 0..2 {
-            on_peers.push(watch(peer, &router, &producers[(i + 1) % PRODUCERS], &caps));
+            on_peers.push(
+                peer.consume_to_sink(peer, &router, &producers[(i + 1) % PRODUCERS], &caps)
+                    .0,
+            );
         }
     }
     for sink in at_home.iter().chain(&on_peers) {
@@ -170,7 +140,7 @@ fn round(cluster: &mut Cluster, round: usize) {
     eventually(
         Duration::from_secs(20),
         "A is alone and ready again",
-        || a.call("GET", "/v1/ready", None).0 == 200 && members(a) == 1,
+        || a.call("GET", "/v1/ready", None).0 == 200 && a.members() == 1,
     );
     eventually(
         Duration::from_secs(10),
@@ -190,11 +160,19 @@ fn round(cluster: &mut Cluster, round: usize) {
     let ids: Vec<String> = cluster.peers.iter().map(|p| p.id.clone()).collect();
     cluster.peers = ids
         .iter()
-        .map(|id| start_node(&cluster.etcd, &cluster.name, id, cluster.logs.path()))
+        .map(|id| {
+            Node::on_loopback(
+                &cluster.etcd,
+                &cluster.name,
+                id,
+                "default",
+                cluster.logs.path(),
+            )
+        })
         .collect();
     for node in cluster.peers.iter().chain([&cluster.a]) {
         eventually(Duration::from_secs(15), "the peers are back", || {
-            members(node) == 3
+            node.members() == 3
         });
     }
 }
@@ -205,10 +183,10 @@ fn a_node_losing_etcd_and_its_peers_under_load_returns_to_where_it_started() {
     let etcd = Etcd::start();
     let logs = tempfile::tempdir().unwrap();
     let name = format!("churn-{}", std::process::id());
-    let a = start_node(&etcd, &name, "a", logs.path());
+    let a = Node::on_loopback(&etcd, &name, "a", "default", logs.path());
     let peers = ["b", "c"]
         .iter()
-        .map(|id| start_node(&etcd, &name, id, logs.path()))
+        .map(|id| Node::on_loopback(&etcd, &name, id, "default", logs.path()))
         .collect();
     let mut cluster = Cluster {
         etcd,
@@ -219,7 +197,7 @@ fn a_node_losing_etcd_and_its_peers_under_load_returns_to_where_it_started() {
     };
     for node in cluster.peers.iter().chain([&cluster.a]) {
         eventually(Duration::from_secs(15), "three members", || {
-            members(node) == 3
+            node.members() == 3
         });
     }
     let rounds: usize = std::env::var("TROUPE_CLUSTER_CHURN_ROUNDS")

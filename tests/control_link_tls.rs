@@ -10,7 +10,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::cluster::{etcd_available, eventually, Etcd, Node, NodeOptions, Sink};
+use common::cluster::{etcd_available, eventually, Etcd, Node, NodeOptions};
 use common::webrtc_client::payload_type;
 use serde_json::json;
 
@@ -190,17 +190,7 @@ fn the_control_link_carries_nothing_in_the_clear_and_pins_certificates() {
         }}),
     );
     let producer = producer["id"].as_str().unwrap().to_string();
-    let sink = Sink::open("127.0.0.1");
-    let transport = b.post(&format!("/v1/routers/{router}/plain-transports"), json!({}));
-    let transport = transport["id"].as_str().unwrap().to_string();
-    b.post(
-        &format!("/v1/transports/{transport}/connect"),
-        json!({"ip": "127.0.0.1", "port": sink.port}),
-    );
-    b.post(
-        &format!("/v1/transports/{transport}/consumers"),
-        json!({"producerId": producer, "rtpCapabilities": caps}),
-    );
+    let (_sink, _) = b.consume_to_sink(&b, &router, &producer, &caps);
     assert!(
         !b.cluster_view()["pipes"]["inbound"]
             .as_array()

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{listening_url, TestServer};
 
@@ -141,6 +141,21 @@ pub struct NodeOptions<'a> {
 }
 
 impl Node {
+    /// A node on 127.0.0.1 with the defaults, in `region`.
+    pub fn on_loopback(etcd: &Etcd, cluster: &str, id: &str, region: &str, logs: &Path) -> Node {
+        Node::start(NodeOptions {
+            id,
+            region,
+            etcd: &etcd.endpoint(),
+            cluster,
+            wrapper: &[],
+            ip: "127.0.0.1",
+            token: None,
+            log_dir: logs,
+            env: &[],
+        })
+    }
+
     pub fn start(options: NodeOptions) -> Node {
         let log = options.log_dir.join(format!("{}.log", options.id));
         let mut command = match options.wrapper.split_first() {
@@ -204,6 +219,42 @@ impl Node {
 
     pub fn cluster_view(&self) -> Value {
         self.call("GET", "/v1/cluster", None).1
+    }
+
+    /// How many members this node sees in the cluster.
+    pub fn members(&self) -> usize {
+        self.cluster_view()["members"]
+            .as_array()
+            .map_or(0, Vec::len)
+    }
+
+    /// A plain transport on this node sending to a fresh sink, and a
+    /// consumer of `producer` on it made through `via`'s API (any node
+    /// answers for any object). Returns the sink and the consumer.
+    pub fn consume_to_sink(
+        &self,
+        via: &Node,
+        router: &str,
+        producer: &str,
+        caps: &Value,
+    ) -> (Sink, Value) {
+        let sink = Sink::open("127.0.0.1");
+        let transport = self.post(&format!("/v1/routers/{router}/plain-transports"), json!({}));
+        let transport = transport["id"].as_str().unwrap().to_string();
+        assert!(
+            transport.starts_with(&format!("{}~", self.id)),
+            "{transport} lives on {}",
+            self.id
+        );
+        via.post(
+            &format!("/v1/transports/{transport}/connect"),
+            json!({"ip": "127.0.0.1", "port": sink.port}),
+        );
+        let consumer = via.post(
+            &format!("/v1/transports/{transport}/consumers"),
+            json!({"producerId": producer, "rtpCapabilities": caps}),
+        );
+        (sink, consumer)
     }
 
     /// SIGTERM, then waits for the process to exit.
