@@ -12,40 +12,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::{etcd_available, eventually, Etcd, EventLog, Node, Sink};
-use common::webrtc_client::{opus_packet, payload_type, vp8_packet};
+use common::cluster::{etcd_available, eventually, send_opus, Etcd, EventLog, Node, Running, Sink};
+use common::webrtc_client::{payload_type, vp8_packet};
 use serde_json::{json, Value};
 use troupe_transports::rtcp_feedback::{self, Feedback};
 use troupe_transports::rtp_packet::RtpHeader;
 
 const LEASE_TTL: Duration = Duration::from_secs(3);
 
-/// Sends Opus packets, numbered from 0, at 100 per second until dropped.
-struct Sender {
-    running: Arc<AtomicBool>,
-}
-
-impl Sender {
-    fn start(to: std::net::SocketAddr, payload_type: u8, ssrc: u32) -> Sender {
-        let running = Arc::new(AtomicBool::new(true));
-        let flag = running.clone();
-        std::thread::spawn(move || {
-            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let mut sequence: u16 = 0;
-            while flag.load(Ordering::Relaxed) {
-                let _ = socket.send_to(&opus_packet(payload_type, ssrc, sequence, "0"), to);
-                sequence = sequence.wrapping_add(1);
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
-        Sender { running }
-    }
-}
-
 /// Sends VP8 packets (a key frame every 30) at 30 per second and keeps the
 /// RTCP feedback that comes back to its socket.
 struct VideoSender {
-    _running: Sender,
+    _running: Running,
     feedback: Arc<std::sync::Mutex<Vec<Feedback>>>,
 }
 
@@ -72,7 +50,7 @@ impl VideoSender {
             }
         });
         VideoSender {
-            _running: Sender { running },
+            _running: Running(running),
             feedback,
         }
     }
@@ -84,12 +62,6 @@ impl VideoSender {
             .iter()
             .filter(|f| matches!(f, Feedback::Pli { media_ssrc } | Feedback::Fir { media_ssrc } if *media_ssrc == ssrc))
             .count()
-    }
-}
-
-impl Drop for Sender {
-    fn drop(&mut self) {
-        self.running.store(false, Ordering::Relaxed);
     }
 }
 
@@ -254,7 +226,7 @@ fn scenario(nodes: &mut [Node], etcd: &mut Etcd) {
         }}),
     );
     let producer = producer["id"].as_str().unwrap().to_string();
-    let _sender = Sender::start(([127, 0, 0, 1], ingest_port).into(), pt, 1111);
+    let _sender = send_opus(([127, 0, 0, 1], ingest_port).into(), pt, 1111, 100);
 
     // Consumers on n2 (through its own API) and on n3 and n4 (through other
     // nodes' APIs), three of them on n3.

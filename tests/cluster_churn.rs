@@ -10,14 +10,11 @@
 
 mod common;
 
-use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::cluster::{etcd_available, eventually, Etcd, Node, Sink};
+use common::cluster::{etcd_available, eventually, send_opus, Etcd, Node, Sink};
 use common::footprint::{assert_returned, footprint, settle, Footprint};
-use common::webrtc_client::{opus_packet, payload_type};
+use common::webrtc_client::payload_type;
 use serde_json::json;
 
 const PRODUCERS: usize = 3;
@@ -37,33 +34,6 @@ fn outbound_pipes(node: &Node) -> usize {
     node.cluster_view()["pipes"]["outbound"]
         .as_array()
         .map_or(0, Vec::len)
-}
-
-/// Opus packets to `to` at `PACKETS_PER_SECOND` until dropped.
-struct Sender(Arc<AtomicBool>);
-
-impl Sender {
-    fn start(to: std::net::SocketAddr, payload_type: u8, ssrc: u32) -> Sender {
-        let running = Arc::new(AtomicBool::new(true));
-        let flag = running.clone();
-        std::thread::spawn(move || {
-            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let gap = Duration::from_micros(1_000_000 / PACKETS_PER_SECOND);
-            let mut sequence: u16 = 0;
-            while flag.load(Ordering::Relaxed) {
-                let _ = socket.send_to(&opus_packet(payload_type, ssrc, sequence, "0"), to);
-                sequence = sequence.wrapping_add(1);
-                std::thread::sleep(gap);
-            }
-        });
-        Sender(running)
-    }
-}
-
-impl Drop for Sender {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Relaxed);
-    }
 }
 
 fn flowing(sink: &Sink, what: &str) {
@@ -95,7 +65,12 @@ fn round(cluster: &mut Cluster, round: usize) {
             }}),
         );
         let port = ingest["tuple"]["localPort"].as_u64().unwrap() as u16;
-        senders.push(Sender::start(([127, 0, 0, 1], port).into(), pt, ssrc));
+        senders.push(send_opus(
+            ([127, 0, 0, 1], port).into(),
+            pt,
+            ssrc,
+            PACKETS_PER_SECOND,
+        ));
         producers.push(producer["id"].as_str().unwrap().to_string());
     }
     let at_home: Vec<Sink> = (0..2)

@@ -10,7 +10,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::cluster::{etcd_available, eventually, Etcd, Node, NodeOptions};
+use common::cluster::{etcd_available, eventually, Etcd, Node};
 use common::webrtc_client::payload_type;
 use serde_json::json;
 
@@ -21,17 +21,7 @@ fn start_node(
     logs: &std::path::Path,
     env: &[(&str, &str)],
 ) -> Node {
-    Node::start(NodeOptions {
-        id,
-        region: "eu",
-        etcd: &etcd.endpoint(),
-        cluster,
-        wrapper: &[],
-        ip: "127.0.0.1",
-        token: None,
-        log_dir: logs,
-        env,
-    })
+    Node::on_loopback_with(etcd, cluster, id, "eu", logs, env)
 }
 
 /// A certificate and key made by openssl, and the certificate's SHA-256

@@ -143,6 +143,18 @@ pub struct NodeOptions<'a> {
 impl Node {
     /// A node on 127.0.0.1 with the defaults, in `region`.
     pub fn on_loopback(etcd: &Etcd, cluster: &str, id: &str, region: &str, logs: &Path) -> Node {
+        Self::on_loopback_with(etcd, cluster, id, region, logs, &[])
+    }
+
+    /// The same, with more settings as environment variables.
+    pub fn on_loopback_with(
+        etcd: &Etcd,
+        cluster: &str,
+        id: &str,
+        region: &str,
+        logs: &Path,
+        env: &[(&str, &str)],
+    ) -> Node {
         Node::start(NodeOptions {
             id,
             region,
@@ -152,7 +164,7 @@ impl Node {
             ip: "127.0.0.1",
             token: None,
             log_dir: logs,
-            env: &[],
+            env,
         })
     }
 
@@ -411,4 +423,32 @@ impl Sink {
     pub fn packets(&self) -> Vec<Vec<u8>> {
         self.received.lock().unwrap().clone()
     }
+}
+
+/// Stops a sending thread when dropped.
+pub struct Running(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Opus packets to `to`, numbered from 0, `per_second` of them each second,
+/// until the returned guard is dropped.
+pub fn send_opus(to: SocketAddr, payload_type: u8, ssrc: u32, per_second: u64) -> Running {
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = running.clone();
+    std::thread::spawn(move || {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let gap = Duration::from_micros(1_000_000 / per_second.max(1));
+        let mut sequence: u16 = 0;
+        while flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let packet = super::webrtc_client::opus_packet(payload_type, ssrc, sequence, "0");
+            let _ = socket.send_to(&packet, to);
+            sequence = sequence.wrapping_add(1);
+            std::thread::sleep(gap);
+        }
+    });
+    Running(running)
 }
