@@ -15,6 +15,7 @@ mod fan_out_tests;
 pub mod id_set;
 pub mod media_events;
 pub mod media_socket;
+pub mod metered_socket;
 pub mod outgoing_batch;
 pub mod plain_endpoint;
 pub mod port_allocator;

@@ -84,12 +84,20 @@ impl Batch {
             messages[i].msg_hdr.msg_iovlen = 1;
         }
         let sent_by_ring = self.sockets.len() > 1
-            && RING_OF_THREAD.with(|ring| match ring.borrow_mut().as_mut() {
-                Some(ring) => {
-                    ring.send(&messages[..self.count], &self.socket_of, &self.sockets);
-                    true
+            && RING_OF_THREAD.with(|slot| {
+                let mut slot = slot.borrow_mut();
+                let Some(ring) = slot.as_mut() else {
+                    return false;
+                };
+                if ring
+                    .send(&messages[..self.count], &self.socket_of, &self.sockets)
+                    .is_err()
+                {
+                    // A ring that failed to submit is not trusted again:
+                    // this thread goes on with sendmmsg.
+                    *slot = None;
                 }
-                None => false,
+                true
             });
         if !sent_by_ring {
             let mut start = 0;
@@ -154,12 +162,17 @@ impl SendRing {
     /// One `sendmsg` per message, in one submission; waits for them all
     /// (a UDP send that does not fit fails at once with `MSG_DONTWAIT`, so
     /// the wait is the submission itself), then counts the refused ones.
+    /// Err when the ring refused the submission; the copies not reaped are
+    /// counted as refused.
     fn send(
         &mut self,
         messages: &[libc::mmsghdr],
         socket_of: &[u8; BATCH],
         sockets: &[Arc<dyn BatchSocket>],
-    ) {
+    ) -> Result<(), std::io::Error> {
+        // Copies the ring never took are counted at once, and not waited for.
+        let mut reaped = [false; BATCH];
+        let mut outstanding = 0;
         {
             let mut queue = self.ring.submission();
             for (i, message) in messages.iter().enumerate() {
@@ -174,31 +187,41 @@ impl SendRing {
                 // SAFETY: the message, its iovec, arena slot and address
                 // live in the batch until the completions below are reaped.
                 // The queue holds BATCH entries and is empty here.
-                if unsafe { queue.push(&entry) }.is_err() {
+                if unsafe { queue.push(&entry) }.is_ok() {
+                    outstanding += 1;
+                } else {
                     sockets[usize::from(socket_of[i])].dropped(1);
+                    reaped[i] = true;
                 }
             }
         }
-        let mut outstanding = messages.len();
         while outstanding > 0 {
             if let Err(e) = self.ring.submit_and_wait(outstanding) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                // Cannot happen with a valid ring; the copies already
-                // submitted still complete and are reaped next time.
-                break;
+                for (i, _) in reaped[..messages.len()]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| !**r)
+                {
+                    sockets[usize::from(socket_of[i])].dropped(1);
+                }
+                return Err(e);
             }
             for completion in self.ring.completion() {
+                let i = completion.user_data() as usize;
+                let Some(&socket) = socket_of.get(i) else {
+                    continue;
+                };
                 outstanding = outstanding.saturating_sub(1);
+                reaped[i] = true;
                 if completion.result() < 0 {
-                    let i = completion.user_data() as usize;
-                    if let Some(&socket) = socket_of.get(i) {
-                        sockets[usize::from(socket)].dropped(1);
-                    }
+                    sockets[usize::from(socket)].dropped(1);
                 }
             }
         }
+        Ok(())
     }
 }
 

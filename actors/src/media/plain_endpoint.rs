@@ -22,9 +22,9 @@ use troupe_transports::srtp_keys::{unprotect_failure_reason, SrtpCryptoSuite, Sr
 use crate::error::{ActorError, ActorResult};
 use crate::media::media_events::MediaContext;
 use crate::media::media_socket::MediaSocket;
+use crate::media::metered_socket::MeteredSocket;
 use crate::media::outgoing_batch::{self, BatchSocket};
 use crate::media::port_allocator::AllocatedPort;
-use crate::media::port_group::GroupSocket;
 use crate::media::shared_plain_port::SharedPlainPort;
 use crate::media::transport_core::{line_of, MediaTransport, SendPathLines, TransportCore};
 use crate::media::MediaHandle;
@@ -136,7 +136,7 @@ impl PlainEndpoint {
             None => None,
         };
         let rtp_batch = rtp_socket.clone().map(|socket| {
-            Arc::new(GroupSocket::new(socket, ctx.metrics.clone())) as Arc<dyn BatchSocket>
+            Arc::new(MeteredSocket::new(socket, ctx.metrics.clone())) as Arc<dyn BatchSocket>
         });
         let endpoint = Arc::new_cyclic(|myself| PlainEndpoint {
             core: TransportCore::new(ctx, transport_id, router_id),

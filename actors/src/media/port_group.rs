@@ -11,71 +11,20 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::media::media_socket::MediaSocket;
+use crate::media::metered_socket::MeteredSocket;
 use crate::media::outgoing_batch::{self, BatchSocket};
 use crate::metrics::ActorMetrics;
 
 /// Linux's option for a classic BPF program choosing a group's socket.
 const SO_ATTACH_REUSEPORT_CBPF: libc::c_int = 51;
 
-/// What a group's socket sends with: a watched `MediaSocket` or a bare
-/// send-only `UdpSocket`.
-pub trait DatagramSocket: AsRawFd + Send + Sync {
-    fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize>;
-}
-
-impl DatagramSocket for MediaSocket {
-    fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
-        self.send_to(datagram, destination)
-    }
-}
-
-impl DatagramSocket for Arc<MediaSocket> {
-    fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
-        self.send_to(datagram, destination)
-    }
-}
-
-impl DatagramSocket for UdpSocket {
-    fn send_datagram(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
-        self.send_to(datagram, destination)
-    }
-}
-
-/// One of the group's sockets, with the metrics its failed sends count in.
-pub struct GroupSocket<S> {
-    pub socket: S,
-    metrics: ActorMetrics,
-}
-
-impl<S> GroupSocket<S> {
-    pub fn new(socket: S, metrics: ActorMetrics) -> Self {
-        GroupSocket { socket, metrics }
-    }
-}
-
 /// A socket of the group the runtime reads.
-pub type WatchedSocket = GroupSocket<MediaSocket>;
-
-impl<S: DatagramSocket> BatchSocket for GroupSocket<S> {
-    fn fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
-    }
-
-    fn send_to(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
-        self.socket.send_datagram(datagram, destination)
-    }
-
-    fn dropped(&self, copies: usize) {
-        for _ in 0..copies {
-            self.metrics.drop_packet("send_failed");
-        }
-    }
-}
+pub type WatchedSocket = MeteredSocket<MediaSocket>;
 
 pub struct PortGroup {
     pub port: u16,
@@ -150,19 +99,16 @@ impl PortGroup {
             .collect::<io::Result<Vec<_>>>()?;
         let steered = steer_to_first(&first).is_ok();
         let watched = |socket: UdpSocket| -> io::Result<Arc<WatchedSocket>> {
-            Ok(Arc::new(GroupSocket {
-                socket: MediaSocket::new(socket)?,
-                metrics: metrics.clone(),
-            }))
+            Ok(Arc::new(MeteredSocket::new(
+                MediaSocket::new(socket)?,
+                metrics.clone(),
+            )))
         };
         let (receivers, senders) = if steered {
             let mut senders: Vec<Arc<dyn BatchSocket>> = Vec::new();
             for socket in others {
                 socket.set_nonblocking(true)?;
-                senders.push(Arc::new(GroupSocket {
-                    socket,
-                    metrics: metrics.clone(),
-                }));
+                senders.push(Arc::new(MeteredSocket::new(socket, metrics.clone())));
             }
             (vec![watched(first)?], senders)
         } else {
