@@ -350,6 +350,15 @@ fn pipe_transports_and_recordings_validate_their_options() {
         let message = bad.1["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("not an address of this node"), "{message}");
     }
+    // serde would read a struct from an array of its fields; the document
+    // says object, and so does the server.
+    let bad = server.call(
+        "POST",
+        &path,
+        Some(json!({"enableSctp": true, "numSctpStreams": [16, 16]})),
+    );
+    assert_error(&bad, 400, "invalid_parameter");
+    assert_eq!(bad.1["error"]["field"], "numSctpStreams");
     // No body means all defaults; whitespace is a JSON text without a value.
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -8,6 +8,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::api::body_shape;
 use crate::api::error::ApiError;
 
 /// Bodies are parameter objects, never media: 256 KiB is generous.
@@ -21,6 +22,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let body = web::Bytes::from_request(req, payload);
+        let route = req
+            .match_pattern()
+            .map(|pattern| (pattern, req.method().as_str().to_string()));
         Box::pin(async move {
             let bytes = body
                 .await
@@ -36,12 +40,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             // Whitespace alone is not an absent body but a JSON text with
             // no value in it, which JSON calls invalid.
             let text: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
-            parse(text).map(JsonBody)
+            parse_for_route(text, route.as_ref().map(|(p, m)| (p.as_str(), m.as_str())))
+                .map(JsonBody)
         })
     }
 }
 
 pub fn parse<T: DeserializeOwned>(text: &[u8]) -> Result<T, ApiError> {
+    parse_for_route(text, None)
+}
+
+/// As `parse`, and where the route (pattern, method) is given, values the
+/// document calls objects must be objects (`body_shape`).
+fn parse_for_route<T: DeserializeOwned>(
+    text: &[u8],
+    route: Option<(&str, &str)>,
+) -> Result<T, ApiError> {
     let mut value: Value = serde_json::from_slice(text)
         .map_err(|e| ApiError::invalid("", format!("not a JSON body: {e}")))?;
     // Every body is an object (serde would take an array for a struct).
@@ -49,6 +63,9 @@ pub fn parse<T: DeserializeOwned>(text: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::invalid("", "the body must be a JSON object"));
     }
     normalize(&mut value, "")?;
+    if let Some((pattern, method)) = route {
+        body_shape::check(pattern, method, &value)?;
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { String::new() } else { path };

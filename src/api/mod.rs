@@ -2,6 +2,7 @@
 //! parse, call the cluster/actor layer, map errors.
 
 mod allowed_methods;
+mod body_shape;
 pub mod caller;
 mod cluster;
 mod consumers;
