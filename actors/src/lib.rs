@@ -31,6 +31,7 @@ pub mod rtp_observer;
 pub mod rtp_parameters;
 pub mod speaker_detection;
 pub mod stats;
+pub mod striped_counter;
 mod supervision;
 pub mod topology;
 pub mod transport;

@@ -8,6 +8,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::striped_counter::StripedU64;
+
+/// Counted once per packet or copy, from every packet-path thread.
+pub type PacketPathCounter = Counter<u64, StripedU64>;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: String,
@@ -80,8 +85,8 @@ pub struct ActorMetrics {
     pub objects: Family<KindLabel, Gauge>,
     pub failures: Family<FailureLabels, Counter>,
     pub dropped: Family<ReasonLabel, Counter>,
-    pub rtp_packets: Family<DirectionLabel, Counter>,
-    pub rtp_bytes: Family<DirectionLabel, Counter>,
+    pub rtp_packets: Family<DirectionLabel, PacketPathCounter>,
+    pub rtp_bytes: Family<DirectionLabel, PacketPathCounter>,
     pub rtcp_feedback: Family<KindLabel, Counter>,
     pub retransmissions: Counter,
     pub round_trip_time: SecondsHistogram<true>,
@@ -90,8 +95,8 @@ pub struct ActorMetrics {
     pub transport_failures: Family<KindLabel, Counter>,
     /// Handles on the per-packet series, made once so the packet path does
     /// no label lookup.
-    rtp_in: (Counter, Counter),
-    rtp_out: (Counter, Counter),
+    rtp_in: (PacketPathCounter, PacketPathCounter),
+    rtp_out: (PacketPathCounter, PacketPathCounter),
 }
 
 impl ActorMetrics {

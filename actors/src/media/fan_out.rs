@@ -27,8 +27,10 @@ pub struct Job {
     pub encoding: usize,
     pub now: Instant,
     pub share: usize,
-    pub shares: usize,
 }
+
+/// Helper threads are capped at one per core up to this many cores.
+pub const MAX_SHARES: usize = 8;
 
 pub struct FanOutPool {
     helpers: Vec<SyncSender<Job>>,
@@ -42,7 +44,7 @@ impl FanOutPool {
             let cores = std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
-                .min(8);
+                .min(MAX_SHARES);
             let helpers = (1..cores)
                 .filter_map(|i| {
                     let (sender, receiver) = sync_channel::<Job>(QUEUE);
@@ -55,7 +57,6 @@ impl FanOutPool {
                                     job.encoding,
                                     job.now,
                                     job.share,
-                                    job.shares,
                                 );
                             }
                         })
@@ -67,12 +68,17 @@ impl FanOutPool {
         })
     }
 
+    /// The most shares a fan-out is split into: one per thread.
+    pub fn max_shares(&self) -> usize {
+        self.helpers.len() + 1
+    }
+
     /// How many shares a fan-out of `consumers` is split into.
     pub fn shares(&self, consumers: usize) -> usize {
         if consumers < SPLIT_AT {
             1
         } else {
-            self.helpers.len() + 1
+            self.max_shares()
         }
     }
 

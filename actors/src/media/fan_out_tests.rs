@@ -11,6 +11,7 @@ use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::fan_out::{FanOutPool, SPLIT_AT};
+use crate::media::fan_out_list::FanOutList;
 use crate::media::media_events::{MediaContext, MediaEvents};
 use crate::media::producer_media::ProducerMedia;
 use crate::media::producer_shared::{ProducerShared, ProducerType};
@@ -226,8 +227,27 @@ fn a_share_without_a_helper_is_handed_back_to_do_inline() {
         encoding: 0,
         now: Instant::now(),
         share: 9,
-        shares: 10,
     };
     let returned = pool.submit(job).expect_err("share 9 has no helper");
     assert_eq!(returned.share, 9);
+}
+
+#[test]
+fn each_consumer_is_in_the_list_of_its_share_until_removed() {
+    let room = room(64);
+    let mut list = FanOutList::new(3);
+    for (consumer, _) in &room.consumers {
+        list.push(consumer.clone());
+    }
+    assert_eq!(list.len(), 64);
+    for share in 0..3 {
+        assert!(list.share(share).iter().all(|c| c.share(3) == share));
+    }
+    let total: usize = (0..3).map(|s| list.share(s).len()).sum();
+    assert_eq!(total, 64, "every consumer in exactly one list");
+    for (consumer, _) in &room.consumers {
+        list.remove(consumer);
+    }
+    assert!(list.is_empty());
+    assert!((0..3).all(|s| list.share(s).is_empty()));
 }

@@ -10,6 +10,7 @@ pub mod data_consumer_media;
 pub mod data_producer_media;
 pub mod direct_endpoint;
 pub mod fan_out;
+pub mod fan_out_list;
 #[cfg(test)]
 mod fan_out_tests;
 pub mod id_set;

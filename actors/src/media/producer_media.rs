@@ -16,8 +16,8 @@ use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::media::audio_level::AudioLevelMeter;
 use crate::media::consumer_media::ConsumerMedia;
-use crate::media::fan_out::{FanOutPool, Job};
-use crate::media::outgoing_batch;
+use crate::media::fan_out::{FanOutPool, Job, MAX_SHARES};
+use crate::media::fan_out_list::FanOutList;
 use crate::media::producer_shared::{ProducerShared, KEY_FRAME_REQUEST_INTERVAL};
 use crate::media::svc_layer_bitrates::SvcLayerBitrates;
 use crate::media::transport_core::{MediaTransport, FEEDBACK_SSRC};
@@ -49,10 +49,6 @@ pub struct RoutedPacket<'a> {
 /// An encoding that sent nothing for this long is taken as stopped.
 const ACTIVE_WITHIN_MS: u64 = 1_000;
 
-/// How many consumers ahead of the one being sent to the fan-out starts
-/// loading state.
-const PREFETCH_AHEAD: usize = 4;
-
 /// Header extensions carried per packet; RFC 8285 allows at most 14 in
 /// the one-byte form, which is what browsers send.
 pub const MAX_EXTENSIONS: usize = 16;
@@ -81,7 +77,7 @@ pub struct ProducerMedia {
     /// Client extension id → router extension id (0: drop).
     extension_map: [u8; 256],
     video_codec: Option<VideoCodec>,
-    consumers: RwLock<Vec<Arc<ConsumerMedia>>>,
+    consumers: RwLock<FanOutList>,
     receptions: Mutex<Vec<Reception>>,
     last_report: Mutex<Option<Instant>>,
     /// When each encoding's key frame was last asked for.
@@ -168,7 +164,7 @@ impl ProducerMedia {
             metrics,
             extension_map,
             video_codec,
-            consumers: RwLock::new(Vec::new()),
+            consumers: RwLock::new(FanOutList::new(FanOutPool::get().max_shares())),
             receptions: Mutex::new(receptions),
             last_report: Mutex::new(None),
             last_key_frame_request: Mutex::new(vec![None; encodings]),
@@ -192,7 +188,7 @@ impl ProducerMedia {
 
     pub fn remove_consumer(&self, consumer: &ConsumerMedia) {
         if let Ok(mut consumers) = self.consumers.write() {
-            consumers.retain(|c| !std::ptr::eq(c.as_ref(), consumer));
+            consumers.remove(consumer);
         }
     }
 
@@ -330,10 +326,10 @@ impl ProducerMedia {
             return;
         };
         let pool = FanOutPool::get();
-        let shares = pool.shares(consumers.len());
+        let shares = pool.shares(consumers.len()).min(consumers.shares());
         // Helpers take their shares from a copy; this thread does the first
-        // (and any share whose helper is busy).
-        let mut inline = [false; 9];
+        // (and any share whose helper is busy), or all of them unsplit.
+        let mut inline = [shares == 1; MAX_SHARES];
         inline[0] = true;
         for share in 1..shares {
             let job = Job {
@@ -342,32 +338,16 @@ impl ProducerMedia {
                 encoding,
                 now,
                 share,
-                shares,
             };
             if let Err(job) = pool.submit(job) {
                 inline[job.share] = true;
             }
         }
-        let _batch = outgoing_batch::Scope::begin();
-        for (i, consumer) in consumers.iter().enumerate() {
-            if let Some(ahead) = consumers.get(i + PREFETCH_AHEAD) {
-                ahead.prefetch();
-            }
-            if shares == 1 || inline[consumer.share(shares)] {
-                consumer.forward(&routed, now);
-            }
-        }
+        consumers.forward_inline(&inline, &routed, now);
     }
 
     /// A helper thread's part of a fan-out: the consumers of one share.
-    pub fn forward_share(
-        &self,
-        packet: &[u8],
-        encoding: usize,
-        now: Instant,
-        share: usize,
-        shares: usize,
-    ) {
+    pub fn forward_share(&self, packet: &[u8], encoding: usize, now: Instant, share: usize) {
         let Ok(header) = RtpHeader::parse(packet) else {
             return;
         };
@@ -377,15 +357,7 @@ impl ProducerMedia {
         let Ok(consumers) = self.consumers.read() else {
             return;
         };
-        let _batch = outgoing_batch::Scope::begin();
-        let mut mine = consumers.iter().filter(|c| c.share(shares) == share);
-        let mut ahead = mine.clone().skip(PREFETCH_AHEAD);
-        for consumer in mine.by_ref() {
-            if let Some(next) = ahead.next() {
-                next.prefetch();
-            }
-            consumer.forward(&routed, now);
-        }
+        consumers.forward_share(share, &routed, now);
     }
 
     /// The packet as the router sees it: payload type and extension ids

@@ -84,7 +84,7 @@ pub fn spawn_ticker<T: Send + Sync + 'static>(
 }
 
 /// Addresses of a transport's send path (0: none).
-pub type SendPathLines = [usize; 6];
+pub type SendPathLines = [usize; 8];
 
 /// The address of a field, for prefetching.
 pub fn line_of<T>(field: &T) -> usize {

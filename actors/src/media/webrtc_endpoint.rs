@@ -528,7 +528,17 @@ impl MediaTransport for WebRtcEndpoint {
 
     fn send_path_lines(&self) -> SendPathLines {
         let [a, b, c] = self.core.send_path_lines();
-        [line_of(&self.closed), line_of(&self.state), a, b, c, 0]
+        let state = self.lock();
+        [
+            line_of(&self.closed),
+            line_of(&self.state),
+            line_of(&state.srtp),
+            line_of(&state.ice),
+            a,
+            b,
+            c,
+            0,
+        ]
     }
 
     fn send_rtp(&self, packet: &[u8]) -> bool {
