@@ -26,6 +26,7 @@ pub mod producer_media;
 pub mod producer_shared;
 pub mod shared_plain_port;
 pub mod svc_layer_bitrates;
+pub mod ticker;
 pub mod transport_core;
 pub mod webrtc_endpoint;
 pub mod webrtc_server;

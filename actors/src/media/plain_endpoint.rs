@@ -31,7 +31,8 @@ use crate::media::MediaHandle;
 
 const MAX_DATAGRAM: usize = 2048;
 
-use crate::media::transport_core::spawn_ticker;
+use crate::media::ticker::spawn_ticker;
+use crate::media::transport_core::FAST_TICK;
 
 pub struct PlainOptions {
     pub listen_ip: IpAddr,
@@ -183,7 +184,7 @@ impl PlainEndpoint {
         if let Ok(mut slot) = endpoint.tasks.lock() {
             *slot = tasks;
         }
-        spawn_ticker(&endpoint, |endpoint| {
+        spawn_ticker(&endpoint, FAST_TICK, |endpoint| {
             if endpoint.closed.load(Relaxed) {
                 return None;
             }
@@ -358,7 +359,7 @@ impl PlainEndpoint {
         match next {
             Some(at) => at
                 .saturating_duration_since(Instant::now())
-                .clamp(crate::media::transport_core::FAST_TICK, tick),
+                .clamp(FAST_TICK, tick),
             None => tick,
         }
     }

@@ -60,29 +60,6 @@ struct ProbePadding {
     timestamp: u32,
 }
 
-/// Runs a transport's timed work: `tick` is called after each pause and
-/// returns the next pause, or `None` once the transport has closed. The task
-/// holds the transport weakly, so it ends when the transport is dropped.
-pub fn spawn_ticker<T: Send + Sync + 'static>(
-    transport: &Arc<T>,
-    tick: fn(&T) -> Option<Duration>,
-) {
-    let weak = Arc::downgrade(transport);
-    tokio::spawn(async move {
-        let mut pause = FAST_TICK;
-        loop {
-            tokio::time::sleep(pause).await;
-            let Some(transport) = weak.upgrade() else {
-                break;
-            };
-            match tick(&transport) {
-                Some(next) => pause = next,
-                None => break,
-            }
-        }
-    });
-}
-
 /// Addresses of a transport's send path (0: none).
 pub type SendPathLines = [usize; 8];
 

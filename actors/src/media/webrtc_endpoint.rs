@@ -19,8 +19,9 @@ use troupe_transports::srtp_keys::unprotect_failure_reason;
 
 use crate::error::{ActorError, ActorResult};
 use crate::media::media_events::MediaContext;
+use crate::media::ticker::spawn_ticker;
 use crate::media::transport_core::{
-    line_of, spawn_ticker, MediaTransport, SendPathLines, TransportCore, FAST_TICK,
+    line_of, MediaTransport, SendPathLines, TransportCore, FAST_TICK,
 };
 use crate::media::webrtc_server::WebRtcServer;
 use crate::media::MediaHandle;
@@ -93,7 +94,7 @@ impl WebRtcEndpoint {
             closed: AtomicBool::new(false),
         });
         server.register_ufrag(&ufrag, &endpoint);
-        spawn_ticker(&endpoint, |endpoint| {
+        spawn_ticker(&endpoint, FAST_TICK, |endpoint| {
             if endpoint.closed.load(Relaxed) {
                 return None;
             }
