@@ -39,19 +39,26 @@ impl DatagramSocket for UdpSocket {
 /// A socket with the metrics its failed sends count in, as a fan-out's
 /// batch sends on it.
 pub struct MeteredSocket<S> {
+    /// The socket's descriptor, next to the reference counts a batch
+    /// updates: reading it through `socket` was one more cold line a copy.
+    fd: RawFd,
     pub socket: S,
     metrics: ActorMetrics,
 }
 
-impl<S> MeteredSocket<S> {
+impl<S: AsRawFd> MeteredSocket<S> {
     pub fn new(socket: S, metrics: ActorMetrics) -> Self {
-        MeteredSocket { socket, metrics }
+        MeteredSocket {
+            fd: socket.as_raw_fd(),
+            socket,
+            metrics,
+        }
     }
 }
 
 impl<S: DatagramSocket> BatchSocket for MeteredSocket<S> {
     fn fd(&self) -> RawFd {
-        self.socket.as_raw_fd()
+        self.fd
     }
 
     fn send_to(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {

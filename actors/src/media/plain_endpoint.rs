@@ -587,7 +587,7 @@ impl MediaTransport for PlainEndpoint {
     }
 
     fn send_path_lines(&self) -> SendPathLines {
-        let [a, b, c] = self.core.send_path_lines();
+        let [a, b, c, d] = self.core.send_path_lines();
         // The fields a send reads inside the state, not only its lock: the
         // state is many lines long (measured at N=500: the destination's
         // line was 40 % of the send's own time, missed on every copy).
@@ -600,7 +600,14 @@ impl MediaTransport for PlainEndpoint {
             a,
             b,
             c,
-            0,
+            d,
+            // Which socket it sends on.
+            line_of(&self.rtp_batch),
+            // The batch socket's reference counts, which a batched copy
+            // updates, and its descriptor beside them.
+            self.rtp_batch.as_ref().map_or(0, |b| {
+                (Arc::as_ptr(b).cast::<u8>() as usize).wrapping_sub(16)
+            }),
         ]
     }
 

@@ -61,7 +61,7 @@ struct ProbePadding {
 }
 
 /// Addresses of a transport's send path (0: none).
-pub type SendPathLines = [usize; 8];
+pub type SendPathLines = [usize; 10];
 
 /// The address of a field, for prefetching.
 pub fn line_of<T>(field: &T) -> usize {
@@ -478,11 +478,12 @@ impl TransportCore {
     /// The next transport-wide sequence number for packets sent here.
     /// What a copy's send touches in the core: its byte counters and
     /// transport-wide number.
-    pub fn send_path_lines(&self) -> [usize; 3] {
+    pub fn send_path_lines(&self) -> [usize; 4] {
         [
             line_of(&self.counters.bytes_sent),
             line_of(&self.counters.rtp_bytes_sent),
             line_of(&self.transport_sequence),
+            self.ctx.metrics.rtp_sent_line(),
         ]
     }
 

@@ -528,7 +528,7 @@ impl MediaTransport for WebRtcEndpoint {
     }
 
     fn send_path_lines(&self) -> SendPathLines {
-        let [a, b, c] = self.core.send_path_lines();
+        let [a, b, c, d] = self.core.send_path_lines();
         let state = self.lock();
         [
             line_of(&self.closed),
@@ -538,6 +538,8 @@ impl MediaTransport for WebRtcEndpoint {
             a,
             b,
             c,
+            d,
+            0,
             0,
         ]
     }
