@@ -5,6 +5,7 @@
 //! per forwarded packet (from /proc), added latency and memory.
 
 mod api;
+pub mod capacity;
 mod feedback;
 pub mod floor;
 mod process;

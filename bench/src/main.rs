@@ -1,13 +1,16 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, then the same fan-out through a bare `sendmmsg`
 //! forwarder, and prints a Markdown table row (with Troupe ÷ that floor)
 //! and a JSON line. `--floor` runs only the bare forwarder (no Troupe),
-//! with one `sendto` per copy and with `sendmmsg`.
+//! with one `sendto` per copy and with `sendmmsg`. `--capacity N` finds
+//! the highest rate N consumers are forwarded in full, then measures at
+//! 80 % of it (`capacity.rs`).
 
 use std::time::{Duration, SystemTime};
 
+use troupe_bench::capacity::{find_capacity, loaded_rate, LOAD_SHARE};
 use troupe_bench::floor::{run_floor, FloorReport, Method};
 use troupe_bench::{results_file, run, BenchConfig, Report};
 
@@ -16,12 +19,13 @@ const DEFAULT_RUNS: &[(usize, u32)] = &[(10, 2000), (100, 1000), (500, 100), (50
 /// What `--smoke --floor` runs (a Troupe smoke run has its own config).
 const SMOKE_RUN: (usize, u32) = (4, 300);
 
-const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--window SECONDS] [--append FILE] [--troupe PATH] [N:R ...]
+const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--window SECONDS] [--append FILE] [--troupe PATH] [N:R ...]
   N:R         N consumers of one producer sending R packets/s (default: 10:2000 100:1000 500:100 500:500)
   --srtp      SRTP on every leg
   --webrtc    every consumer on its own WebRTC transport
   --shared-port  plain consumers on the node's shared plain port (sendmmsg batches)
   --floor     the same fan-outs through a bare forwarder, no Troupe (sendto per copy, and sendmmsg)
+  --capacity  N: the highest rate N consumers get in full, then latency at 80 % of it
   --smoke     a few seconds, as CI runs it
   --window    seconds measured per run (default 10)
   --append    FILE: append the table, with the date, command and machine (e.g. docs/benchmarks.md)
@@ -39,6 +43,7 @@ fn main() {
     let mut shared_port = false;
     let mut window = Duration::from_secs(10);
     let mut append_to = None;
+    let mut capacity_of = None;
     let mut runs = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -51,6 +56,14 @@ fn main() {
             "--webrtc" => webrtc = true,
             "--floor" => floor = true,
             "--shared-port" => shared_port = true,
+            "--capacity" => {
+                capacity_of = Some(
+                    args.next()
+                        .and_then(|s| s.parse::<usize>().ok())
+                        .filter(|n| *n > 0)
+                        .unwrap_or_else(|| usage_error("--capacity needs a number of consumers")),
+                )
+            }
             "--append" => {
                 append_to = Some(
                     args.next()
@@ -86,14 +99,16 @@ fn main() {
     } else if runs.is_empty() {
         runs = DEFAULT_RUNS.to_vec();
     }
-    let (mut failed, table) = if floor {
+    let legs = Legs {
+        srtp,
+        webrtc,
+        shared_port,
+    };
+    let (mut failed, table) = if let Some(consumers) = capacity_of {
+        run_capacity(&troupe, consumers, legs, window)
+    } else if floor {
         run_floors(&runs, window)
     } else {
-        let legs = Legs {
-            srtp,
-            webrtc,
-            shared_port,
-        };
         run_troupe(&troupe, &runs, smoke, legs, window)
     };
     if let Some(path) = append_to {
@@ -118,37 +133,108 @@ struct Legs {
     shared_port: bool,
 }
 
+fn bench_config(
+    troupe: &str,
+    consumers: usize,
+    rate: u32,
+    legs: Legs,
+    window: Duration,
+) -> BenchConfig {
+    BenchConfig {
+        troupe: troupe.to_string(),
+        consumers,
+        rate,
+        warmup: Duration::from_secs(3),
+        window,
+        payload: 1200,
+        srtp: legs.srtp,
+        webrtc: legs.webrtc,
+        shared_port: legs.shared_port,
+    }
+}
+
+/// The floor right after a run, in the same sitting: ratios compare across
+/// sittings where absolute figures do not.
+fn add_floor(report: &mut Report, window: Duration) {
+    let floor = run_floor(
+        report.consumers,
+        report.rate,
+        Method::SendMmsg,
+        Duration::from_secs(1),
+        window,
+    );
+    match floor {
+        Ok(floor) => report.floor_micros_per_copy = Some(floor.cpu_micros_per_copy),
+        Err(e) => eprintln!("floor N={} R={}: {e}", report.consumers, report.rate),
+    }
+}
+
+fn run_capacity(troupe: &str, consumers: usize, legs: Legs, window: Duration) -> (bool, String) {
+    println!("{}", Report::TABLE_HEADER);
+    let start = (100_000 / consumers).max(1) as u32;
+    let found = find_capacity(start, |rate| {
+        let report = run(&bench_config(troupe, consumers, rate, legs, window))?;
+        println!("{}", report.table_row());
+        eprintln!("{}", report.json_line());
+        Ok(report)
+    });
+    let capacity = match found {
+        Ok(capacity) => capacity,
+        Err(e) => {
+            eprintln!("capacity N={consumers}: {e}");
+            return (true, String::new());
+        }
+    };
+    let rate = loaded_rate(&capacity);
+    let mut loaded = match run(&bench_config(troupe, consumers, rate, legs, window)) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("run N={consumers} R={rate} failed: {e}");
+            return (true, String::new());
+        }
+    };
+    add_floor(&mut loaded, window);
+    let summary = format!(
+        "Capacity at N={consumers}: R={} ({:.0} forwarded/s, {:.2} % delivered); at {:.0} % of it (R={rate}): p50 {} µs, p99 {} µs, {:.2} µs/pkt{}.",
+        capacity.rate,
+        capacity.report.forwarded_per_second,
+        capacity.report.delivery_percent,
+        LOAD_SHARE * 100.0,
+        loaded.p50_micros,
+        loaded.p99_micros,
+        loaded.cpu_micros_per_packet,
+        loaded
+            .floor_micros_per_copy
+            .map_or(String::new(), |f| format!(" ({:.2}× the floor)", loaded.cpu_micros_per_packet / f)),
+    );
+    println!("{}", loaded.table_row());
+    eprintln!("{}", loaded.json_line());
+    println!("{summary}");
+    let mut table = vec![Report::TABLE_HEADER.to_string()];
+    table.extend(capacity.steps.iter().map(Report::table_row));
+    table.push(loaded.table_row());
+    table.push(String::new());
+    table.push(summary);
+    (false, table.join("\n"))
+}
+
 fn run_troupe(
     troupe: &str,
     runs: &[(usize, u32)],
     smoke: bool,
-    Legs {
-        srtp,
-        webrtc,
-        shared_port,
-    }: Legs,
+    legs: Legs,
     window: Duration,
 ) -> (bool, String) {
     let configs: Vec<BenchConfig> = if smoke {
         vec![BenchConfig {
-            srtp,
-            webrtc,
-            shared_port,
+            srtp: legs.srtp,
+            webrtc: legs.webrtc,
+            shared_port: legs.shared_port,
             ..BenchConfig::smoke(troupe)
         }]
     } else {
         runs.iter()
-            .map(|&(consumers, rate)| BenchConfig {
-                troupe: troupe.to_string(),
-                consumers,
-                rate,
-                warmup: Duration::from_secs(3),
-                window,
-                payload: 1200,
-                srtp,
-                webrtc,
-                shared_port,
-            })
+            .map(|&(consumers, rate)| bench_config(troupe, consumers, rate, legs, window))
             .collect()
     };
     let mut table = vec![Report::TABLE_HEADER.to_string()];
@@ -157,20 +243,8 @@ fn run_troupe(
     for config in &configs {
         match run(config) {
             Ok(mut report) => {
-                // The floor right after, in the same sitting: ratios compare
-                // across sittings where absolute figures do not.
                 if !smoke {
-                    let floor = run_floor(
-                        config.consumers,
-                        config.rate,
-                        Method::SendMmsg,
-                        Duration::from_secs(1),
-                        window,
-                    );
-                    match floor {
-                        Ok(floor) => report.floor_micros_per_copy = Some(floor.cpu_micros_per_copy),
-                        Err(e) => eprintln!("floor N={} R={}: {e}", config.consumers, config.rate),
-                    }
+                    add_floor(&mut report, window);
                 }
                 println!("{}", report.table_row());
                 eprintln!("{}", report.json_line());
