@@ -251,6 +251,9 @@ pub fn run_floor(
     let cpu = Arc::new(AtomicU64::new(0));
     let (stop_flag, cpu_spent) = (stop.clone(), cpu.clone());
     let thread = std::thread::spawn(move || {
+        if let Err(e) = crate::pinning::pin_forwarder_thread() {
+            eprintln!("floor forwarder: {e}");
+        }
         let mut packet = [0u8; 1500];
         let mut copy = [0u8; 1500];
         while !stop_flag.load(Relaxed) {

@@ -8,6 +8,7 @@ mod api;
 pub mod capacity;
 mod feedback;
 pub mod floor;
+pub mod pinning;
 mod process;
 mod report;
 pub mod results_file;

@@ -1,4 +1,4 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, then the same fan-out through a bare `sendmmsg`
@@ -12,20 +12,21 @@ use std::time::{Duration, SystemTime};
 
 use troupe_bench::capacity::{find_capacity, loaded_rate, LOAD_SHARE};
 use troupe_bench::floor::{run_floor, FloorReport, Method};
-use troupe_bench::{results_file, run, BenchConfig, Report};
+use troupe_bench::{pinning, results_file, run, BenchConfig, Report};
 
 const DEFAULT_RUNS: &[(usize, u32)] = &[(10, 2000), (100, 1000), (500, 100), (500, 500)];
 
 /// What `--smoke --floor` runs (a Troupe smoke run has its own config).
 const SMOKE_RUN: (usize, u32) = (4, 300);
 
-const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--window SECONDS] [--append FILE] [--troupe PATH] [N:R ...]
+const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window SECONDS] [--append FILE] [--troupe PATH] [N:R ...]
   N:R         N consumers of one producer sending R packets/s (default: 10:2000 100:1000 500:100 500:500)
   --srtp      SRTP on every leg
   --webrtc    every consumer on its own WebRTC transport
   --shared-port  plain consumers on the node's shared plain port (sendmmsg batches)
   --floor     the same fan-outs through a bare forwarder, no Troupe (sendto per copy, and sendmmsg)
   --capacity  N: the highest rate N consumers get in full, then latency at 80 % of it
+  --pin       Troupe (or the floor's forwarder) alone on core 0, the load generator on the others
   --smoke     a few seconds, as CI runs it
   --window    seconds measured per run (default 10)
   --append    FILE: append the table, with the date, command and machine (e.g. docs/benchmarks.md)
@@ -56,6 +57,11 @@ fn main() {
             "--webrtc" => webrtc = true,
             "--floor" => floor = true,
             "--shared-port" => shared_port = true,
+            "--pin" => {
+                if let Err(e) = pinning::enable() {
+                    usage_error(&e)
+                }
+            }
             "--capacity" => {
                 capacity_of = Some(
                     args.next()

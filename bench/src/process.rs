@@ -11,7 +11,9 @@ pub struct Troupe {
 
 impl Troupe {
     pub fn start(binary: &str) -> Result<Troupe, String> {
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        crate::pinning::pin_forwarder_process(&mut command);
+        let mut child = command
             .args([
                 "--http-listen",
                 "127.0.0.1:0",
