@@ -10,7 +10,10 @@ use utoipa::ToSchema;
 use crate::rtp_parameters::MediaKind;
 
 /// Per RTP stream counters, written by the packet path without locks.
+/// In this order (`repr(C)`): packets and bytes, counted for every packet,
+/// lead, and a consumer's hot lines end with them.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct StreamCounters {
     pub packets: AtomicU64,
     pub bytes: AtomicU64,

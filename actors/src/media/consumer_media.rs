@@ -75,44 +75,54 @@ struct Rtx {
     ssrc: u32,
 }
 
+#[repr(C)]
 pub struct ConsumerMedia {
-    pub id: String,
-    metrics: crate::metrics::ActorMetrics,
-    pub ssrc: u32,
-    kind: MediaKind,
-    clock_rate: u32,
-    mid: Option<String>,
+    // Laid out in this order (`repr(C)`): what `forward` reads for every
+    // copy comes first, so a fan-out prefetches a few lines rather than
+    // the whole value (`prefetch_own`).
+    state: Mutex<SendState>,
+    endpoint: Weak<dyn MediaTransport>,
+    /// Where sending through `endpoint` first touches memory.
+    endpoint_lines: SendPathLines,
+    /// The producer encoding (simulcast spatial layer) forwarded now, and
+    /// the one wanted; a switch happens on the wanted one's key frame.
+    current_encoding: AtomicUsize,
+    target_encoding: AtomicUsize,
+    /// The highest simulcast stream, or SVC spatial layer, the transport's
+    /// bandwidth allows (`usize::MAX`: no limit), set by its allocation.
+    bandwidth_limit: AtomicUsize,
     /// Router payload types this consumer may receive.
     payload_types: IdSet,
     /// Router extension ids this consumer negotiated; MID and transport-wide
     /// sequence numbers are rewritten.
     extension_ids: IdSet,
-    mid_extension_id: Option<u8>,
-    transport_cc_extension_id: Option<u8>,
     /// The receiver's own numbers, where it chose them (a WHEP player);
     /// `None` for mediasoup-client's, which are the router's. Boxed: few
     /// consumers have one.
     renumbering: Option<Box<Renumbering>>,
+    mid: Option<String>,
+    pub ssrc: u32,
+    paused: AtomicBool,
+    producer_paused: AtomicBool,
+    closed: AtomicBool,
+    mid_extension_id: Option<u8>,
+    transport_cc_extension_id: Option<u8>,
+    /// Whether this consumer chooses layers at all (simulcast and SVC
+    /// consumers).
+    layered: bool,
+    /// Its packet and byte counts lead: the rest of it is not on the path.
+    pub counters: StreamCounters,
+    // Nothing below is read on the path of a forwarded copy.
+    pub id: String,
+    metrics: crate::metrics::ActorMetrics,
+    kind: MediaKind,
+    clock_rate: u32,
     /// The transport-cc extension id the receiver knows.
     client_transport_cc_id: Option<u8>,
     rtx: Option<Rtx>,
     producer: Weak<ProducerMedia>,
-    endpoint: Weak<dyn MediaTransport>,
-    /// Where sending through `endpoint` first touches memory.
-    endpoint_lines: SendPathLines,
-    pub counters: StreamCounters,
-    paused: AtomicBool,
-    producer_paused: AtomicBool,
-    closed: AtomicBool,
-    state: Mutex<SendState>,
     pub key_frame_requests: AtomicU64,
-    /// The producer encoding (simulcast spatial layer) forwarded now, and
-    /// the one wanted; a switch happens on the wanted one's key frame.
-    current_encoding: AtomicUsize,
-    target_encoding: AtomicUsize,
-    /// Whether this consumer chooses layers at all (simulcast and SVC
-    /// consumers), and whether the producer's layers are simulcast streams.
-    layered: bool,
+    /// Whether the producer's layers are simulcast streams.
     simulcast: bool,
     /// The producer's highest temporal layer.
     top_temporal_layer: u8,
@@ -128,9 +138,6 @@ pub struct ConsumerMedia {
     /// Whether its layers are a VP9 SVC stream's, whose bitrates the
     /// producer measures (then the transport's allocation limits them).
     svc: bool,
-    /// The highest simulcast stream, or SVC spatial layer, the transport's
-    /// bandwidth allows (`usize::MAX`: no limit), set by its allocation.
-    bandwidth_limit: AtomicUsize,
     /// mediasoup's consumer priority: its share of a thin link.
     priority: AtomicU8,
     /// The SVC spatial layer preferred; the selector gets it within the
@@ -276,15 +283,17 @@ impl ConsumerMedia {
         })
     }
 
-    /// Starts loading this consumer's own lines, well ahead of its copy.
-    /// Reads nothing: its lines are cold, and a read here would wait for
-    /// them (measured: the prefetch's own reads of the endpoint's address
-    /// were half a fan-out thread's user time at N=500).
+    /// Starts loading this consumer's own lines, well ahead of its copy:
+    /// the ones `forward` reads, which its layout puts first. Reads
+    /// nothing: its lines are cold, and a read here would wait for them
+    /// (measured: the prefetch's own reads of the endpoint's address were
+    /// half a fan-out thread's user time at N=500).
     pub fn prefetch_own(self: &Arc<Self>) {
         let start = Arc::as_ptr(self).cast::<u8>();
         // The reference counts, before the value.
         prefetch(start.wrapping_sub(16));
-        for offset in (0..std::mem::size_of::<Self>()).step_by(64) {
+        let hot = std::mem::offset_of!(Self, counters) + 2 * std::mem::size_of::<u64>();
+        for offset in (0..hot).step_by(64).chain(std::iter::once(hot - 1)) {
             prefetch(start.wrapping_add(offset));
         }
     }
@@ -1002,5 +1011,32 @@ impl MediaHandle for ConsumerMedia {
         if let Some(endpoint) = self.endpoint.upgrade() {
             endpoint.core().remove_consumer(self);
         }
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::ConsumerMedia;
+    use std::mem::offset_of;
+
+    /// A fan-out prefetches a consumer's lines up to its packet and byte
+    /// counts: what `forward` reads must stay before them, and few.
+    #[test]
+    fn the_lines_a_forwarded_copy_reads_come_first_and_are_few() {
+        let hot_end = offset_of!(ConsumerMedia, counters) + 16;
+        assert!(hot_end <= 8 * 64, "{hot_end} bytes before the counts");
+        for field_offset in [
+            offset_of!(ConsumerMedia, state),
+            offset_of!(ConsumerMedia, endpoint),
+            offset_of!(ConsumerMedia, endpoint_lines),
+            offset_of!(ConsumerMedia, current_encoding),
+            offset_of!(ConsumerMedia, payload_types),
+            offset_of!(ConsumerMedia, ssrc),
+            offset_of!(ConsumerMedia, closed),
+            offset_of!(ConsumerMedia, layered),
+        ] {
+            assert!(field_offset < hot_end);
+        }
+        assert!(offset_of!(ConsumerMedia, metrics) >= hot_end);
     }
 }
