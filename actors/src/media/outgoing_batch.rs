@@ -230,7 +230,8 @@ thread_local! {
     static RING_OF_THREAD: RefCell<Option<SendRing>> = RefCell::new(SendRing::new());
 }
 
-/// Gathers this thread's shared-port sends until dropped, then sends them.
+/// Gathers this thread's batched sends (port groups' and plain transports'
+/// own sockets) until dropped, then sends them.
 pub struct Scope(());
 
 impl Scope {
