@@ -135,6 +135,14 @@ fn simulcast_720p(more: Value) -> Value {
     options
 }
 
+/// The first phase: an open link for 12 s, longer (up to 40 s) until the
+/// viewer gets the top stream. A publisher's Chromium whose initial probe
+/// found no video to pad yet (its timing, not Troupe's) ramps up by 8 % a
+/// second from 300 kb/s, and takes 20 s to send its 720p stream.
+fn open_until_full_size() -> Value {
+    json!({"seconds": 12, "untilWidth": 1280, "maxSeconds": 40})
+}
+
 /// The top stream, 1280 px, by the end of the open phase.
 fn full_size_while_open(timeline: &[Value]) {
     let open = phase(timeline, 0);
@@ -210,7 +218,7 @@ fn run_on_shaped_link(test: &str, mut options: Value) -> Option<Vec<Value>> {
 #[test]
 fn a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens() {
     let options = simulcast_720p(json!({
-        "phases": [{"seconds": 12}, {"seconds": 25, "rate": "250kbit"}, {"seconds": 30}]
+        "phases": [open_until_full_size(), {"seconds": 25, "rate": "250kbit"}, {"seconds": 30}]
     }));
     let Some(timeline) = run_on_shaped_link(
         "a_viewer_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens",
@@ -228,7 +236,7 @@ fn a_viewer_of_vp9_svc_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens()
         "codec": "video/VP9",
         "encodings": [{"scalabilityMode": "L3T3_KEY"}],
         "preferredLayers": {"spatialLayer": 2},
-        "phases": [{"seconds": 12}, {"seconds": 25, "rate": "250kbit"}, {"seconds": 30}]
+        "phases": [open_until_full_size(), {"seconds": 25, "rate": "250kbit"}, {"seconds": 30}]
     });
     let Some(timeline) = run_on_shaped_link(
         "a_viewer_of_vp9_svc_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens",
@@ -244,7 +252,8 @@ fn a_viewer_of_vp9_svc_steps_down_to_fit_a_thin_link_and_back_up_when_it_opens()
 }
 
 /// The issue's bar for a viewer preferring the top layer of a 720p
-/// publisher, 12 s on an open link, 25 s at 250 kbit/s, 30 s open again:
+/// publisher, 12 s or more on an open link (until the viewer gets the top
+/// stream), 25 s at 250 kbit/s, 30 s open again:
 /// frozen less than `max_frozen` s (2 in the issue) in any 8 s, the moment
 /// the link shrinks too; within the link; back at 640 px within 25 s.
 fn follows_a_link_that_shrinks_to_250_kbit_and_opens(timeline: &[Value], max_frozen: f64) {
@@ -338,7 +347,7 @@ fn the_higher_priority_consumer_gets_the_better_picture_on_a_shared_thin_link() 
 fn a_publisher_on_a_thin_uplink_keeps_its_viewer_watching() {
     let options = simulcast_720p(json!({
         "thinSide": "publisher",
-        "phases": [{"seconds": 12}, {"seconds": 25, "rate": "400kbit"}, {"seconds": 30}]
+        "phases": [open_until_full_size(), {"seconds": 25, "rate": "400kbit"}, {"seconds": 30}]
     }));
     let Some(timeline) = run_on_shaped_link(
         "a_publisher_on_a_thin_uplink_keeps_its_viewer_watching",

@@ -331,16 +331,26 @@ async function shaper({ veth, namespace, innerVeth }, uplink) {
 
 const apiGet = async (path) => (await fetch(`${baseUrl}${path}`, { headers: authorization })).json();
 
-// Runs the phases ({seconds, rate?}) on the viewer's link, sampling each
-// video consumer every second: the viewer's figures and Troupe's.
+// Runs the phases ({seconds, rate?, untilWidth?, maxSeconds?}) on the
+// viewer's link, sampling each video consumer every second: the viewer's
+// figures and Troupe's.
 async function sampleThroughPhases(shape, phases, watcher, transportId, publisher) {
   const timeline = [];
   const start = Date.now();
   const previous = new Map();
   for (const [index, phase] of phases.entries()) {
     shape(phase.rate);
-    const phaseEnd = Date.now() + phase.seconds * 1000;
-    while (Date.now() < phaseEnd) {
+    const phaseStart = Date.now();
+    // `untilWidth` keeps the phase going, up to `maxSeconds`, until the
+    // viewer gets that width: how fast a publisher's Chromium ramps up at
+    // the start is its own (its initial probe may find no video to pad yet).
+    const goOn = () => {
+      const elapsed = Date.now() - phaseStart;
+      if (elapsed < phase.seconds * 1000) return true;
+      const width = timeline.at(-1)?.frameWidth ?? 0;
+      return phase.untilWidth !== undefined && width < phase.untilWidth && elapsed < (phase.maxSeconds ?? phase.seconds) * 1000;
+    };
+    while (goOn()) {
       await sleep(1000);
       const videos = (await stats(watcher)).consumers.filter((c) => c.kind === 'video');
       const transport = await apiGet(`/v1/transports/${transportId}/stats`);
