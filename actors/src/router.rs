@@ -12,6 +12,7 @@ use crate::context::Ctx;
 use crate::error::{ActorError, ActorResult};
 use crate::media::direct_endpoint::DirectEndpoint;
 use crate::media::plain_endpoint::{PlainEndpoint, PlainOptions, PlainPorts};
+use crate::media::port_group::first_of_group;
 use crate::media::transport_core::MediaTransport;
 use crate::media::webrtc_endpoint::WebRtcEndpoint;
 use crate::media::webrtc_server::WebRtcServer;
@@ -417,7 +418,10 @@ async fn create_plain_transport(
         )
     } else {
         PlainPorts::Own {
-            rtp: ports.allocate(listen_ip).map_err(port_error)?,
+            // Reusable: the endpoint sends from a second socket on it.
+            rtp: ports
+                .allocate_with(listen_ip, first_of_group)
+                .map_err(port_error)?,
             rtcp: if rtcp_mux {
                 None
             } else {

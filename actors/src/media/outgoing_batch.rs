@@ -146,6 +146,10 @@ fn send_run(socket: &dyn BatchSocket, messages: &mut [libc::mmsghdr]) {
 /// A thread's io_uring, for batches over many sockets.
 struct SendRing {
     ring: io_uring::IoUring,
+    /// Whether a `send` may carry its destination (Linux 6.0): the kernel
+    /// then reads no message header and no iovec per copy (at N=500 these
+    /// were 2 % of Troupe's time), else each copy is a `sendmsg`.
+    sends_to_address: bool,
 }
 
 impl SendRing {
@@ -156,7 +160,43 @@ impl SendRing {
             .build(BATCH as u32)
             .or_else(|_| io_uring::IoUring::new(BATCH as u32))
             .ok()?;
-        Some(SendRing { ring })
+        let mut ring = SendRing {
+            ring,
+            sends_to_address: false,
+        };
+        ring.sends_to_address = ring.can_send_to_address();
+        Some(ring)
+    }
+
+    /// Sends one datagram to a socket of its own through the ring with its
+    /// destination given: older kernels refuse it (EINVAL).
+    fn can_send_to_address(&mut self) -> bool {
+        let Ok(receiver) = std::net::UdpSocket::bind("127.0.0.1:0") else {
+            return false;
+        };
+        let Ok(sender) = std::net::UdpSocket::bind("127.0.0.1:0") else {
+            return false;
+        };
+        let Ok(address) = receiver.local_addr() else {
+            return false;
+        };
+        let (destination, length) = socket_address(address);
+        let datagram = [0u8; 1];
+        let entry = send_to_address(
+            std::os::fd::AsRawFd::as_raw_fd(&sender),
+            &datagram,
+            &destination,
+            length,
+        );
+        // SAFETY: the datagram and address outlive the wait below.
+        if unsafe { self.ring.submission().push(&entry) }.is_err() {
+            return false;
+        }
+        if self.ring.submit_and_wait(1).is_err() {
+            return false;
+        }
+        let sent = self.ring.completion().next();
+        sent.is_some_and(|c| c.result() == 1)
     }
 
     /// One `sendmsg` per message, in one submission; waits for them all
@@ -177,12 +217,26 @@ impl SendRing {
             let mut queue = self.ring.submission();
             for (i, message) in messages.iter().enumerate() {
                 let fd = sockets[usize::from(socket_of[i])].fd();
-                let entry = io_uring::opcode::SendMsg::new(
-                    io_uring::types::Fd(fd),
-                    &message.msg_hdr as *const libc::msghdr,
-                )
-                .flags(libc::MSG_DONTWAIT as u32)
-                .build()
+                let entry = if self.sends_to_address {
+                    let header = &message.msg_hdr;
+                    // SAFETY: `flush` points every message at its one iovec
+                    // (an arena slot) and its address, in the batch.
+                    let (datagram, destination) = unsafe {
+                        let iovec = &*header.msg_iov;
+                        (
+                            std::slice::from_raw_parts(iovec.iov_base.cast::<u8>(), iovec.iov_len),
+                            &*header.msg_name.cast::<libc::sockaddr_storage>(),
+                        )
+                    };
+                    send_to_address(fd, datagram, destination, header.msg_namelen)
+                } else {
+                    io_uring::opcode::SendMsg::new(
+                        io_uring::types::Fd(fd),
+                        &message.msg_hdr as *const libc::msghdr,
+                    )
+                    .flags(libc::MSG_DONTWAIT as u32)
+                    .build()
+                }
                 .user_data(i as u64);
                 // SAFETY: the message, its iovec, arena slot and address
                 // live in the batch until the completions below are reaped.
@@ -223,6 +277,23 @@ impl SendRing {
         }
         Ok(())
     }
+}
+
+fn send_to_address(
+    fd: RawFd,
+    datagram: &[u8],
+    destination: &libc::sockaddr_storage,
+    length: libc::socklen_t,
+) -> io_uring::squeue::Entry {
+    io_uring::opcode::Send::new(
+        io_uring::types::Fd(fd),
+        datagram.as_ptr(),
+        datagram.len() as u32,
+    )
+    .dest_addr((destination as *const libc::sockaddr_storage).cast())
+    .dest_addr_len(length)
+    .flags(libc::MSG_DONTWAIT)
+    .build()
 }
 
 thread_local! {
@@ -476,6 +547,18 @@ mod tests {
             // what Troupe then does.
             eprintln!("io_uring cannot be set up here");
         }
+        let with_address = RING_OF_THREAD.with(|r| r.borrow().as_ref().map(|r| r.sends_to_address));
+        eprintln!("the ring sends with the destination in the entry: {with_address:?}");
+        many_sockets_in_one_batch();
+    }
+
+    #[test]
+    fn a_kernel_that_cannot_send_to_an_address_gets_a_sendmsg_per_copy() {
+        RING_OF_THREAD.with(|r| {
+            if let Some(ring) = r.borrow_mut().as_mut() {
+                ring.sends_to_address = false;
+            }
+        });
         many_sockets_in_one_batch();
     }
 

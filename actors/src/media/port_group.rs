@@ -87,6 +87,17 @@ fn steer_to_first(socket: &UdpSocket) -> io::Result<()> {
     }
 }
 
+/// A socket that sends from the port of `first` (made by
+/// [`reusable_socket`] or [`first_of_group`]) and never receives: all
+/// that arrives on the port is steered to `first`. Sending from it spares
+/// `first`, which the runtime watches, the epoll callback per datagram.
+pub fn send_only_sibling(first: &UdpSocket) -> io::Result<UdpSocket> {
+    let sibling = reusable_socket(first.local_addr()?)?;
+    steer_to_first(first)?;
+    sibling.set_nonblocking(true)?;
+    Ok(sibling)
+}
+
 impl PortGroup {
     /// Binds the rest of the group beside `first` (made by
     /// [`reusable_socket`] or [`first_of_group`]); must be called inside
@@ -159,6 +170,38 @@ fn thread_slot() -> usize {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_send_only_sibling_sends_from_the_port_and_what_arrives_goes_to_the_first() {
+        let first = first_of_group("127.0.0.1:0".parse().unwrap()).unwrap();
+        let sibling = send_only_sibling(&first).unwrap();
+        let port = first.local_addr().unwrap().port();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        sibling.send_to(b"out", peer.local_addr().unwrap()).unwrap();
+        let mut buffer = [0u8; 16];
+        let (_, from) = peer.recv_from(&mut buffer).unwrap();
+        assert_eq!(from.port(), port);
+        // Peers on many ports: the kernel's hash alone would give the
+        // sibling about half.
+        for _ in 0..16 {
+            let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+            sender.send_to(b"in", ("127.0.0.1", port)).unwrap();
+        }
+        first
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        for _ in 0..16 {
+            first
+                .recv_from(&mut buffer)
+                .expect("every datagram to the first");
+        }
+        sibling.set_nonblocking(true).unwrap();
+        assert!(
+            sibling.recv_from(&mut buffer).is_err(),
+            "none to the sibling"
+        );
+    }
 
     #[tokio::test]
     async fn every_socket_sends_from_the_one_port_and_all_that_arrives_is_read() {
