@@ -51,6 +51,10 @@ async fn run(config: troupe_config::Config) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    match troupe_actors::open_file_limit::raise_to_hard_limit() {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!("cannot raise the open file limit: {e}"),
+    }
     let server = match troupe::start(config).await {
         Ok(s) => s,
         Err(e) => {

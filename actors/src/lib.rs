@@ -23,6 +23,7 @@ mod media_link;
 pub mod metrics;
 pub mod node;
 pub mod object_kind;
+pub mod open_file_limit;
 pub mod ortc;
 pub mod producer;
 pub mod recording;

@@ -301,9 +301,11 @@ impl ConsumerMedia {
     /// Starts loading what this consumer's send touches in its transport,
     /// once `prefetch_own` has brought the addresses in.
     pub fn prefetch_send_path(&self) {
-        // The transport's reference counts, which `forward` updates, and
-        // what its send reads and counts.
-        prefetch(self.endpoint.as_ptr());
+        // The transport's reference counts, which `forward` updates (the
+        // 16 bytes before its value: in the value's first line, or for a
+        // value aligned to a line such as a plain endpoint's, in the line
+        // before), and what its send reads and counts.
+        prefetch(self.endpoint.as_ptr().cast::<u8>().wrapping_sub(16));
         for line in self.endpoint_lines.into_iter().filter(|l| *l != 0) {
             prefetch(line as *const u8);
         }
