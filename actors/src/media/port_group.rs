@@ -92,8 +92,9 @@ fn steer_to_first(socket: &UdpSocket) -> io::Result<()> {
 /// that arrives on the port is steered to `first`. Sending from it spares
 /// `first`, which the runtime watches, the epoll callback per datagram.
 pub fn send_only_sibling(first: &UdpSocket) -> io::Result<UdpSocket> {
-    let sibling = reusable_socket(first.local_addr()?)?;
+    // Steered before the sibling joins, so nothing arrives on it between.
     steer_to_first(first)?;
+    let sibling = reusable_socket(first.local_addr()?)?;
     sibling.set_nonblocking(true)?;
     Ok(sibling)
 }
