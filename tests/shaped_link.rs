@@ -136,9 +136,9 @@ fn simulcast_720p(more: Value) -> Value {
 }
 
 /// The first phase: an open link for 12 s, longer (up to 40 s) until the
-/// viewer gets the top stream. A publisher's Chromium whose initial probe
-/// found no video to pad yet (its timing, not Troupe's) ramps up by 8 % a
-/// second from 300 kb/s, and takes 20 s to send its 720p stream.
+/// viewer gets the top stream. The publisher's Chromium usually reaches
+/// 5 Mb/s with its first probe; once in CI it started at 335 kb/s and grew
+/// 8 % a second (no probe result), which takes 20 s to the 720p stream.
 fn open_until_full_size() -> Value {
     json!({"seconds": 12, "untilWidth": 1280, "maxSeconds": 40})
 }
