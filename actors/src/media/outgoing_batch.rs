@@ -66,33 +66,13 @@ impl Batch {
             self.sockets.clear();
             return;
         }
-        let mut iovecs: [libc::iovec; BATCH] = [libc::iovec {
-            iov_base: std::ptr::null_mut(),
-            iov_len: 0,
-        }; BATCH];
-        // SAFETY: all-zero is a valid mmsghdr.
-        let mut messages: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-        for i in 0..self.count {
-            iovecs[i] = libc::iovec {
-                iov_base: self.arena[i * SLOT..].as_mut_ptr().cast(),
-                iov_len: self.lengths[i],
-            };
-            messages[i].msg_hdr.msg_name =
-                (&mut self.destinations[i] as *mut libc::sockaddr_storage).cast();
-            messages[i].msg_hdr.msg_namelen = self.destination_lengths[i];
-            messages[i].msg_hdr.msg_iov = &mut iovecs[i];
-            messages[i].msg_hdr.msg_iovlen = 1;
-        }
         let sent_by_ring = self.sockets.len() > 1
             && RING_OF_THREAD.with(|slot| {
                 let mut slot = slot.borrow_mut();
                 let Some(ring) = slot.as_mut() else {
                     return false;
                 };
-                if ring
-                    .send(&messages[..self.count], &self.socket_of, &self.sockets)
-                    .is_err()
-                {
+                if ring.send(self).is_err() {
                     // A ring that failed to submit is not trusted again:
                     // this thread goes on with sendmmsg.
                     *slot = None;
@@ -100,6 +80,10 @@ impl Batch {
                 true
             });
         if !sent_by_ring {
+            let mut iovecs = [EMPTY_IOVEC; BATCH];
+            // SAFETY: all-zero is a valid mmsghdr.
+            let mut messages: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+            self.headers(&mut iovecs, &mut messages);
             let mut start = 0;
             while start < self.count {
                 let socket_index = self.socket_of[start];
@@ -117,7 +101,37 @@ impl Batch {
         self.count = 0;
         self.sockets.clear();
     }
+
+    /// Copy `i` as gathered.
+    fn datagram(&self, i: usize) -> &[u8] {
+        &self.arena[i * SLOT..i * SLOT + self.lengths[i]]
+    }
+
+    /// Message headers for the gathered copies, pointing into the batch,
+    /// for `sendmmsg` and io_uring's `sendmsg`.
+    fn headers(
+        &mut self,
+        iovecs: &mut [libc::iovec; BATCH],
+        messages: &mut [libc::mmsghdr; BATCH],
+    ) {
+        for i in 0..self.count {
+            iovecs[i] = libc::iovec {
+                iov_base: self.arena[i * SLOT..].as_mut_ptr().cast(),
+                iov_len: self.lengths[i],
+            };
+            messages[i].msg_hdr.msg_name =
+                (&mut self.destinations[i] as *mut libc::sockaddr_storage).cast();
+            messages[i].msg_hdr.msg_namelen = self.destination_lengths[i];
+            messages[i].msg_hdr.msg_iov = &mut iovecs[i];
+            messages[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
 }
+
+const EMPTY_IOVEC: libc::iovec = libc::iovec {
+    iov_base: std::ptr::null_mut(),
+    iov_len: 0,
+};
 
 /// Copies to one socket in `sendmmsg` calls; a refused copy is counted and
 /// the rest still go, as one `sendto` per copy would.
@@ -199,49 +213,47 @@ impl SendRing {
         sent.is_some_and(|c| c.result() == 1)
     }
 
-    /// One send (or `sendmsg`) per message, in one submission; waits for
-    /// them all (a UDP send that does not fit fails at once with
-    /// `MSG_DONTWAIT`, so the wait is the submission itself), then counts
-    /// the refused ones.
+    /// One send per gathered copy (a `sendmsg` where sends cannot carry an
+    /// address), in one submission; waits for them all (a UDP send that
+    /// does not fit fails at once with `MSG_DONTWAIT`, so the wait is the
+    /// submission itself), then counts the refused ones.
     /// Err when the ring refused the submission; the copies not reaped are
     /// counted as refused.
-    fn send(
-        &mut self,
-        messages: &[libc::mmsghdr],
-        socket_of: &[u8; BATCH],
-        sockets: &[Arc<dyn BatchSocket>],
-    ) -> Result<(), std::io::Error> {
+    fn send(&mut self, batch: &mut Batch) -> Result<(), std::io::Error> {
+        let mut iovecs = [EMPTY_IOVEC; BATCH];
+        // SAFETY: all-zero is a valid mmsghdr.
+        let mut messages: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        if !self.sends_to_address {
+            batch.headers(&mut iovecs, &mut messages);
+        }
+        let count = batch.count;
+        let (socket_of, sockets) = (&batch.socket_of, &batch.sockets);
         // Copies the ring never took are counted at once, and not waited for.
         let mut reaped = [false; BATCH];
         let mut outstanding = 0;
         {
             let mut queue = self.ring.submission();
-            for (i, message) in messages.iter().enumerate() {
+            for i in 0..count {
                 let fd = sockets[usize::from(socket_of[i])].fd();
                 let entry = if self.sends_to_address {
-                    let header = &message.msg_hdr;
-                    // SAFETY: `flush` points every message at its one iovec
-                    // (an arena slot) and its address, in the batch.
-                    let (datagram, destination) = unsafe {
-                        let iovec = &*header.msg_iov;
-                        (
-                            std::slice::from_raw_parts(iovec.iov_base.cast::<u8>(), iovec.iov_len),
-                            &*header.msg_name.cast::<libc::sockaddr_storage>(),
-                        )
-                    };
-                    send_to_address(fd, datagram, destination, header.msg_namelen)
+                    send_to_address(
+                        fd,
+                        batch.datagram(i),
+                        &batch.destinations[i],
+                        batch.destination_lengths[i],
+                    )
                 } else {
                     io_uring::opcode::SendMsg::new(
                         io_uring::types::Fd(fd),
-                        &message.msg_hdr as *const libc::msghdr,
+                        &messages[i].msg_hdr as *const libc::msghdr,
                     )
                     .flags(libc::MSG_DONTWAIT as u32)
                     .build()
                 }
                 .user_data(i as u64);
-                // SAFETY: the message, its iovec, arena slot and address
-                // live in the batch until the completions below are reaped.
-                // The queue holds BATCH entries and is empty here.
+                // SAFETY: the copy, its address and (for sendmsg) its
+                // header and iovec live until the completions below are
+                // reaped. The queue holds BATCH entries and is empty here.
                 if unsafe { queue.push(&entry) }.is_ok() {
                     outstanding += 1;
                 } else {
@@ -255,11 +267,7 @@ impl SendRing {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                for (i, _) in reaped[..messages.len()]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| !**r)
-                {
+                for (i, _) in reaped[..count].iter().enumerate().filter(|(_, r)| !**r) {
                     sockets[usize::from(socket_of[i])].dropped(1);
                 }
                 return Err(e);
