@@ -13,6 +13,14 @@ use crate::striped_counter::StripedU64;
 /// Counted once per packet or copy, from every packet-path thread.
 pub type PacketPathCounter = Counter<u64, StripedU64>;
 
+/// The two handles a packet's count updates, aligned so that they share
+/// one cache line: the fan-out prefetches one line for them, and at an
+/// offset where the pair straddled two, the second was a miss on every
+/// copy sent (three quarters of `PlainEndpoint::send_to`'s samples).
+#[derive(Clone, Debug, Default)]
+#[repr(align(16))]
+struct PacketsAndBytes(PacketPathCounter, PacketPathCounter);
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: String,
@@ -95,8 +103,8 @@ pub struct ActorMetrics {
     pub transport_failures: Family<KindLabel, Counter>,
     /// Handles on the per-packet series, made once so the packet path does
     /// no label lookup.
-    rtp_in: (PacketPathCounter, PacketPathCounter),
-    rtp_out: (PacketPathCounter, PacketPathCounter),
+    rtp_in: PacketsAndBytes,
+    rtp_out: PacketsAndBytes,
 }
 
 impl ActorMetrics {
@@ -106,7 +114,7 @@ impl ActorMetrics {
             let label = DirectionLabel {
                 direction: direction.into(),
             };
-            (
+            PacketsAndBytes(
                 m.rtp_packets.get_or_create(&label).clone(),
                 m.rtp_bytes.get_or_create(&label).clone(),
             )
@@ -300,5 +308,22 @@ impl ActorMetrics {
                 reason: reason.into(),
             })
             .get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packets_count_handles_share_one_cache_line() {
+        // Aligned to their size, 16 bytes never straddle a 64-byte line.
+        assert_eq!(std::mem::size_of::<PacketsAndBytes>(), 16);
+        assert_eq!(std::mem::align_of::<PacketsAndBytes>(), 16);
+        let metrics = ActorMetrics::default();
+        assert_eq!(
+            metrics.rtp_sent_line(),
+            &metrics.rtp_out as *const _ as usize
+        );
     }
 }

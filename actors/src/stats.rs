@@ -9,6 +9,14 @@ use utoipa::ToSchema;
 
 use crate::rtp_parameters::MediaKind;
 
+/// Adds to a counter that only holders of one lock write (a transport's
+/// send state, a consumer's): a plain load and store rather than a locked
+/// add, which on the packet path waited for the copy's stores before it to
+/// drain. Readers, who take no lock, still see whole values.
+pub fn add_by_lock_holder(counter: &AtomicU64, value: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(value), Relaxed);
+}
+
 /// Per RTP stream counters, written by the packet path without locks.
 /// In this order (`repr(C)`): packets and bytes, counted for every packet,
 /// lead, and a consumer's hot lines end with them.

@@ -8,8 +8,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use prometheus_client::metrics::counter::Atomic;
 
-/// Enough for the fan-out threads (one per core, at most 8) and the runtime's.
-const STRIPES: usize = 16;
+/// Stripes a thread has to itself: enough for the fan-out threads (one
+/// per core, at most 8) and the runtime's, if they count first.
+const OWNED_STRIPES: usize = 15;
+/// Later threads share the last stripe.
+const STRIPES: usize = OWNED_STRIPES + 1;
 
 /// A line of its own: neighbours' adds do not evict it.
 #[derive(Debug, Default)]
@@ -29,12 +32,14 @@ impl Default for StripedU64 {
     }
 }
 
-fn stripe_of_this_thread() -> usize {
+/// This thread's stripe, and whether no other thread writes it.
+fn stripe_of_this_thread() -> (usize, bool) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Relaxed) % STRIPES;
+        static STRIPE: usize = NEXT.fetch_add(1, Relaxed).min(OWNED_STRIPES);
     }
-    STRIPE.with(|s| *s)
+    let stripe = STRIPE.with(|s| *s);
+    (stripe, stripe < OWNED_STRIPES)
 }
 
 impl Atomic<u64> for StripedU64 {
@@ -43,11 +48,19 @@ impl Atomic<u64> for StripedU64 {
     }
 
     /// Returns the stripe's previous value, not the counter's: nothing
-    /// reads it (the total is `get`).
+    /// reads it (the total is `get`). A thread's own stripe takes a plain
+    /// load and store: a locked add, once per copy sent, waited for the
+    /// copy's stores before it to drain.
     fn inc_by(&self, v: u64) -> u64 {
-        self.stripes[stripe_of_this_thread()]
-            .0
-            .fetch_add(v, Relaxed)
+        let (index, owned) = stripe_of_this_thread();
+        let stripe = &self.stripes[index].0;
+        if owned {
+            let before = stripe.load(Relaxed);
+            stripe.store(before.wrapping_add(v), Relaxed);
+            before
+        } else {
+            stripe.fetch_add(v, Relaxed)
+        }
     }
 
     fn get(&self) -> u64 {

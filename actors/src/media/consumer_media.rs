@@ -25,7 +25,7 @@ use crate::media::MediaHandle;
 use crate::object_kind::ObjectKind;
 use crate::ortc::{Renumbering, MID_URI, TRANSPORT_CC_URI};
 use crate::rtp_parameters::{MediaKind, RtpParameters};
-use crate::stats::{score_of, StreamCounters};
+use crate::stats::{add_by_lock_holder, score_of, StreamCounters};
 
 /// `current_layers` while no layer is forwarded.
 const NO_LAYERS: u16 = u16::MAX;
@@ -812,8 +812,9 @@ impl ConsumerMedia {
                 retransmissions.store(sequence_number, buffer);
             }
             if endpoint.send_rtp(buffer) {
-                self.counters.packets.fetch_add(1, Relaxed);
-                self.counters.bytes.fetch_add(buffer.len() as u64, Relaxed);
+                // Under `state`, which every forwarded copy holds.
+                add_by_lock_holder(&self.counters.packets, 1);
+                add_by_lock_holder(&self.counters.bytes, buffer.len() as u64);
                 if let Some(number) = transport_number {
                     endpoint.core().on_sent(number, buffer.len(), now);
                 }

@@ -39,6 +39,10 @@ struct Batch {
     sockets: Vec<Arc<dyn BatchSocket>>,
     /// Each copy's socket, an index into `sockets`.
     socket_of: [u8; BATCH],
+    /// Each copy's socket's descriptor, read while gathering (next to the
+    /// reference count the gathering updates): read at the flush, after
+    /// the sends of the copies before it, it was a miss a copy.
+    fds: [RawFd; BATCH],
     arena: Box<[u8]>,
     lengths: [usize; BATCH],
     destinations: [libc::sockaddr_storage; BATCH],
@@ -52,6 +56,7 @@ impl Batch {
             depth: 0,
             sockets: Vec::with_capacity(BATCH),
             socket_of: [0; BATCH],
+            fds: [-1; BATCH],
             arena: vec![0; SLOT * BATCH].into_boxed_slice(),
             lengths: [0; BATCH],
             // SAFETY: all-zero is a valid sockaddr_storage.
@@ -227,14 +232,14 @@ impl SendRing {
             batch.headers(&mut iovecs, &mut messages);
         }
         let count = batch.count;
-        let (socket_of, sockets) = (&batch.socket_of, &batch.sockets);
+        let (socket_of, sockets, fds) = (&batch.socket_of, &batch.sockets, &batch.fds);
         // Copies the ring never took are counted at once, and not waited for.
         let mut reaped = [false; BATCH];
         let mut outstanding = 0;
         {
             let mut queue = self.ring.submission();
             for i in 0..count {
-                let fd = sockets[usize::from(socket_of[i])].fd();
+                let fd = fds[i];
                 let entry = if self.sends_to_address {
                     send_to_address(
                         fd,
@@ -367,6 +372,7 @@ pub fn gather(socket: &Arc<dyn BatchSocket>, datagram: &[u8], destination: Socke
         let i = batch.count;
         // At most one entry per copy, so the index fits a u8.
         batch.socket_of[i] = socket_index as u8;
+        batch.fds[i] = socket.fd();
         batch.arena[i * SLOT..i * SLOT + datagram.len()].copy_from_slice(datagram);
         batch.lengths[i] = datagram.len();
         let (address, length) = socket_address(destination);

@@ -29,6 +29,7 @@ use crate::media::port_group::send_only_sibling;
 use crate::media::shared_plain_port::SharedPlainPort;
 use crate::media::transport_core::{line_of, MediaTransport, SendPathLines, TransportCore};
 use crate::media::MediaHandle;
+use crate::stats::add_by_lock_holder;
 
 const MAX_DATAGRAM: usize = 2048;
 
@@ -519,53 +520,46 @@ impl PlainEndpoint {
             return false;
         }
         // The send happens under this transport's own lock: nobody else
-        // contends for it, and it spares a copy of every packet.
-        let sent = {
-            let mut state = self.lock();
-            let destination = if rtcp {
-                state.remote_rtcp.or(state.remote_rtp)
-            } else {
-                state.remote_rtp
-            };
-            let Some(destination) = destination else {
-                return false;
-            };
-            let result = match state.srtp_out.as_mut() {
-                Some(srtp) => {
-                    let protected = if rtcp {
-                        srtp.encrypt_rtcp(packet)
-                    } else {
-                        srtp.encrypt_rtp(packet)
-                    };
-                    match protected {
-                        Ok(bytes) => self.send_datagram(&bytes, destination, rtcp),
-                        Err(_) => return false,
-                    }
-                }
-                None => self.send_datagram(packet, destination, rtcp),
-            };
-            result.ok()
+        // contends for it, and it spares a copy of every packet. Its byte
+        // counts are written only under it.
+        let mut state = self.lock();
+        let destination = if rtcp {
+            state.remote_rtcp.or(state.remote_rtp)
+        } else {
+            state.remote_rtp
         };
-        match sent {
-            Some(bytes) => {
-                self.core
-                    .counters
-                    .bytes_sent
-                    .fetch_add(bytes as u64, Relaxed);
-                if !rtcp {
-                    self.core
-                        .counters
-                        .rtp_bytes_sent
-                        .fetch_add(bytes as u64, Relaxed);
-                    self.core.ctx.metrics.rtp_sent(bytes);
+        let Some(destination) = destination else {
+            return false;
+        };
+        let result = match state.srtp_out.as_mut() {
+            Some(srtp) => {
+                let protected = if rtcp {
+                    srtp.encrypt_rtcp(packet)
+                } else {
+                    srtp.encrypt_rtp(packet)
+                };
+                match protected {
+                    Ok(bytes) => self.send_datagram(&bytes, destination, rtcp),
+                    Err(_) => return false,
                 }
-                true
             }
-            None => {
-                self.core.ctx.metrics.drop_packet("send_failed");
-                false
-            }
+            None => self.send_datagram(packet, destination, rtcp),
+        };
+        let Ok(bytes) = result else {
+            drop(state);
+            self.core.ctx.metrics.drop_packet("send_failed");
+            return false;
+        };
+        let counters = &self.core.counters;
+        add_by_lock_holder(&counters.bytes_sent, bytes as u64);
+        if !rtcp {
+            add_by_lock_holder(&counters.rtp_bytes_sent, bytes as u64);
         }
+        drop(state);
+        if !rtcp {
+            self.core.ctx.metrics.rtp_sent(bytes);
+        }
+        true
     }
 }
 

@@ -475,9 +475,8 @@ impl TransportCore {
         out
     }
 
-    /// The next transport-wide sequence number for packets sent here.
     /// What a copy's send touches in the core: its byte counters and
-    /// transport-wide number.
+    /// transport-wide number, and the node's packet counters.
     pub fn send_path_lines(&self) -> [usize; 4] {
         [
             line_of(&self.counters.bytes_sent),
@@ -487,6 +486,7 @@ impl TransportCore {
         ]
     }
 
+    /// The next transport-wide sequence number for packets sent here.
     pub fn next_transport_sequence(&self) -> u16 {
         self.transport_sequence.fetch_add(1, Relaxed)
     }
