@@ -101,6 +101,7 @@ mod tests {
             shared_port: false,
             transports_estimating: 0,
             floor_micros_per_copy: None,
+            floor_runs_micros: Vec::new(),
         }
     }
 

@@ -1,8 +1,8 @@
 //! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
-//! fresh Troupe, then the same fan-out through a bare `sendmmsg`
-//! forwarder, and prints a Markdown table row (with Troupe ÷ that floor)
+//! fresh Troupe, bracketed by the same fan-out through a bare `sendmmsg`
+//! forwarder (a run before, one after), and prints a Markdown table row (with Troupe ÷ that floor)
 //! and a JSON line. `--floor` runs only the bare forwarder (no Troupe),
 //! with one `sendto` per copy and with `sendmmsg`. `--capacity N` finds
 //! the highest rate N consumers are forwarded in full, then measures at
@@ -159,20 +159,39 @@ fn bench_config(
     }
 }
 
-/// The floor right after a run, in the same sitting: ratios compare across
-/// sittings where absolute figures do not.
-fn add_floor(report: &mut Report, window: Duration) {
-    let floor = run_floor(
-        report.consumers,
-        report.rate,
+/// The floor's CPU per copy for `consumers` at `rate`, in the same sitting
+/// as the Troupe run it brackets: ratios compare across sittings where
+/// absolute figures do not.
+fn floor_run(consumers: usize, rate: u32, window: Duration) -> Option<f64> {
+    match run_floor(
+        consumers,
+        rate,
         Method::SendMmsg,
         Duration::from_secs(1),
         window,
-    );
-    match floor {
-        Ok(floor) => report.floor_micros_per_copy = Some(floor.cpu_micros_per_copy),
-        Err(e) => eprintln!("floor N={} R={}: {e}", report.consumers, report.rate),
+    ) {
+        Ok(floor) => Some(floor.cpu_micros_per_copy),
+        Err(e) => {
+            eprintln!("floor N={consumers} R={rate}: {e}");
+            None
+        }
     }
+}
+
+/// A Troupe run between two floor runs, the floor its mean: this machine's
+/// speed drifts by up to 15 % within minutes, and a floor taken on one
+/// side only moved the ratio with it.
+fn run_bracketed(config: &BenchConfig, window: Duration) -> Result<Report, String> {
+    let before = floor_run(config.consumers, config.rate, window);
+    let mut report = run(config)?;
+    let after = floor_run(config.consumers, config.rate, window);
+    report.floor_runs_micros = before.into_iter().chain(after).collect();
+    if !report.floor_runs_micros.is_empty() {
+        report.floor_micros_per_copy = Some(
+            report.floor_runs_micros.iter().sum::<f64>() / report.floor_runs_micros.len() as f64,
+        );
+    }
+    Ok(report)
 }
 
 fn run_capacity(troupe: &str, consumers: usize, legs: Legs, window: Duration) -> (bool, String) {
@@ -192,14 +211,13 @@ fn run_capacity(troupe: &str, consumers: usize, legs: Legs, window: Duration) ->
         }
     };
     let rate = loaded_rate(&capacity);
-    let mut loaded = match run(&bench_config(troupe, consumers, rate, legs, window)) {
+    let loaded = match run_bracketed(&bench_config(troupe, consumers, rate, legs, window), window) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("run N={consumers} R={rate} failed: {e}");
             return (true, String::new());
         }
     };
-    add_floor(&mut loaded, window);
     let summary = format!(
         "Capacity at N={consumers}: R={} ({:.0} forwarded/s, {:.2} % delivered); at {:.0} % of it (R={rate}): p50 {} µs, p99 {} µs, {:.2} µs/pkt{}.",
         capacity.rate,
@@ -247,11 +265,13 @@ fn run_troupe(
     println!("{}", Report::TABLE_HEADER);
     let mut failed = false;
     for config in &configs {
-        match run(config) {
-            Ok(mut report) => {
-                if !smoke {
-                    add_floor(&mut report, window);
-                }
+        let result = if smoke {
+            run(config)
+        } else {
+            run_bracketed(config, window)
+        };
+        match result {
+            Ok(report) => {
                 println!("{}", report.table_row());
                 eprintln!("{}", report.json_line());
                 table.push(report.table_row());

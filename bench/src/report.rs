@@ -24,10 +24,13 @@ pub struct Report {
     /// WebRTC consumers' transports with a bandwidth estimate at the end:
     /// their far ends' feedback reached Troupe's estimator.
     pub transports_estimating: usize,
-    /// The bare `sendmmsg` forwarder's CPU per copy for the same N:R, run
-    /// right after: the ratio to it is the figure that compares across
-    /// sittings.
+    /// The bare `sendmmsg` forwarder's CPU per copy for the same N:R, the
+    /// mean of a run just before Troupe's and one just after: the ratio to
+    /// it is the figure that compares across sittings.
     pub floor_micros_per_copy: Option<f64>,
+    /// The floor's runs it is the mean of: just before Troupe's and just
+    /// after.
+    pub floor_runs_micros: Vec<f64>,
 }
 
 impl Report {
@@ -71,6 +74,7 @@ impl Report {
             shared_port: config.shared_port,
             transports_estimating: 0,
             floor_micros_per_copy: None,
+            floor_runs_micros: Vec::new(),
         }
     }
 
@@ -115,6 +119,7 @@ impl Report {
             "rssGrowthKiBPerConsumer": self.rss_kib_per_consumer,
             "floorMicrosPerCopy": self.floor_micros_per_copy,
             "floorRatio": self.floor_ratio(),
+            "floorRunsMicros": self.floor_runs_micros,
             "sharedPort": self.shared_port,
             "legs": if self.srtp { "srtp" } else { "plain" },
             "consumerTransports": if self.webrtc { "webrtc" } else { "plain" },
