@@ -55,13 +55,10 @@ const RETRANSMISSION_BUFFER: usize = 512;
 struct SendState {
     rewriter: StreamRewriter,
     waiting_for_key_frame: bool,
-    /// Where RTX packets are built; empty until the first NACK.
-    rtx_buffer: Vec<u8>,
     retransmissions: Option<RetransmissionBuffer>,
     rtx_sequence: u16,
     last_out_timestamp: u32,
     last_out_at: Option<Instant>,
-    last_sender_report: Option<Instant>,
     /// Temporal layers (VP8, VP9) and spatial layers (VP9 SVC) forwarded.
     /// Boxed: most consumers have none, and the send state of every
     /// consumer stays a few cache lines.
@@ -75,11 +72,15 @@ struct Rtx {
     ssrc: u32,
 }
 
-#[repr(C)]
+/// What `forward` reads of a consumer: up to its packet and byte counts.
+const HOT_BYTES: usize = std::mem::offset_of!(ConsumerMedia, counters) + 2 * size_of::<u64>();
+
+#[repr(C, align(64))]
 pub struct ConsumerMedia {
-    // Laid out in this order (`repr(C)`): what `forward` reads for every
-    // copy comes first, so a fan-out prefetches a few lines rather than
-    // the whole value (`prefetch_own`).
+    // Laid out in this order (`repr(C)`, from the start of a line): what
+    // `forward` reads for every copy comes first, in six lines
+    // (`HOT_BYTES`, held to it by a test), so a fan-out prefetches those
+    // rather than the whole value (`prefetch_own`).
     state: Mutex<SendState>,
     endpoint: Weak<dyn MediaTransport>,
     /// Where sending through `endpoint` first touches memory.
@@ -100,7 +101,7 @@ pub struct ConsumerMedia {
     /// `None` for mediasoup-client's, which are the router's. Boxed: few
     /// consumers have one.
     renumbering: Option<Box<Renumbering>>,
-    mid: Option<String>,
+    mid: Option<Box<str>>,
     pub ssrc: u32,
     paused: AtomicBool,
     producer_paused: AtomicBool,
@@ -115,6 +116,8 @@ pub struct ConsumerMedia {
     // Nothing below is read on the path of a forwarded copy.
     pub id: String,
     metrics: crate::metrics::ActorMetrics,
+    /// When the last sender report went out (RTCP, once a second).
+    last_sender_report: Mutex<Option<Instant>>,
     kind: MediaKind,
     clock_rate: u32,
     /// The transport-cc extension id the receiver knows.
@@ -228,7 +231,7 @@ impl ConsumerMedia {
             ssrc: encoding.and_then(|e| e.ssrc).unwrap_or_default(),
             kind,
             clock_rate,
-            mid: parameters.mid.clone(),
+            mid: parameters.mid.as_deref().map(Box::from),
             payload_types: parameters
                 .codecs
                 .iter()
@@ -256,14 +259,13 @@ impl ConsumerMedia {
             state: Mutex::new(SendState {
                 rewriter: StreamRewriter::new(clock_rate, initial_seq, initial_ts),
                 waiting_for_key_frame: kind == MediaKind::Video,
-                rtx_buffer: Vec::new(),
                 retransmissions: nack.then(|| RetransmissionBuffer::new(RETRANSMISSION_BUFFER)),
                 rtx_sequence: rand::random(),
                 last_out_timestamp: initial_ts,
                 last_out_at: None,
-                last_sender_report: None,
                 layers,
             }),
+            last_sender_report: Mutex::new(None),
             key_frame_requests: AtomicU64::new(0),
             current_encoding: AtomicUsize::new(usize::MAX),
             target_encoding: AtomicUsize::new(target_encoding),
@@ -289,11 +291,10 @@ impl ConsumerMedia {
     /// (measured: the prefetch's own reads of the endpoint's address were
     /// half a fan-out thread's user time at N=500).
     pub fn prefetch_own(self: &Arc<Self>) {
+        // Aligned to a line, the value starts one; its reference counts,
+        // which a copy does not touch, sit in the line before.
         let start = Arc::as_ptr(self).cast::<u8>();
-        // The reference counts, before the value.
-        prefetch(start.wrapping_sub(16));
-        let hot = std::mem::offset_of!(Self, counters) + 2 * std::mem::size_of::<u64>();
-        for offset in (0..hot).step_by(64).chain(std::iter::once(hot - 1)) {
+        for offset in (0..HOT_BYTES).step_by(64) {
             prefetch(start.wrapping_add(offset));
         }
     }
@@ -843,7 +844,6 @@ impl ConsumerMedia {
         let SendState {
             retransmissions,
             rtx_sequence,
-            rtx_buffer: buffer,
             ..
         } = &mut *state;
         let Some(retransmissions) = retransmissions else {
@@ -852,41 +852,44 @@ impl ConsumerMedia {
         let now = Instant::now();
         let round_trip = Duration::from_micros(self.counters.round_trip_time_us.load(Relaxed))
             .max(MIN_RESEND_INTERVAL);
-        for &sequence in sequence_numbers {
-            let Some(original) = retransmissions.resend(sequence, now, round_trip) else {
-                continue;
-            };
-            let Ok(header) = RtpHeader::parse(original) else {
-                continue;
-            };
-            buffer.clear();
-            match self.rtx {
-                Some(rtx) => {
-                    *rtx_sequence = rtx_sequence.wrapping_add(1);
-                    rtx_packet(
-                        original,
-                        header.payload_offset,
-                        rtx.payload_type,
-                        rtx.ssrc,
-                        *rtx_sequence,
-                        buffer,
-                    );
+        with_outgoing_buffer(|buffer| {
+            for &sequence in sequence_numbers {
+                let Some(original) = retransmissions.resend(sequence, now, round_trip) else {
+                    continue;
+                };
+                let Ok(header) = RtpHeader::parse(original) else {
+                    continue;
+                };
+                buffer.clear();
+                match self.rtx {
+                    Some(rtx) => {
+                        *rtx_sequence = rtx_sequence.wrapping_add(1);
+                        rtx_packet(
+                            original,
+                            header.payload_offset,
+                            rtx.payload_type,
+                            rtx.ssrc,
+                            *rtx_sequence,
+                            buffer,
+                        );
+                    }
+                    None => buffer.extend_from_slice(original),
                 }
-                None => buffer.extend_from_slice(original),
-            }
-            let transport_number = self.client_transport_cc_id.and_then(|id| {
-                let number = endpoint.core().next_transport_sequence();
-                let header = RtpHeader::parse(buffer).ok()?;
-                overwrite_extension(buffer, &header, id, &number.to_be_bytes()).then_some(number)
-            });
-            if endpoint.send_rtp(buffer) {
-                self.counters.packets_retransmitted.fetch_add(1, Relaxed);
-                self.metrics.retransmissions.inc();
-                if let Some(number) = transport_number {
-                    endpoint.core().on_sent(number, buffer.len(), now);
+                let transport_number = self.client_transport_cc_id.and_then(|id| {
+                    let number = endpoint.core().next_transport_sequence();
+                    let header = RtpHeader::parse(buffer).ok()?;
+                    overwrite_extension(buffer, &header, id, &number.to_be_bytes())
+                        .then_some(number)
+                });
+                if endpoint.send_rtp(buffer) {
+                    self.counters.packets_retransmitted.fetch_add(1, Relaxed);
+                    self.metrics.retransmissions.inc();
+                    if let Some(number) = transport_number {
+                        endpoint.core().on_sent(number, buffer.len(), now);
+                    }
                 }
             }
-        }
+        });
     }
 
     /// A report block about our stream: loss and round-trip time.
@@ -957,18 +960,17 @@ impl ConsumerMedia {
         if !self.active() {
             return None;
         }
-        let mut state = self.state.lock().ok()?;
+        let state = self.state.lock().ok()?;
         let last_out_at = state.last_out_at?;
-        if state
-            .last_sender_report
-            .is_some_and(|t| now.duration_since(t) < REPORT_INTERVAL)
-        {
+        let mut last_sender_report = self.last_sender_report.lock().ok()?;
+        if last_sender_report.is_some_and(|t| now.duration_since(t) < REPORT_INTERVAL) {
             return None;
         }
-        if let Some(previous) = state.last_sender_report {
+        if let Some(previous) = *last_sender_report {
             self.counters.sample_bitrate(now.duration_since(previous));
         }
-        state.last_sender_report = Some(now);
+        *last_sender_report = Some(now);
+        drop(last_sender_report);
         self.update_score();
         let elapsed = now.duration_since(last_out_at);
         let rtp_time = state.last_out_timestamp.wrapping_add(
@@ -1019,15 +1021,17 @@ impl MediaHandle for ConsumerMedia {
 
 #[cfg(test)]
 mod layout_tests {
-    use super::ConsumerMedia;
-    use std::mem::offset_of;
+    use super::{ConsumerMedia, HOT_BYTES};
+    use std::mem::{align_of, offset_of};
 
     /// A fan-out prefetches a consumer's lines up to its packet and byte
-    /// counts: what `forward` reads must stay before them, and few.
+    /// counts: what `forward` reads must stay before them, and few (six
+    /// lines, from the start of one; seven or eight before).
     #[test]
     fn the_lines_a_forwarded_copy_reads_come_first_and_are_few() {
-        let hot_end = offset_of!(ConsumerMedia, counters) + 16;
-        assert!(hot_end <= 8 * 64, "{hot_end} bytes before the counts");
+        let hot_end = HOT_BYTES;
+        assert_eq!(align_of::<ConsumerMedia>(), 64);
+        assert!(hot_end <= 6 * 64, "{hot_end} bytes before the counts");
         for field_offset in [
             offset_of!(ConsumerMedia, state),
             offset_of!(ConsumerMedia, endpoint),

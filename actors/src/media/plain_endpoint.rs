@@ -618,8 +618,6 @@ impl MediaTransport for PlainEndpoint {
             }),
             0,
             0,
-            0,
-            0,
         ]
     }
 

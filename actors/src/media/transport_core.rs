@@ -61,7 +61,7 @@ struct ProbePadding {
 }
 
 /// Addresses of a transport's send path (0: none).
-pub type SendPathLines = [usize; 10];
+pub type SendPathLines = [usize; 8];
 
 /// The address of a field, for prefetching.
 pub fn line_of<T>(field: &T) -> usize {

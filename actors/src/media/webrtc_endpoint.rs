@@ -539,8 +539,6 @@ impl MediaTransport for WebRtcEndpoint {
             b,
             c,
             d,
-            0,
-            0,
         ]
     }
 
