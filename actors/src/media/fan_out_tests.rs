@@ -1,5 +1,6 @@
 //! The packet path without sockets: one producer's packets through the
-//! fan-out (split over helper threads from `SPLIT_AT` consumers on) into
+//! fan-out (split over helper threads from `SPLIT_AT` consumers on, at a
+//! high enough rate) into
 //! transports that keep what they are given.
 
 use std::sync::{Arc, Mutex, Weak};
@@ -10,8 +11,9 @@ use serde_json::json;
 use troupe_transports::rtp_packet::RtpHeader;
 
 use crate::media::consumer_media::ConsumerMedia;
-use crate::media::fan_out::{FanOutPool, SPLIT_AT};
+use crate::media::fan_out::FanOutPool;
 use crate::media::fan_out_list::FanOutList;
+use crate::media::fan_out_load::{SPLIT_AT, WINDOW_MS};
 use crate::media::media_events::{MediaContext, MediaEvents};
 use crate::media::producer_media::ProducerMedia;
 use crate::media::producer_shared::{ProducerShared, ProducerType};
@@ -129,12 +131,14 @@ fn key_frame_packet(sequence: u16) -> Vec<u8> {
     packet
 }
 
-fn send(room: &Room, packets: u16) {
-    let now = Instant::now();
-    for sequence in 1000..1000 + packets {
+/// `packets` packets, `spacing` apart as the producer sees them.
+fn send(room: &Room, packets: u16, spacing: Duration) {
+    let start = Instant::now();
+    for (i, sequence) in (1000..1000 + packets).enumerate() {
         let packet = key_frame_packet(sequence);
         let header = RtpHeader::parse(&packet).unwrap();
-        room.producer.receive(&packet, header, 0, now);
+        room.producer
+            .receive(&packet, header, 0, start + spacing * i as u32);
     }
 }
 
@@ -183,23 +187,31 @@ fn assert_each_consumer_got_the_stream(room: &Room, packets: u16) {
 #[test]
 fn a_small_fan_out_runs_on_the_receiving_thread() {
     let room = room(5);
-    assert_eq!(FanOutPool::get().shares(5), 1);
-    send(&room, 20);
+    send(&room, 400, Duration::from_millis(1));
     // No helper involved: everything is there when `receive` returns.
-    assert_each_consumer_got_the_stream(&room, 20);
+    assert!(!room.producer.fan_out_load.is_split());
+    assert_each_consumer_got_the_stream(&room, 400);
+}
+
+#[test]
+fn a_large_fan_out_at_a_low_rate_runs_on_the_receiving_thread() {
+    // 250 consumers at 100 packets/s: 25,000 copies/s.
+    let room = room(SPLIT_AT + 50);
+    send(&room, 60, Duration::from_millis(10));
+    assert!(!room.producer.fan_out_load.is_split());
+    assert_each_consumer_got_the_stream(&room, 60);
 }
 
 #[test]
 fn a_split_fan_out_gives_every_consumer_each_packet_once_in_order() {
-    let consumers = SPLIT_AT + 50;
-    let room = room(consumers);
-    let pool = FanOutPool::get();
-    let shares = pool.shares(consumers);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    assert_eq!(shares, cores.min(8), "one share per core from SPLIT_AT on");
-    send(&room, 40);
-    wait_for_all(&room, 40);
-    assert_each_consumer_got_the_stream(&room, 40);
+    // 250 consumers at 1,000 packets/s: 250,000 copies/s, split once a
+    // window has been counted; every packet after that is split.
+    let room = room(SPLIT_AT + 50);
+    let packets = 3 * WINDOW_MS as u16;
+    send(&room, packets, Duration::from_millis(1));
+    assert!(room.producer.fan_out_load.is_split());
+    wait_for_all(&room, usize::from(packets));
+    assert_each_consumer_got_the_stream(&room, packets);
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod data_producer_media;
 pub mod direct_endpoint;
 pub mod fan_out;
 pub mod fan_out_list;
+pub mod fan_out_load;
 #[cfg(test)]
 mod fan_out_tests;
 pub mod id_set;

@@ -18,6 +18,7 @@ use crate::media::audio_level::AudioLevelMeter;
 use crate::media::consumer_media::ConsumerMedia;
 use crate::media::fan_out::{FanOutPool, Job, MAX_SHARES};
 use crate::media::fan_out_list::FanOutList;
+use crate::media::fan_out_load::FanOutLoad;
 use crate::media::producer_shared::{ProducerShared, KEY_FRAME_REQUEST_INTERVAL};
 use crate::media::svc_layer_bitrates::SvcLayerBitrates;
 use crate::media::transport_core::{MediaTransport, FEEDBACK_SSRC};
@@ -78,6 +79,8 @@ pub struct ProducerMedia {
     extension_map: [u8; 256],
     video_codec: Option<VideoCodec>,
     consumers: RwLock<FanOutList>,
+    /// Whether its fan-out is split over the helper threads now.
+    pub(crate) fan_out_load: FanOutLoad,
     receptions: Mutex<Vec<Reception>>,
     last_report: Mutex<Option<Instant>>,
     /// When each encoding's key frame was last asked for.
@@ -165,6 +168,7 @@ impl ProducerMedia {
             extension_map,
             video_codec,
             consumers: RwLock::new(FanOutList::new(FanOutPool::get().max_shares())),
+            fan_out_load: FanOutLoad::default(),
             receptions: Mutex::new(receptions),
             last_report: Mutex::new(None),
             last_key_frame_request: Mutex::new(vec![None; encodings]),
@@ -326,7 +330,14 @@ impl ProducerMedia {
             return;
         };
         let pool = FanOutPool::get();
-        let shares = pool.shares(consumers.len()).min(consumers.shares());
+        let split = self
+            .fan_out_load
+            .on_packet(self.ms_since_epoch(now), consumers.len());
+        let shares = if split {
+            pool.max_shares().min(consumers.shares())
+        } else {
+            1
+        };
         // Helpers take their shares from a copy; this thread does the first
         // (and any share whose helper is busy), or all of them unsplit.
         let mut inline = [shares == 1; MAX_SHARES];
@@ -339,7 +350,9 @@ impl ProducerMedia {
                 now,
                 share,
             };
+            self.fan_out_load.share_handed_off();
             if let Err(job) = pool.submit(job) {
+                self.fan_out_load.share_done();
                 inline[job.share] = true;
             }
         }
