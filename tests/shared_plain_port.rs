@@ -19,9 +19,13 @@ use troupe_transports::rtcp_feedback;
 use troupe_transports::rtp_packet::RtpHeader;
 
 const SENDER_SSRC: u32 = 5555;
-/// More than `troupe_actors::media::fan_out::SPLIT_AT`: two threads batch.
+/// More than `troupe_actors::media::fan_out_load::SPLIT_AT`, at a rate
+/// that splits the fan-out (about 900 packets/s, some 200,000 copies/s,
+/// from its first 200 ms on): two threads batch.
 const CONSUMERS: usize = 220;
-const PACKETS: u16 = 30;
+const PACKETS: u16 = 400;
+/// Sent between two drains of every receiver, which fits its buffer.
+const PACKETS_PER_DRAIN: u16 = 50;
 
 fn socket() -> UdpSocket {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -133,20 +137,34 @@ fn a_split_fan_out_leaves_from_one_port_complete_and_in_order_and_rtcp_finds_its
     let sender = socket();
     let ingest_port = ingest["tuple"]["localPort"].as_u64().unwrap() as u16;
     let mut sent = Vec::new();
+    let mut arrived: Vec<Vec<(Vec<u8>, u16)>> = vec![Vec::new(); CONSUMERS];
+    let drain_all = |arrived: &mut Vec<Vec<(Vec<u8>, u16)>>| {
+        for (consumer, got) in consumers.iter().zip(arrived.iter_mut()) {
+            got.extend(drain(&consumer.receiver));
+        }
+    };
+    let handoffs_before = server.metric("troupe_fan_out_shares_handed_off_total");
     for seq in 1..=PACKETS {
         let packet = vp8_packet(pt, SENDER_SSRC, seq, seq == 1);
         sender.send_to(&packet, ("127.0.0.1", ingest_port)).unwrap();
         sent.push(packet);
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(1));
+        if seq % PACKETS_PER_DRAIN == 0 {
+            drain_all(&mut arrived);
+        }
     }
     std::thread::sleep(Duration::from_millis(300));
+    drain_all(&mut arrived);
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) > 1 {
+        assert!(
+            server.metric("troupe_fan_out_shares_handed_off_total") > handoffs_before,
+            "the fan-out was split over the helper threads"
+        );
+    }
     let mut received_by_first = Vec::new();
     let mut asker_sequences = Vec::new();
-    for (i, consumer) in consumers.iter().enumerate() {
-        let packets: Vec<(Vec<u8>, u16)> = drain(&consumer.receiver)
-            .into_iter()
-            .filter(|(p, _)| !is_rtcp(p))
-            .collect();
+    for (i, (consumer, got)) in consumers.iter().zip(arrived).enumerate() {
+        let packets: Vec<(Vec<u8>, u16)> = got.into_iter().filter(|(p, _)| !is_rtcp(p)).collect();
         assert!(
             packets.iter().all(|(_, from)| *from == shared_port),
             "sent from the shared port"

@@ -97,6 +97,8 @@ pub struct ActorMetrics {
     pub rtp_bytes: Family<DirectionLabel, PacketPathCounter>,
     pub rtcp_feedback: Family<KindLabel, Counter>,
     pub retransmissions: Counter,
+    /// Shares of split fan-outs handed to a helper thread.
+    pub fan_out_handoffs: Counter,
     pub round_trip_time: SecondsHistogram<true>,
     pub jitter: SecondsHistogram<false>,
     /// ICE consent lost, DTLS failed.
@@ -211,6 +213,11 @@ impl ActorMetrics {
             "troupe_retransmissions",
             "Packets retransmitted to receivers (as RTX when negotiated) on their NACKs",
             metrics.retransmissions.clone(),
+        );
+        registry.register(
+            "troupe_fan_out_shares_handed_off",
+            "Shares of a producer's split fan-out handed to a helper thread, one per helper per packet: a fan-out of 200 or more consumers is split from 100,000 copies/s",
+            metrics.fan_out_handoffs.clone(),
         );
         registry.register(
             "troupe_round_trip_time_seconds",

@@ -136,6 +136,16 @@ impl TestServer {
         (status, value)
     }
 
+    /// A metric without labels, 0 while it has no value.
+    pub fn metric(&self, name: &str) -> u64 {
+        let (_, text) = self.text("/metrics");
+        let prefix = format!("{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0)
+    }
+
     /// `troupe_packets_dropped_total` for one reason.
     pub fn dropped(&self, reason: &str) -> u64 {
         let (_, text) = self.text("/metrics");

@@ -351,9 +351,14 @@ impl ProducerMedia {
                 share,
             };
             self.fan_out_load.share_handed_off();
-            if let Err(job) = pool.submit(job) {
-                self.fan_out_load.share_done();
-                inline[job.share] = true;
+            match pool.submit(job) {
+                Ok(()) => {
+                    self.metrics.fan_out_handoffs.inc();
+                }
+                Err(job) => {
+                    self.fan_out_load.share_done();
+                    inline[job.share] = true;
+                }
             }
         }
         consumers.forward_inline(&inline, &routed, now);
