@@ -138,18 +138,21 @@ impl TestServer {
 
     /// A metric without labels, 0 while it has no value.
     pub fn metric(&self, name: &str) -> u64 {
-        let (_, text) = self.text("/metrics");
-        let prefix = format!("{name} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .map(|v| v.trim().parse().unwrap())
-            .unwrap_or(0)
+        self.series(name)
     }
 
     /// `troupe_packets_dropped_total` for one reason.
     pub fn dropped(&self, reason: &str) -> u64 {
+        self.series(&format!(
+            "troupe_packets_dropped_total{{reason=\"{reason}\"}}"
+        ))
+    }
+
+    /// One series on `/metrics` (name and labels as written there), 0
+    /// while it has no value.
+    fn series(&self, series: &str) -> u64 {
         let (_, text) = self.text("/metrics");
-        let prefix = format!("troupe_packets_dropped_total{{reason=\"{reason}\"}} ");
+        let prefix = format!("{series} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&prefix))
             .map(|v| v.trim().parse().unwrap())
