@@ -49,8 +49,8 @@ impl Atomic<u64> for StripedU64 {
 
     /// Returns the stripe's previous value, not the counter's: nothing
     /// reads it (the total is `get`). A thread's own stripe takes a plain
-    /// load and store: a locked add, once per copy sent, waited for the
-    /// copy's stores before it to drain.
+    /// load and store rather than a locked add, which serializes the
+    /// copy's memory operations once more per copy sent.
     fn inc_by(&self, v: u64) -> u64 {
         let (index, owned) = stripe_of_this_thread();
         let stripe = &self.stripes[index].0;
