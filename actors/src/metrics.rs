@@ -8,6 +8,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::media::fan_out_load::{SPLIT_AT, SPLIT_FROM_COPIES_PER_SECOND};
 use crate::striped_counter::StripedU64;
 
 /// Counted once per packet or copy, from every packet-path thread.
@@ -216,7 +217,9 @@ impl ActorMetrics {
         );
         registry.register(
             "troupe_fan_out_shares_handed_off",
-            "Shares of a producer's split fan-out handed to a helper thread, one per helper per packet: a fan-out of 200 or more consumers is split from 100,000 copies/s",
+            format!(
+                "Shares of a producer's split fan-out handed to a helper thread, one per helper per packet: a fan-out of {SPLIT_AT} or more consumers is split from {SPLIT_FROM_COPIES_PER_SECOND} copies/s"
+            ),
             metrics.fan_out_handoffs.clone(),
         );
         registry.register(

@@ -100,7 +100,6 @@ mod tests {
             webrtc: false,
             shared_port: false,
             transports_estimating: 0,
-            floor_micros_per_copy: None,
             floor_runs_micros: Vec::new(),
         }
     }

@@ -2,8 +2,8 @@
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, bracketed by the same fan-out through a bare `sendmmsg`
-//! forwarder (a run before, one after), and prints a Markdown table row (with Troupe ÷ that floor)
-//! and a JSON line. `--floor` runs only the bare forwarder (no Troupe),
+//! forwarder (a run before, one after), and prints a Markdown table row
+//! (with Troupe ÷ that floor's mean) and a JSON line. `--floor` runs only the bare forwarder (no Troupe),
 //! with one `sendto` per copy and with `sendmmsg`. `--capacity N` finds
 //! the highest rate N consumers are forwarded in full, then measures at
 //! 80 % of it (`capacity.rs`).
@@ -178,7 +178,7 @@ fn floor_run(consumers: usize, rate: u32, window: Duration) -> Option<f64> {
     }
 }
 
-/// A Troupe run between two floor runs, the floor its mean: this machine's
+/// A Troupe run between two floor runs, the floor their mean: this machine's
 /// speed drifts by up to 15 % within minutes, and a floor taken on one
 /// side only moved the ratio with it.
 fn run_bracketed(config: &BenchConfig, window: Duration) -> Result<Report, String> {
@@ -186,11 +186,6 @@ fn run_bracketed(config: &BenchConfig, window: Duration) -> Result<Report, Strin
     let mut report = run(config)?;
     let after = floor_run(config.consumers, config.rate, window);
     report.floor_runs_micros = before.into_iter().chain(after).collect();
-    if !report.floor_runs_micros.is_empty() {
-        report.floor_micros_per_copy = Some(
-            report.floor_runs_micros.iter().sum::<f64>() / report.floor_runs_micros.len() as f64,
-        );
-    }
     Ok(report)
 }
 
@@ -228,7 +223,7 @@ fn run_capacity(troupe: &str, consumers: usize, legs: Legs, window: Duration) ->
         loaded.p99_micros,
         loaded.cpu_micros_per_packet,
         loaded
-            .floor_micros_per_copy
+            .floor_micros_per_copy()
             .map_or(String::new(), |f| format!(" ({:.2}× the floor)", loaded.cpu_micros_per_packet / f)),
     );
     println!("{}", loaded.table_row());

@@ -24,12 +24,8 @@ pub struct Report {
     /// WebRTC consumers' transports with a bandwidth estimate at the end:
     /// their far ends' feedback reached Troupe's estimator.
     pub transports_estimating: usize,
-    /// The bare `sendmmsg` forwarder's CPU per copy for the same N:R, the
-    /// mean of a run just before Troupe's and one just after: the ratio to
-    /// it is the figure that compares across sittings.
-    pub floor_micros_per_copy: Option<f64>,
-    /// The floor's runs it is the mean of: just before Troupe's and just
-    /// after.
+    /// The bare `sendmmsg` forwarder's CPU per copy for the same N:R, run
+    /// just before Troupe's run and just after (the ones that succeeded).
     pub floor_runs_micros: Vec<f64>,
 }
 
@@ -73,7 +69,6 @@ impl Report {
             webrtc: config.webrtc,
             shared_port: config.shared_port,
             transports_estimating: 0,
-            floor_micros_per_copy: None,
             floor_runs_micros: Vec::new(),
         }
     }
@@ -81,9 +76,16 @@ impl Report {
     pub const TABLE_HEADER: &'static str =
         "| N | R (pkt/s in) | forwarded pkt/s | delivery % | CPU µs/pkt | sendmmsg floor µs | ÷ floor | p50 µs | p99 µs | RSS MiB | RSS growth KiB/consumer |\n|---|---|---|---|---|---|---|---|---|---|---|";
 
+    /// The floor's CPU per copy, the mean of its runs: the ratio to it is
+    /// the figure that compares across sittings.
+    pub fn floor_micros_per_copy(&self) -> Option<f64> {
+        let runs = &self.floor_runs_micros;
+        (!runs.is_empty()).then(|| runs.iter().sum::<f64>() / runs.len() as f64)
+    }
+
     /// Troupe's CPU per packet over the floor's, when the floor was run.
     pub fn floor_ratio(&self) -> Option<f64> {
-        self.floor_micros_per_copy
+        self.floor_micros_per_copy()
             .filter(|f| *f > 0.0)
             .map(|f| self.cpu_micros_per_packet / f)
     }
@@ -97,7 +99,7 @@ impl Report {
             self.forwarded_per_second,
             self.delivery_percent,
             self.cpu_micros_per_packet,
-            or_dash(self.floor_micros_per_copy),
+            or_dash(self.floor_micros_per_copy()),
             or_dash(self.floor_ratio()),
             self.p50_micros,
             self.p99_micros,
@@ -117,7 +119,7 @@ impl Report {
             "p99Micros": self.p99_micros,
             "rssMiB": self.rss_mib,
             "rssGrowthKiBPerConsumer": self.rss_kib_per_consumer,
-            "floorMicrosPerCopy": self.floor_micros_per_copy,
+            "floorMicrosPerCopy": self.floor_micros_per_copy(),
             "floorRatio": self.floor_ratio(),
             "floorRunsMicros": self.floor_runs_micros,
             "sharedPort": self.shared_port,
