@@ -755,6 +755,7 @@ impl TransportState {
                 .find(|e| e.uri == uri)
                 .map(|e| e.id)
         };
+        self.args.media.will_receive_media();
         self.args.media.core().add_producer(
             &media,
             ClientExtensionIds {

@@ -19,6 +19,7 @@ pub mod media_events;
 pub mod media_socket;
 pub mod metered_socket;
 pub mod outgoing_batch;
+pub mod peer_link;
 pub mod plain_endpoint;
 pub mod port_allocator;
 pub mod port_group;

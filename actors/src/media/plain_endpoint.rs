@@ -5,7 +5,7 @@
 //! optional SRTP keyed through the API.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -25,6 +25,7 @@ use crate::media::media_socket::MediaSocket;
 use crate::media::metered_socket::MeteredSocket;
 use crate::media::outgoing_batch::{self, BatchSocket};
 use crate::media::port_allocator::AllocatedPort;
+use crate::media::peer_link::{self, PeerLink};
 use crate::media::port_group::send_only_sibling;
 use crate::media::shared_plain_port::SharedPlainPort;
 use crate::media::transport_core::{line_of, MediaTransport, SendPathLines, TransportCore};
@@ -79,6 +80,9 @@ pub enum PlainPorts {
 #[repr(C, align(64))]
 pub struct PlainEndpoint {
     closed: AtomicBool,
+    /// Copies leave the sibling without an address: it is connected to
+    /// the peer (`peer_link`).
+    to_peer: AtomicBool,
     /// What RTP (and RTCP where muxed) leaves by, as a fan-out's batch
     /// sees it: copies to many plain consumers leave in one io_uring
     /// submission. A send-only sibling of the RTP socket where it could be
@@ -103,6 +107,10 @@ pub struct PlainEndpoint {
     /// The receive loops, stopped on close so the ports are freed at once.
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     _ports: Vec<AllocatedPort>,
+    /// The send-only sibling `rtp_batch` sends on, if there is one.
+    sibling: Option<Arc<MeteredSocket<UdpSocket>>>,
+    /// When the linked sibling was last looked at for what the peer sent.
+    sibling_looked_at: Mutex<Instant>,
 }
 
 /// What `connect` gives a plain transport.
@@ -152,12 +160,10 @@ impl PlainEndpoint {
         // sent copy was 6 % of Troupe's time), else from the watched one.
         let sibling = own_ports
             .as_ref()
-            .and_then(|(rtp, _)| send_only_sibling(&rtp.socket).ok());
-        let rtp_batch = match (sibling, &rtp_socket) {
-            (Some(sibling), _) => {
-                Some(Arc::new(MeteredSocket::new(sibling, ctx.metrics.clone()))
-                    as Arc<dyn BatchSocket>)
-            }
+            .and_then(|(rtp, _)| send_only_sibling(&rtp.socket).ok())
+            .map(|sibling| Arc::new(MeteredSocket::new(sibling, ctx.metrics.clone())));
+        let rtp_batch = match (&sibling, &rtp_socket) {
+            (Some(sibling), _) => Some(sibling.clone() as Arc<dyn BatchSocket>),
             (None, Some(socket)) => Some(Arc::new(MeteredSocket::new(
                 socket.clone(),
                 ctx.metrics.clone(),
@@ -188,6 +194,9 @@ impl PlainEndpoint {
                 srtp_out,
             }),
             closed: AtomicBool::new(false),
+            to_peer: AtomicBool::new(false),
+            sibling,
+            sibling_looked_at: Mutex::new(Instant::now()),
             tasks: Mutex::new(Vec::new()),
             _ports: own_ports
                 .map(|(rtp, rtcp)| std::iter::once(rtp).chain(rtcp).collect())
@@ -215,6 +224,7 @@ impl PlainEndpoint {
             for report in endpoint.core.poll_reports(Instant::now()) {
                 endpoint.send_rtcp(&report);
             }
+            endpoint.look_at_sibling(Instant::now());
             Some(endpoint.sctp_tick(Instant::now()))
         });
         Ok(endpoint)
@@ -474,6 +484,7 @@ impl PlainEndpoint {
         if let Some((rtp, rtcp)) = remote {
             state.remote_rtp = Some(rtp);
             state.remote_rtcp = Some(rtcp);
+            self.link_sibling(rtp);
         }
         state.srtp_in = srtp_in;
         if let (Some(options), Some((remote, _))) = (self.sctp_options, remote) {
@@ -488,6 +499,49 @@ impl PlainEndpoint {
             self.flush_sctp(state, now);
         }
         Ok(())
+    }
+
+    fn peer_link(&self) -> Option<PeerLink<'_>> {
+        self.sibling.as_ref().map(|sibling| PeerLink {
+            sibling: &sibling.socket,
+            to_peer: &self.to_peer,
+        })
+    }
+
+    /// Sends to a fixed peer from the sibling connected to it, if the peer
+    /// is not expected to send here: no SCTP, no producer yet.
+    fn link_sibling(&self, peer: SocketAddr) {
+        if self.sctp_options.is_some() || self.core.has_producers() {
+            return;
+        }
+        if let Some(link) = self.peer_link() {
+            if let Err(e) = link.connect(peer) {
+                tracing::debug!("a plain transport sends with addresses: {e}");
+            }
+        }
+    }
+
+    /// Unlinks the sibling if the peer sent it anything, handing that on.
+    fn look_at_sibling(&self, now: Instant) {
+        let Some(link) = self.peer_link().filter(PeerLink::is_linked) else {
+            return;
+        };
+        {
+            let mut looked_at = self.sibling_looked_at.lock().unwrap_or_else(|p| p.into_inner());
+            if now.duration_since(*looked_at) < peer_link::LOOK_EVERY {
+                return;
+            }
+            *looked_at = now;
+        }
+        if link.has_caught() {
+            self.release_sibling();
+        }
+    }
+
+    fn release_sibling(&self) {
+        if let Some(link) = self.peer_link() {
+            link.release(|datagram, from| self.handle_datagram(datagram, from, false));
+        }
     }
 
     pub fn remote(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
@@ -578,7 +632,14 @@ impl PlainEndpoint {
             return socket.send_to(datagram, destination);
         }
         match &self.rtp_batch {
-            Some(batch) if outgoing_batch::gather(batch, datagram, destination) => {
+            Some(batch)
+                if outgoing_batch::gather(
+                    batch,
+                    datagram,
+                    destination,
+                    self.to_peer.load(Relaxed),
+                ) =>
+            {
                 Ok(datagram.len())
             }
             Some(batch) => batch.send_to(datagram, destination),
@@ -598,6 +659,10 @@ fn event_field(event: &str) -> &'static str {
 impl MediaTransport for PlainEndpoint {
     fn core(&self) -> &TransportCore {
         &self.core
+    }
+
+    fn will_receive_media(&self) {
+        self.release_sibling();
     }
 
     fn send_path_lines(&self) -> SendPathLines {
@@ -714,6 +779,7 @@ mod layout_tests {
         let state_at = offset_of!(PlainEndpoint, state) + value_at;
         let ends = [
             ("closed", offset_of!(PlainEndpoint, closed) + 1),
+            ("to_peer", offset_of!(PlainEndpoint, to_peer) + 1),
             ("rtp_batch", offset_of!(PlainEndpoint, rtp_batch) + 16),
             ("shared", offset_of!(PlainEndpoint, shared) + 8),
             ("rtcp_socket", offset_of!(PlainEndpoint, rtcp_socket) + 8),

@@ -151,7 +151,7 @@ impl PortGroup {
     /// inside a fan-out, at once otherwise. Never waits for buffer space.
     pub fn send(&self, datagram: &[u8], destination: SocketAddr) -> io::Result<usize> {
         let socket = &self.senders[thread_slot() % self.senders.len()];
-        if outgoing_batch::gather(socket, datagram, destination) {
+        if outgoing_batch::gather(socket, datagram, destination, false) {
             return Ok(datagram.len());
         }
         socket.send_to(datagram, destination)

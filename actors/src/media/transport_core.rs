@@ -82,6 +82,8 @@ pub trait MediaTransport: Send + Sync {
     /// it could not be sent.
     fn send_rtp(&self, packet: &[u8]) -> bool;
     fn send_rtcp(&self, packet: &[u8]) -> bool;
+    /// A producer is being made on this transport: its peer will send.
+    fn will_receive_media(&self) {}
     /// Sends one data channel message on an SCTP stream; transports without
     /// SCTP refuse.
     fn send_message(
