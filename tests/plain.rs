@@ -1,5 +1,6 @@
 //! Plain RTP transports with raw UDP sockets as the peers: comedia ingest,
-//! a connected plain consumer, RTCP that must not steal the RTP address,
+//! a connected plain consumer, a fixed peer that sends to a consumer's
+//! port or produces after connect, RTCP that must not steal the RTP address,
 //! SRTP keyed through the API both ways, and the errors.
 
 mod common;
@@ -126,6 +127,114 @@ fn comedia_ingest_reaches_a_connected_plain_consumer() {
         sender.local_addr().unwrap().port()
     );
     assert_eq!(dump["comedia"], true);
+}
+
+fn consumer_stats(room: &Room, consumer: &Value) -> Value {
+    let id = consumer["id"].as_str().unwrap();
+    room.server
+        .call("GET", &format!("/v1/consumers/{id}/stats"), None)
+        .1[0]
+        .clone()
+}
+
+/// A plain consumer sends to its fixed peer from a socket connected to it
+/// (no address per copy). Whatever the peer then sends to the RTP port
+/// (here RTCP, muxed) is still heard: at the latest when the transport
+/// next looks, after which it reaches Troupe at once, and the media to
+/// the peer never stops.
+#[test]
+fn a_plain_consumers_peer_that_sends_is_heard_and_still_served() {
+    let room = room();
+    let ingest = room.plain(json!({"comedia": true}));
+    let ingest_id = ingest["id"].as_str().unwrap();
+    let producer = room.produce_opus(ingest_id, 3333);
+    let egress = room.plain(json!({}));
+    let egress_id = egress["id"].as_str().unwrap();
+    let egress_port = egress["tuple"]["localPort"].as_u64().unwrap() as u16;
+    let receiver = socket();
+    post(
+        &room.server,
+        &format!("/v1/transports/{egress_id}/connect"),
+        json!({"ip": "127.0.0.1", "port": receiver.local_addr().unwrap().port()}),
+    );
+    let consumer = post(
+        &room.server,
+        &format!("/v1/transports/{egress_id}/consumers"),
+        json!({"producerId": producer, "rtpCapabilities": room.caps}),
+    );
+    let consumer_ssrc = consumer["rtpParameters"]["encodings"][0]["ssrc"]
+        .as_u64()
+        .unwrap() as u32;
+    let sender = socket();
+    let ingest_port = ingest["tuple"]["localPort"].as_u64().unwrap() as u16;
+    let pt = payload_type(&room.caps, "audio/opus");
+    let mut sequence = 0;
+    let mut send_ten = || {
+        for _ in 0..10 {
+            sequence += 1;
+            sender
+                .send_to(
+                    &opus_packet(pt, 3333, sequence, "x"),
+                    ("127.0.0.1", ingest_port),
+                )
+                .unwrap();
+        }
+    };
+    send_ten();
+    let received = rtp_only(receive_all(&receiver, Duration::from_millis(300)));
+    assert_eq!(received.len(), 10);
+
+    let nack = rtcp_feedback::nack(9, consumer_ssrc, &[1]);
+    receiver.send_to(&nack, ("127.0.0.1", egress_port)).unwrap();
+    let heard_by = Instant::now() + Duration::from_secs(3);
+    while consumer_stats(&room, &consumer)["nackCount"] != 1 {
+        assert!(Instant::now() < heard_by, "the peer's NACK was never heard");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // From now on what the peer sends reaches Troupe at once.
+    receiver.send_to(&nack, ("127.0.0.1", egress_port)).unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(consumer_stats(&room, &consumer)["nackCount"], 2);
+    send_ten();
+    let received = rtp_only(receive_all(&receiver, Duration::from_millis(300)));
+    assert_eq!(received.len(), 10, "the peer is still served");
+}
+
+/// A transport connected to a fixed peer that then gets a producer: the
+/// peer's media reaches the consumers at once, from its first packet.
+#[test]
+fn a_producer_made_after_connect_is_heard_from_its_first_packet() {
+    let room = room();
+    let ingest = room.plain(json!({}));
+    let ingest_id = ingest["id"].as_str().unwrap();
+    let ingest_port = ingest["tuple"]["localPort"].as_u64().unwrap() as u16;
+    let peer = socket();
+    post(
+        &room.server,
+        &format!("/v1/transports/{ingest_id}/connect"),
+        json!({"ip": "127.0.0.1", "port": peer.local_addr().unwrap().port()}),
+    );
+    let producer = room.produce_opus(ingest_id, 4444);
+    let egress = room.plain(json!({}));
+    let egress_id = egress["id"].as_str().unwrap();
+    let receiver = socket();
+    post(
+        &room.server,
+        &format!("/v1/transports/{egress_id}/connect"),
+        json!({"ip": "127.0.0.1", "port": receiver.local_addr().unwrap().port()}),
+    );
+    post(
+        &room.server,
+        &format!("/v1/transports/{egress_id}/consumers"),
+        json!({"producerId": producer, "rtpCapabilities": room.caps}),
+    );
+    let pt = payload_type(&room.caps, "audio/opus");
+    for seq in 1..=10 {
+        peer.send_to(&opus_packet(pt, 4444, seq, "x"), ("127.0.0.1", ingest_port))
+            .unwrap();
+    }
+    let received = rtp_only(receive_all(&receiver, Duration::from_millis(300)));
+    assert_eq!(received.len(), 10);
 }
 
 #[test]

@@ -599,7 +599,7 @@ mod tests {
                 assert!(gather(&sockets[which].1, &[i; 10], to, which != 1));
             }
             gather(&sockets[1].1, b"refused", "[::1]:9".parse().unwrap(), false);
-            crate::media::peer_link::disconnect(&sockets[2].0 .0).unwrap();
+            crate::media::peer_link::tests::disconnect(&sockets[2].0 .0).unwrap();
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
         sink.set_nonblocking(true).unwrap();

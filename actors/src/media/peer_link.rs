@@ -9,11 +9,16 @@
 //! Its price: the kernel hands a connected socket whatever its peer sends
 //! to the port, and nobody watches the sibling (watching it costs an epoll
 //! wake-up per sent copy, measured at 7 %, more than the lookup saves). So
-//! the link is released (copies carry their address again, the sibling is
-//! disconnected, and what it caught is handed to the transport as if the
-//! watched socket had read it) as soon as the peer may send: when a
-//! producer is made on the transport, and when a look at the sibling, once
-//! a second, finds anything there.
+//! the link is released as soon as the peer may send: when a producer is
+//! made on the transport, and when a look at the sibling, once a second,
+//! finds anything there. Disconnecting would not do: once a socket of a
+//! port's group has been connected, the kernel no longer steers the group
+//! (the newest socket gets everything, measured). So the sibling's
+//! descriptor is pointed at the watched socket instead (dup2, atomic for
+//! the threads sending on it), the sibling closed, and what it caught is
+//! handed to the transport as if the watched socket had read it. The
+//! transport then sends from the watched socket, with addresses, paying
+//! the wake-up: what a peer that talks back costs either way.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -63,46 +68,42 @@ impl PeerLink<'_> {
         peeked >= 0
     }
 
-    /// Copies carry their address again, the sibling is disconnected (so
-    /// the peer's datagrams reach the watched socket from now on), and
-    /// what it caught meanwhile goes to `caught`.
-    pub fn release(&self, mut caught: impl FnMut(&[u8], SocketAddr)) {
+    /// Copies carry their address again and leave by `watched` (the
+    /// sibling's descriptor now names it), the sibling is closed (so the
+    /// peer's datagrams reach `watched` from now on), and what it caught
+    /// goes to `caught`. A datagram arriving between the last read and the
+    /// close is lost: a window of microseconds, once per transport.
+    pub fn release(&self, watched: &impl AsRawFd, mut caught: impl FnMut(&[u8], SocketAddr)) {
         if !self.to_peer.swap(false, Ordering::AcqRel) {
             return;
         }
-        if let Err(e) = disconnect(self.sibling) {
-            tracing::warn!("a plain transport's sibling socket stays connected: {e}");
+        let sibling = match self.sibling.try_clone() {
+            Ok(sibling) => sibling,
+            Err(e) => {
+                tracing::warn!("a plain transport stays linked to its peer: {e}");
+                self.to_peer.store(true, Ordering::Release);
+                return;
+            }
+        };
+        // SAFETY: both descriptors are open; dup2 replaces what the
+        // sibling's descriptor names, atomically for concurrent sends.
+        if unsafe { libc::dup2(watched.as_raw_fd(), self.sibling.as_raw_fd()) } < 0 {
+            tracing::warn!(
+                "a plain transport stays linked to its peer: {}",
+                io::Error::last_os_error()
+            );
+            self.to_peer.store(true, Ordering::Release);
+            return;
         }
         let mut buffer = vec![0u8; 65_536];
         for _ in 0..CAUGHT_AT_MOST {
-            match self.sibling.recv_from(&mut buffer) {
+            match sibling.recv_from(&mut buffer) {
                 Ok((length, from)) => caught(&buffer[..length], from),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 // An ICMP report consumed; datagrams may follow it.
                 Err(_) => continue,
             }
         }
-    }
-}
-
-/// Dissolves a UDP socket's association with its peer (connect(2) to an
-/// `AF_UNSPEC` address).
-pub fn disconnect(socket: &UdpSocket) -> io::Result<()> {
-    // SAFETY: all-zero is a valid sockaddr; only its family is read.
-    let mut unspecified: libc::sockaddr = unsafe { std::mem::zeroed() };
-    unspecified.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
-    // SAFETY: a valid descriptor and an address of the size given.
-    let result = unsafe {
-        libc::connect(
-            socket.as_raw_fd(),
-            &unspecified,
-            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 
@@ -113,8 +114,32 @@ pub(crate) mod tests {
     /// A socket bound to a port named at bind, as Troupe's are: one bound
     /// to port 0 loses its port when disconnected.
     pub(crate) fn bound_to_a_port_of_its_own() -> UdpSocket {
-        let free = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let free = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         UdpSocket::bind(free).unwrap()
+    }
+
+    /// Dissolves a UDP socket's association with its peer (connect(2) to an
+    /// `AF_UNSPEC` address).
+    pub(crate) fn disconnect(socket: &UdpSocket) -> io::Result<()> {
+        // SAFETY: all-zero is a valid sockaddr; only its family is read.
+        let mut unspecified: libc::sockaddr = unsafe { std::mem::zeroed() };
+        unspecified.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+        // SAFETY: a valid descriptor and an address of the size given.
+        let result = unsafe {
+            libc::connect(
+                socket.as_raw_fd(),
+                &unspecified,
+                std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+            )
+        };
+        if result == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
     }
 
     fn linked() -> (UdpSocket, UdpSocket, AtomicBool) {
@@ -145,25 +170,34 @@ pub(crate) mod tests {
         let mut buffer = [0u8; 64];
         assert_eq!(peer.recv(&mut buffer).unwrap(), 31);
 
-        peer.send_to(b"rtcp", sibling.local_addr().unwrap()).unwrap();
+        peer.send_to(b"rtcp", sibling.local_addr().unwrap())
+            .unwrap();
         peer.send_to(b"rtp", sibling.local_addr().unwrap()).unwrap();
         std::thread::sleep(Duration::from_millis(20));
         assert!(link.has_caught());
         assert!(link.has_caught(), "looking takes nothing away");
+        let watched = bound_to_a_port_of_its_own();
         let mut caught = Vec::new();
-        link.release(|datagram, from| caught.push((datagram.to_vec(), from)));
+        link.release(&watched, |datagram, from| {
+            caught.push((datagram.to_vec(), from))
+        });
         let from = peer.local_addr().unwrap();
         assert_eq!(
             caught,
             vec![(b"rtcp".to_vec(), from), (b"rtp".to_vec(), from)]
         );
         assert!(!link.is_linked());
-        assert_eq!(sibling.local_addr().unwrap(), local, "keeps its port");
+        assert_ne!(local, watched.local_addr().unwrap());
+        assert_eq!(
+            sibling.local_addr().unwrap(),
+            watched.local_addr().unwrap(),
+            "the sibling's descriptor names the watched socket"
+        );
         assert_eq!(
             sibling.send(b"no peer now").unwrap_err().raw_os_error(),
             Some(libc::EDESTADDRREQ)
         );
-        link.release(|_, _| panic!("released once"));
+        link.release(&watched, |_, _| panic!("released once"));
     }
 
     #[test]

@@ -24,8 +24,8 @@ use crate::media::media_events::MediaContext;
 use crate::media::media_socket::MediaSocket;
 use crate::media::metered_socket::MeteredSocket;
 use crate::media::outgoing_batch::{self, BatchSocket};
-use crate::media::port_allocator::AllocatedPort;
 use crate::media::peer_link::{self, PeerLink};
+use crate::media::port_allocator::AllocatedPort;
 use crate::media::port_group::send_only_sibling;
 use crate::media::shared_plain_port::SharedPlainPort;
 use crate::media::transport_core::{line_of, MediaTransport, SendPathLines, TransportCore};
@@ -109,6 +109,8 @@ pub struct PlainEndpoint {
     _ports: Vec<AllocatedPort>,
     /// The send-only sibling `rtp_batch` sends on, if there is one.
     sibling: Option<Arc<MeteredSocket<UdpSocket>>>,
+    /// The RTP socket the runtime reads, which a released link sends on.
+    rtp_watched: Option<Arc<MediaSocket>>,
     /// When the linked sibling was last looked at for what the peer sent.
     sibling_looked_at: Mutex<Instant>,
 }
@@ -196,6 +198,7 @@ impl PlainEndpoint {
             closed: AtomicBool::new(false),
             to_peer: AtomicBool::new(false),
             sibling,
+            rtp_watched: rtp_socket.clone(),
             sibling_looked_at: Mutex::new(Instant::now()),
             tasks: Mutex::new(Vec::new()),
             _ports: own_ports
@@ -527,7 +530,10 @@ impl PlainEndpoint {
             return;
         };
         {
-            let mut looked_at = self.sibling_looked_at.lock().unwrap_or_else(|p| p.into_inner());
+            let mut looked_at = self
+                .sibling_looked_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if now.duration_since(*looked_at) < peer_link::LOOK_EVERY {
                 return;
             }
@@ -540,7 +546,11 @@ impl PlainEndpoint {
 
     fn release_sibling(&self) {
         if let Some(link) = self.peer_link() {
-            link.release(|datagram, from| self.handle_datagram(datagram, from, false));
+            if let Some(watched) = &self.rtp_watched {
+                link.release(watched.as_ref(), |datagram, from| {
+                    self.handle_datagram(datagram, from, false)
+                });
+            }
         }
     }
 
