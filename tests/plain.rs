@@ -56,6 +56,32 @@ impl Room {
     }
 }
 
+impl Room {
+    /// Connects plain transport `transport` to `peer` (not comedia).
+    fn connect_to(&self, transport: &str, peer: &UdpSocket) {
+        post(
+            &self.server,
+            &format!("/v1/transports/{transport}/connect"),
+            json!({"ip": "127.0.0.1", "port": peer.local_addr().unwrap().port()}),
+        );
+    }
+
+    /// A plain transport connected to a fresh receiver socket, consuming
+    /// `producer`: (the transport, the receiver, the consumer).
+    fn plain_consumer(&self, producer: &str) -> (Value, UdpSocket, Value) {
+        let egress = self.plain(json!({}));
+        let egress_id = egress["id"].as_str().unwrap();
+        let receiver = socket();
+        self.connect_to(egress_id, &receiver);
+        let consumer = post(
+            &self.server,
+            &format!("/v1/transports/{egress_id}/consumers"),
+            json!({"producerId": producer, "rtpCapabilities": self.caps}),
+        );
+        (egress, receiver, consumer)
+    }
+}
+
 fn socket() -> UdpSocket {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
@@ -89,19 +115,7 @@ fn comedia_ingest_reaches_a_connected_plain_consumer() {
     assert!(ingest.get("rtcpTuple").is_none(), "rtcp-mux by default");
     let ingest_id = ingest["id"].as_str().unwrap();
     let producer = room.produce_opus(ingest_id, 1111);
-    let egress = room.plain(json!({}));
-    let egress_id = egress["id"].as_str().unwrap();
-    let receiver = socket();
-    post(
-        &room.server,
-        &format!("/v1/transports/{egress_id}/connect"),
-        json!({"ip": "127.0.0.1", "port": receiver.local_addr().unwrap().port()}),
-    );
-    let consumer = post(
-        &room.server,
-        &format!("/v1/transports/{egress_id}/consumers"),
-        json!({"producerId": producer, "rtpCapabilities": room.caps}),
-    );
+    let (_, receiver, consumer) = room.plain_consumer(&producer);
     let consumer_ssrc = consumer["rtpParameters"]["encodings"][0]["ssrc"]
         .as_u64()
         .unwrap() as u32;
@@ -148,20 +162,8 @@ fn a_plain_consumers_peer_that_sends_is_heard_and_still_served() {
     let ingest = room.plain(json!({"comedia": true}));
     let ingest_id = ingest["id"].as_str().unwrap();
     let producer = room.produce_opus(ingest_id, 3333);
-    let egress = room.plain(json!({}));
-    let egress_id = egress["id"].as_str().unwrap();
+    let (egress, receiver, consumer) = room.plain_consumer(&producer);
     let egress_port = egress["tuple"]["localPort"].as_u64().unwrap() as u16;
-    let receiver = socket();
-    post(
-        &room.server,
-        &format!("/v1/transports/{egress_id}/connect"),
-        json!({"ip": "127.0.0.1", "port": receiver.local_addr().unwrap().port()}),
-    );
-    let consumer = post(
-        &room.server,
-        &format!("/v1/transports/{egress_id}/consumers"),
-        json!({"producerId": producer, "rtpCapabilities": room.caps}),
-    );
     let consumer_ssrc = consumer["rtpParameters"]["encodings"][0]["ssrc"]
         .as_u64()
         .unwrap() as u32;
@@ -209,25 +211,9 @@ fn a_producer_made_after_connect_is_heard_from_its_first_packet() {
     let ingest_id = ingest["id"].as_str().unwrap();
     let ingest_port = ingest["tuple"]["localPort"].as_u64().unwrap() as u16;
     let peer = socket();
-    post(
-        &room.server,
-        &format!("/v1/transports/{ingest_id}/connect"),
-        json!({"ip": "127.0.0.1", "port": peer.local_addr().unwrap().port()}),
-    );
+    room.connect_to(ingest_id, &peer);
     let producer = room.produce_opus(ingest_id, 4444);
-    let egress = room.plain(json!({}));
-    let egress_id = egress["id"].as_str().unwrap();
-    let receiver = socket();
-    post(
-        &room.server,
-        &format!("/v1/transports/{egress_id}/connect"),
-        json!({"ip": "127.0.0.1", "port": receiver.local_addr().unwrap().port()}),
-    );
-    post(
-        &room.server,
-        &format!("/v1/transports/{egress_id}/consumers"),
-        json!({"producerId": producer, "rtpCapabilities": room.caps}),
-    );
+    let (_, receiver, _) = room.plain_consumer(&producer);
     let pt = payload_type(&room.caps, "audio/opus");
     for seq in 1..=10 {
         peer.send_to(&opus_packet(pt, 4444, seq, "x"), ("127.0.0.1", ingest_port))
