@@ -3,8 +3,9 @@
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, bracketed by the same fan-out through a bare `sendmmsg`
 //! forwarder (a run before, one after), and prints a Markdown table row
-//! (with Troupe ÷ that floor's mean) and a JSON line. `--floor` runs only the bare forwarder (no Troupe),
-//! with one `sendto` per copy and with `sendmmsg`. `--capacity N` finds
+//! (with Troupe ÷ that floor's mean) and a JSON line. `--floor` runs only
+//! the bare forwarder (no Troupe), with one `sendto` per copy and with
+//! `sendmmsg`. `--capacity N` finds
 //! the highest rate N consumers are forwarded in full, then measures at
 //! 80 % of it (`capacity.rs`).
 

@@ -52,20 +52,12 @@ impl PeerLink<'_> {
         self.to_peer.load(Ordering::Acquire)
     }
 
-    /// Whether the peer has sent anything to the sibling.
+    /// Whether the peer has sent anything to the sibling (which does not
+    /// block: it is made non-blocking).
     pub fn has_caught(&self) -> bool {
-        let mut byte = [0u8; 1];
-        // SAFETY: a valid descriptor and a buffer of the length given.
-        let peeked = unsafe {
-            libc::recv(
-                self.sibling.as_raw_fd(),
-                byte.as_mut_ptr().cast(),
-                byte.len(),
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        // An error is an ICMP report (the peer is not listening), not data.
-        peeked >= 0
+        // An error is an empty queue or an ICMP report (the peer is not
+        // listening), not data.
+        self.sibling.peek(&mut [0u8; 1]).is_ok()
     }
 
     /// Copies carry their address again and leave by `watched` (the

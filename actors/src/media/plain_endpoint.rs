@@ -545,12 +545,10 @@ impl PlainEndpoint {
     }
 
     fn release_sibling(&self) {
-        if let Some(link) = self.peer_link() {
-            if let Some(watched) = &self.rtp_watched {
-                link.release(watched.as_ref(), |datagram, from| {
-                    self.handle_datagram(datagram, from, false)
-                });
-            }
+        if let (Some(link), Some(watched)) = (self.peer_link(), &self.rtp_watched) {
+            link.release(watched.as_ref(), |datagram, from| {
+                self.handle_datagram(datagram, from, false)
+            });
         }
     }
 
