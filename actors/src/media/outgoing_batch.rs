@@ -407,6 +407,28 @@ pub fn gather(
     destination: SocketAddr,
     to_peer: bool,
 ) -> bool {
+    gather_holding(
+        &**socket,
+        || Some(socket.clone()),
+        datagram,
+        destination,
+        to_peer,
+    )
+}
+
+/// As [`gather`], for a socket whose owner keeps it open: `hold` gives
+/// the owner, asked only when the previous copy went by another socket; a
+/// `None` (the owner is closing) leaves the copy to the caller. A plain
+/// transport holds itself, whose reference counts its consumer's copy has
+/// just updated: holding its socket instead was a miss on one more line a
+/// copy (2 % of Troupe's time at N=500).
+pub fn gather_holding(
+    socket: &dyn BatchSocket,
+    hold: impl FnOnce() -> Option<Arc<dyn BatchSocket>>,
+    datagram: &[u8],
+    destination: SocketAddr,
+    to_peer: bool,
+) -> bool {
     if datagram.len() > SLOT {
         return false;
     }
@@ -425,9 +447,12 @@ pub fn gather(
         let same_as_last = batch
             .sockets
             .last()
-            .is_some_and(|s| std::ptr::addr_eq(Arc::as_ptr(s), Arc::as_ptr(socket)));
+            .is_some_and(|s| std::ptr::addr_eq(Arc::as_ptr(s), socket));
         if !same_as_last {
-            batch.sockets.push(socket.clone());
+            let Some(held) = hold() else {
+                return false;
+            };
+            batch.sockets.push(held);
         }
         let socket_index = batch.sockets.len() - 1;
         let i = batch.count;
@@ -567,6 +592,35 @@ mod tests {
         let got = receive_all(&sink);
         assert_eq!(got, vec![b"first".to_vec(), b"last".to_vec()]);
         assert_eq!(counted.1.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn a_held_owner_stays_until_its_copies_leave() {
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = sink.local_addr().unwrap();
+        let (counted, out) = counted_socket();
+        let owner: Arc<dyn BatchSocket> = counted.clone();
+        let scope = Scope::begin();
+        assert!(
+            !gather_holding(&*counted, || None, b"closing", to, false),
+            "an owner that is closing leaves the copy to the caller"
+        );
+        for copy in [b"one", b"two"] {
+            assert!(gather_holding(
+                &*counted,
+                || Some(owner.clone()),
+                copy,
+                to,
+                false
+            ));
+        }
+        drop(out);
+        // Held once for the run of two copies, beside `counted` and `owner`.
+        assert_eq!(Arc::strong_count(&counted), 3);
+        drop(scope);
+        assert_eq!(Arc::strong_count(&counted), 2);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(receive_all(&sink), vec![b"one".to_vec(), b"two".to_vec()]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::RawFd;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -83,18 +84,21 @@ pub struct PlainEndpoint {
     /// Copies leave the sibling without an address: it is connected to
     /// the peer (`peer_link`).
     to_peer: AtomicBool,
+    /// `rtp_batch`'s descriptor, read by every batched copy.
+    rtp_batch_fd: RawFd,
     /// What RTP (and RTCP where muxed) leaves by, as a fan-out's batch
     /// sees it: copies to many plain consumers leave in one io_uring
     /// submission. A send-only sibling of the RTP socket where it could be
     /// made.
     rtp_batch: Option<Arc<dyn BatchSocket>>,
+    /// What a batched copy holds (see `BatchSocket for PlainEndpoint`),
+    /// and what the shared port is given to reach this transport.
+    myself: Weak<PlainEndpoint>,
     /// Sends and receives through the shared port rather than its own.
     shared: Option<Arc<SharedPlainPort>>,
     rtcp_socket: Option<Arc<MediaSocket>>,
     state: Mutex<PlainState>,
     core: TransportCore,
-    /// What the shared port is given to reach this transport.
-    myself: Weak<PlainEndpoint>,
     pub rtp_port: u16,
     pub rtcp_port: Option<u16>,
     pub listen_ip: IpAddr,
@@ -172,12 +176,14 @@ impl PlainEndpoint {
             )) as Arc<dyn BatchSocket>),
             (None, None) => None,
         };
+        let rtp_batch_fd = rtp_batch.as_ref().map_or(-1, |b| b.fd());
         let endpoint = Arc::new_cyclic(|myself| PlainEndpoint {
             core: TransportCore::new(ctx, transport_id, router_id),
             shared,
             myself: myself.clone(),
             rtcp_socket: rtcp_socket.clone(),
             rtp_batch,
+            rtp_batch_fd,
             rtp_port,
             rtcp_port: own_ports
                 .as_ref()
@@ -639,10 +645,12 @@ impl PlainEndpoint {
         if let (Some(socket), true) = (&self.rtcp_socket, rtcp) {
             return socket.send_to(datagram, destination);
         }
+        let hold_myself = || self.myself.upgrade().map(|me| me as Arc<dyn BatchSocket>);
         match &self.rtp_batch {
-            Some(batch)
-                if outgoing_batch::gather(
-                    batch,
+            Some(_)
+                if outgoing_batch::gather_holding(
+                    self,
+                    hold_myself,
                     datagram,
                     destination,
                     self.to_peer.load(Relaxed),
@@ -652,6 +660,27 @@ impl PlainEndpoint {
             }
             Some(batch) => batch.send_to(datagram, destination),
             None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+/// A batch holds the transport rather than its socket (see
+/// `outgoing_batch::gather_holding`), and sends on the socket through it.
+impl BatchSocket for PlainEndpoint {
+    fn fd(&self) -> RawFd {
+        self.rtp_batch_fd
+    }
+
+    fn send_to(&self, datagram: &[u8], destination: SocketAddr) -> std::io::Result<usize> {
+        match &self.rtp_batch {
+            Some(batch) => batch.send_to(datagram, destination),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    fn dropped(&self, copies: usize) {
+        if let Some(batch) = &self.rtp_batch {
+            batch.dropped(copies);
         }
     }
 }
@@ -674,10 +703,9 @@ impl MediaTransport for PlainEndpoint {
     }
 
     fn send_path_lines(&self) -> SendPathLines {
-        // The send's own two lines (see the struct), what it counts in the
-        // core, and the batch socket's reference counts, which a batched
-        // copy updates, with its descriptor beside them. Plain transports
-        // number no packets transport-wide: that line is left out.
+        // The send's own two lines (see the struct) and what it counts in
+        // the core. Plain transports number no packets transport-wide:
+        // that line is left out.
         let [bytes_sent, rtp_bytes_sent, _, metrics] = self.core.send_path_lines();
         let first = line_of(self);
         [
@@ -686,9 +714,7 @@ impl MediaTransport for PlainEndpoint {
             bytes_sent,
             rtp_bytes_sent,
             metrics,
-            self.rtp_batch.as_ref().map_or(0, |b| {
-                (Arc::as_ptr(b).cast::<u8>() as usize).wrapping_sub(16)
-            }),
+            0,
             0,
             0,
         ]
@@ -788,7 +814,9 @@ mod layout_tests {
         let ends = [
             ("closed", offset_of!(PlainEndpoint, closed) + 1),
             ("to_peer", offset_of!(PlainEndpoint, to_peer) + 1),
+            ("rtp_batch_fd", offset_of!(PlainEndpoint, rtp_batch_fd) + 4),
             ("rtp_batch", offset_of!(PlainEndpoint, rtp_batch) + 16),
+            ("myself", offset_of!(PlainEndpoint, myself) + 8),
             ("shared", offset_of!(PlainEndpoint, shared) + 8),
             ("rtcp_socket", offset_of!(PlainEndpoint, rtcp_socket) + 8),
             ("state's lock", offset_of!(PlainEndpoint, state) + value_at),
