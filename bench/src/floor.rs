@@ -45,6 +45,8 @@ impl Method {
 
 /// Messages per `sendmmsg` call, as a real batching path would use.
 const BATCH: usize = 64;
+/// Room for one copy in the ring's arena.
+const SLOT: usize = 1536;
 
 pub struct FloorReport {
     pub consumers: usize,
@@ -217,9 +219,7 @@ impl Forwarder {
             }
         }
     }
-}
 
-impl Forwarder {
     fn forward_by_ring(&mut self, packet: &[u8], rest: &[u8]) {
         let Some(ring) = self.ring.as_mut() else {
             return;
@@ -258,9 +258,6 @@ impl Forwarder {
         }
     }
 }
-
-/// Room for one copy in the ring's arena.
-const SLOT: usize = 1536;
 
 /// Runs the bare forwarder for `warmup + window` and reports the window.
 pub fn run_floor(

@@ -4,8 +4,8 @@
 //! fresh Troupe, bracketed by the same fan-out through a bare `sendmmsg`
 //! forwarder (a run before, one after), and prints a Markdown table row
 //! (with Troupe ÷ that floor's mean) and a JSON line. `--floor` runs only
-//! the bare forwarder (no Troupe), with one `sendto` per copy and with
-//! `sendmmsg`. `--capacity N` finds
+//! the bare forwarder (no Troupe): one `sendto` per copy, io_uring sends
+//! from a socket per copy, and `sendmmsg`. `--capacity N` finds
 //! the highest rate N consumers are forwarded in full, then measures at
 //! 80 % of it (`capacity.rs`).
 

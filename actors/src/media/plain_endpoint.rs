@@ -646,21 +646,18 @@ impl PlainEndpoint {
             return socket.send_to(datagram, destination);
         }
         let hold_myself = || self.myself.upgrade().map(|me| me as Arc<dyn BatchSocket>);
-        match &self.rtp_batch {
-            Some(_)
-                if outgoing_batch::gather_holding(
-                    self,
-                    hold_myself,
-                    datagram,
-                    destination,
-                    self.to_peer.load(Relaxed),
-                ) =>
-            {
-                Ok(datagram.len())
-            }
-            Some(batch) => batch.send_to(datagram, destination),
-            None => Err(std::io::ErrorKind::NotConnected.into()),
+        if self.rtp_batch.is_some()
+            && outgoing_batch::gather_holding(
+                self,
+                hold_myself,
+                datagram,
+                destination,
+                self.to_peer.load(Relaxed),
+            )
+        {
+            return Ok(datagram.len());
         }
+        BatchSocket::send_to(self, datagram, destination)
     }
 }
 
