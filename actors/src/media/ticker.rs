@@ -3,7 +3,7 @@
 //! later onto a grid a fifth of that pause wide, shared by every transport
 //! of the process, so transports with the same pause wake in the same
 //! instants rather than each at its own millisecond. At 500 consumer-only
-//! transports (a tick each every 250 ms) that is 20 wake-ups a second
+//! transports (then a tick each every 250 ms) that was 20 wake-ups a second
 //! instead of up to 2,000, each of which cost a runtime thread a park and
 //! an unpark (measured at N=500: epoll and futex calls were 5 % of Troupe's
 //! time at 50,000 forwarded packets/s).
