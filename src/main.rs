@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use troupe::cli::{self, Invocation};
 
+mod allocator;
+
 /// Configuration errors exit with 2, like a usage error.
 const EXIT_CONFIG: u8 = 2;
 
