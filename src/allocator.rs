@@ -43,6 +43,7 @@ static TUNE_AT_LOAD: extern "C" fn() = tune;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use libmimalloc_sys::mi_option_get;
 
     #[test]
     fn the_options_are_set_when_the_process_loads() {
