@@ -11,7 +11,6 @@
 //! once: with its defaults (an arena committed up front, purges delayed)
 //! a WebRTC consumer's resident memory was 343 KiB.
 
-use libmimalloc_sys::mi_option_get;
 use libmimalloc_sys::{mi_option_set, mi_option_t};
 
 /// mimalloc 3's option numbers (`mi_option_e` in its `mimalloc.h`), which
