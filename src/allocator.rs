@@ -1,11 +1,9 @@
 //! The process's allocator: mimalloc rather than glibc's malloc.
 //!
-//! A consumer on a WebRTC transport with bandwidth estimation holds 133 KiB
-//! under mimalloc rather than 188 KiB under glibc (resident memory over 100
-//! consumers, at no more CPU per forwarded copy; plain fan-outs cost the
-//! same: docs/benchmarks.md, 2026-11-27). mimalloc keeps objects of one
-//! size in pages of their own, where glibc's arenas keep the holes that
-//! per-packet buffers of many sizes leave between longer-lived objects.
+//! A consumer on a WebRTC transport with bandwidth estimation holds
+//! 133–154 KiB under mimalloc rather than 176–191 KiB under glibc
+//! (resident memory over 100 consumers, at no more CPU per forwarded copy;
+//! plain fan-outs cost about the same: docs/benchmarks.md, 2026-11-27).
 //!
 //! Its arenas are committed on demand and freed memory is handed back at
 //! once: with its defaults (an arena committed up front, purges delayed)
@@ -14,7 +12,7 @@
 use libmimalloc_sys::{mi_option_set, mi_option_t};
 
 /// mimalloc 3's option numbers (`mi_option_e` in its `mimalloc.h`), which
-/// the bindings leave unnamed.
+/// the bindings leave unnamed: look again when libmimalloc-sys is updated.
 const ARENA_EAGER_COMMIT: mi_option_t = 4;
 const PURGE_DELAY: mi_option_t = 15;
 
