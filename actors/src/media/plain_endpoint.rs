@@ -226,16 +226,21 @@ impl PlainEndpoint {
         if let Ok(mut slot) = endpoint.tasks.lock() {
             *slot = tasks;
         }
-        spawn_ticker(&endpoint, FAST_TICK, |endpoint| {
-            if endpoint.closed.load(Relaxed) {
-                return None;
-            }
-            for report in endpoint.core.poll_reports(Instant::now()) {
-                endpoint.send_rtcp(&report);
-            }
-            endpoint.look_at_sibling(Instant::now());
-            Some(endpoint.sctp_tick(Instant::now()))
-        });
+        spawn_ticker(
+            &endpoint,
+            FAST_TICK,
+            endpoint.core.tick_due.clone(),
+            |endpoint| {
+                if endpoint.closed.load(Relaxed) {
+                    return None;
+                }
+                for report in endpoint.core.poll_reports(Instant::now()) {
+                    endpoint.send_rtcp(&report);
+                }
+                endpoint.look_at_sibling(Instant::now());
+                Some(endpoint.sctp_tick(Instant::now()))
+            },
+        );
         Ok(endpoint)
     }
 

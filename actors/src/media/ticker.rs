@@ -11,24 +11,30 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// How much later than asked a tick may run, as a share of its pause.
 const LATENESS_SHARE: u32 = 5;
 
-/// Runs a transport's timed work: `tick` is called after each pause and
-/// returns the next pause, or `None` once the transport has closed. The task
-/// holds the transport weakly, so it ends when the transport is dropped.
+/// Runs a transport's timed work: `tick` is called after each pause, or
+/// at once when `due` is notified, and returns the next pause, or `None`
+/// once the transport has closed. The task holds the transport weakly, so
+/// it ends when the transport is dropped.
 pub fn spawn_ticker<T: Send + Sync + 'static>(
     transport: &Arc<T>,
     first_pause: Duration,
+    due: Arc<Notify>,
     tick: fn(&T) -> Option<Duration>,
 ) {
     let weak = Arc::downgrade(transport);
     tokio::spawn(async move {
         let mut pause = first_pause;
         loop {
-            tokio::time::sleep_until(grid_deadline(Instant::now(), pause)).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(grid_deadline(Instant::now(), pause)) => {}
+                _ = due.notified() => {}
+            }
             let Some(transport) = weak.upgrade() else {
                 break;
             };
@@ -60,6 +66,25 @@ fn on_grid(at: Duration, grain: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    #[tokio::test]
+    async fn a_notified_ticker_ticks_before_its_pause_ends() {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let due = Arc::new(Notify::new());
+        spawn_ticker(&ticks, Duration::from_secs(60), due.clone(), |ticks| {
+            ticks.fetch_add(1, Relaxed);
+            Some(Duration::from_secs(60))
+        });
+        due.notify_one();
+        let waited = tokio::time::timeout(Duration::from_secs(5), async {
+            while ticks.load(Relaxed) == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "no tick within 5 s of the notification");
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -178,6 +178,12 @@ pub struct TransportCore {
     max_outgoing_bitrate: AtomicU64,
     min_outgoing_bitrate: AtomicU64,
     epoch: Instant,
+    /// Wakes the transport's ticker when its timed work must come sooner
+    /// than the pause it sleeps (a consumer-only transport sleeps a
+    /// second): a producer arrives (its NACKs and feedback), a consumer
+    /// arrives, the receiver's first transport-cc feedback comes (layers
+    /// then follow the estimate).
+    pub tick_due: Arc<tokio::sync::Notify>,
 }
 
 impl TransportCore {
@@ -195,6 +201,7 @@ impl TransportCore {
             receive_congestion: Mutex::new(ReceiveCongestion::new(FEEDBACK_SSRC, Instant::now())),
             send_estimator: Mutex::new(SendSideEstimator::new(Instant::now())),
             receiver_sends_feedback: AtomicBool::new(false),
+            tick_due: Arc::new(tokio::sync::Notify::new()),
             layer_probe: Mutex::new(LayerProbe::default()),
             probe_padding: Mutex::new(ProbePadding::default()),
             padding_bps: AtomicU64::new(0),
@@ -564,6 +571,8 @@ impl TransportCore {
                 listener.by_rid.insert(rid.clone(), (producer.clone(), i));
             }
         }
+        drop(listener);
+        self.tick_due.notify_one();
     }
 
     pub fn remove_producer(&self, producer_id: &str) {
@@ -586,6 +595,7 @@ impl TransportCore {
                 consumers.insert(ssrc, consumer.clone());
             }
         }
+        self.tick_due.notify_one();
     }
 
     pub fn remove_consumer(&self, consumer: &ConsumerMedia) {
@@ -818,7 +828,9 @@ impl TransportCore {
                     arrivals,
                 } => {
                     self.ctx.metrics.feedback("transport_cc");
-                    self.receiver_sends_feedback.store(true, Relaxed);
+                    if !self.receiver_sends_feedback.swap(true, Relaxed) {
+                        self.tick_due.notify_one();
+                    }
                     let now = Instant::now();
                     if tracing::enabled!(target: "troupe::bwe_record", tracing::Level::TRACE) {
                         let arrivals: Vec<String> = arrivals

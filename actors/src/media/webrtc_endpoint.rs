@@ -94,13 +94,18 @@ impl WebRtcEndpoint {
             closed: AtomicBool::new(false),
         });
         server.register_ufrag(&ufrag, &endpoint);
-        spawn_ticker(&endpoint, FAST_TICK, |endpoint| {
-            if endpoint.closed.load(Relaxed) {
-                return None;
-            }
-            endpoint.tick(Instant::now());
-            Some(endpoint.next_tick())
-        });
+        spawn_ticker(
+            &endpoint,
+            FAST_TICK,
+            endpoint.core.tick_due.clone(),
+            |endpoint| {
+                if endpoint.closed.load(Relaxed) {
+                    return None;
+                }
+                endpoint.tick(Instant::now());
+                Some(endpoint.next_tick())
+            },
+        );
         endpoint
     }
 
