@@ -100,7 +100,7 @@ mod tests {
             webrtc: false,
             shared_port: false,
             transports_estimating: 0,
-            floor_runs_micros: Vec::new(),
+            floor_runs: Vec::new(),
         }
     }
 

@@ -18,7 +18,7 @@ pub mod webrtc_client;
 
 use std::time::{Duration, Instant};
 
-pub use report::Report;
+pub use report::{FloorRun, Report};
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use troupe_bench::capacity::{find_capacity, loaded_rate, LOAD_SHARE};
 use troupe_bench::floor::{run_floor, FloorReport, Method};
-use troupe_bench::{pinning, results_file, run, BenchConfig, Report};
+use troupe_bench::{pinning, results_file, run, BenchConfig, FloorRun, Report};
 
 const DEFAULT_RUNS: &[(usize, u32)] = &[(10, 2000), (100, 1000), (500, 100), (500, 500)];
 
@@ -160,10 +160,10 @@ fn bench_config(
     }
 }
 
-/// The floor's CPU per copy for `consumers` at `rate`, in the same sitting
-/// as the Troupe run it brackets: ratios compare across sittings where
-/// absolute figures do not.
-fn floor_run(consumers: usize, rate: u32, window: Duration) -> Option<f64> {
+/// The floor for `consumers` at `rate`, in the same sitting as the Troupe
+/// run it brackets: ratios compare across sittings where absolute figures
+/// do not.
+fn floor_run(consumers: usize, rate: u32, window: Duration) -> Option<FloorRun> {
     match run_floor(
         consumers,
         rate,
@@ -171,7 +171,10 @@ fn floor_run(consumers: usize, rate: u32, window: Duration) -> Option<f64> {
         Duration::from_secs(1),
         window,
     ) {
-        Ok(floor) => Some(floor.cpu_micros_per_copy),
+        Ok(floor) => Some(FloorRun {
+            micros_per_copy: floor.cpu_micros_per_copy,
+            p99_micros: floor.p99_micros,
+        }),
         Err(e) => {
             eprintln!("floor N={consumers} R={rate}: {e}");
             None
@@ -186,7 +189,7 @@ fn run_bracketed(config: &BenchConfig, window: Duration) -> Result<Report, Strin
     let before = floor_run(config.consumers, config.rate, window);
     let mut report = run(config)?;
     let after = floor_run(config.consumers, config.rate, window);
-    report.floor_runs_micros = before.into_iter().chain(after).collect();
+    report.floor_runs = before.into_iter().chain(after).collect();
     Ok(report)
 }
 
@@ -215,13 +218,16 @@ fn run_capacity(troupe: &str, consumers: usize, legs: Legs, window: Duration) ->
         }
     };
     let summary = format!(
-        "Capacity at N={consumers}: R={} ({:.0} forwarded/s, {:.2} % delivered); at {:.0} % of it (R={rate}): p50 {} µs, p99 {} µs, {:.2} µs/pkt{}.",
+        "Capacity at N={consumers}: R={} ({:.0} forwarded/s, {:.2} % delivered); at {:.0} % of it (R={rate}): p50 {} µs, p99 {} µs{}, {:.2} µs/pkt{}.",
         capacity.rate,
         capacity.report.forwarded_per_second,
         capacity.report.delivery_percent,
         LOAD_SHARE * 100.0,
         loaded.p50_micros,
         loaded.p99_micros,
+        loaded
+            .floor_p99_micros()
+            .map_or(String::new(), |p| format!(" (the floor's p99 at that rate {p} µs)")),
         loaded.cpu_micros_per_packet,
         loaded
             .floor_micros_per_copy()
