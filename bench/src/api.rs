@@ -59,6 +59,13 @@ fn troupe_key(transport: &Value) -> Result<SrtpKey, String> {
 /// The SSRC the load generator sends with.
 pub const SSRC: u32 = 0x00be_0001;
 
+/// `count` consumers' far ends, on ports of the OS's choosing.
+pub fn sink_sockets(count: usize) -> Result<Vec<UdpSocket>, String> {
+    (0..count)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string()))
+        .collect()
+}
+
 impl Api {
     pub fn new(base: &str) -> Api {
         Api {

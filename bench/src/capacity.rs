@@ -86,6 +86,7 @@ mod tests {
 
     fn report(rate: u32, delivery_percent: f64) -> Report {
         Report {
+            sfu: "troupe",
             consumers: 100,
             rate,
             forwarded_per_second: f64::from(rate) * delivery_percent,

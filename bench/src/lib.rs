@@ -2,12 +2,14 @@
 //! creates a producer on a comedia plain transport and N consumers on plain
 //! transports connected to N sink sockets, sends VP8-like RTP at R packets
 //! per second, and reports forwarded packets/s, delivery, Troupe's CPU time
-//! per forwarded packet (from /proc), added latency and memory.
+//! per forwarded packet (from /proc), added latency and memory. The same
+//! room in a mediasoup worker (`mediasoup.rs`) gives side-by-side figures.
 
 mod api;
 pub mod capacity;
 mod feedback;
 pub mod floor;
+mod mediasoup;
 pub mod pinning;
 mod process;
 mod report;
@@ -20,10 +22,18 @@ use std::time::{Duration, Instant};
 
 pub use report::{FloorRun, Report};
 
+/// The SFU under test.
+#[derive(Debug, Clone)]
+pub enum Forwarder {
+    /// The troupe binary to start.
+    Troupe(String),
+    /// The script that runs a mediasoup worker (`bench/mediasoup/fanout.mjs`).
+    Mediasoup(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    /// The troupe binary to start.
-    pub troupe: String,
+    pub forwarder: Forwarder,
     pub consumers: usize,
     /// Packets per second sent by the producer.
     pub rate: u32,
@@ -45,8 +55,12 @@ pub struct BenchConfig {
 impl BenchConfig {
     /// Seconds, not minutes: proves packets flow and a report comes out.
     pub fn smoke(troupe: &str) -> Self {
+        Self::smoke_of(Forwarder::Troupe(troupe.to_string()))
+    }
+
+    pub fn smoke_of(forwarder: Forwarder) -> Self {
         BenchConfig {
-            troupe: troupe.to_string(),
+            forwarder,
             consumers: 4,
             rate: 300,
             warmup: Duration::from_millis(2500),
@@ -83,18 +97,64 @@ pub struct Window {
     pub delivered: u64,
 }
 
-/// Runs one configuration against a fresh Troupe and returns its report.
+/// Runs one configuration against a fresh forwarder and returns its report.
 pub fn run(config: &BenchConfig) -> Result<Report, String> {
-    let troupe = process::Troupe::start(&config.troupe)?;
+    match &config.forwarder {
+        Forwarder::Troupe(binary) => run_troupe(config, binary),
+        Forwarder::Mediasoup(script) => run_mediasoup(config, script),
+    }
+}
+
+fn run_troupe(config: &BenchConfig, binary: &str) -> Result<Report, String> {
+    let troupe = process::Troupe::start(binary)?;
     let api = api::Api::new(&troupe.url);
     // Memory per consumer is what the room adds to an idle node.
-    let idle_rss = troupe.rss_bytes()?;
+    let idle_rss = troupe.stats().rss_bytes()?;
     let room = api.room(
         config.consumers,
         config.srtp,
         config.webrtc,
         config.shared_port,
     )?;
+    let webrtc_transport_ids = room.webrtc_transport_ids.clone();
+    measure(config, troupe.stats(), idle_rss, room, || {
+        api.transports_estimating(&webrtc_transport_ids)
+    })
+}
+
+fn run_mediasoup(config: &BenchConfig, script: &str) -> Result<Report, String> {
+    if config.srtp || config.webrtc || config.shared_port {
+        return Err("--mediasoup runs plain legs on their own ports only".into());
+    }
+    let mut mediasoup = mediasoup::Mediasoup::start(script)?;
+    let idle_rss = mediasoup.worker.rss_bytes()?;
+    let sink_sockets = api::sink_sockets(config.consumers)?;
+    let sink_ports = sink_sockets
+        .iter()
+        .map(|s| s.local_addr().map(|a| a.port()).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<u16>, String>>()?;
+    let ingest = mediasoup.room(&sink_ports, api::SSRC)?;
+    let room = api::Room {
+        producer_port: ingest.producer_port,
+        payload_type: ingest.payload_type,
+        sink_contexts: sink_sockets.iter().map(|_| None).collect(),
+        sink_feedback: sink_sockets.iter().map(|_| None).collect(),
+        sink_sockets,
+        sender_key: None,
+        webrtc_transport_ids: Vec::new(),
+    };
+    measure(config, mediasoup.worker, idle_rss, room, || 0)
+}
+
+/// Sends through `room` and measures a window of `forwarder`. `estimating`
+/// is asked, before the load stops, how many transports estimate bandwidth.
+fn measure(
+    config: &BenchConfig,
+    forwarder: process::ProcessStats,
+    idle_rss: u64,
+    room: api::Room,
+    estimating: impl FnOnce() -> usize,
+) -> Result<Report, String> {
     let sinks = sink::Sinks::start(room.sink_sockets, room.sink_contexts, room.sink_feedback)?;
     let sender = sender::Sender::start(
         room.producer_port,
@@ -108,20 +168,20 @@ pub fn run(config: &BenchConfig) -> Result<Report, String> {
     )?;
     std::thread::sleep(config.warmup);
 
-    let cpu_before = troupe.cpu_time()?;
+    let cpu_before = forwarder.cpu_time()?;
     let sent_before = sender.sent();
     let received_before = sinks.snapshot();
     let window_start = Instant::now();
     std::thread::sleep(config.window);
     let elapsed = window_start.elapsed();
-    let cpu_after = troupe.cpu_time()?;
+    let cpu_after = forwarder.cpu_time()?;
     let sent_after = sender.sent();
     let received_after = sinks.snapshot();
     // The window's last packets may still be on their way to some sinks.
     std::thread::sleep(DRAIN);
     let delivered = sinks.copies_of(sent_before, sent_after);
-    let rss = troupe.rss_bytes()?;
-    let estimating = api.transports_estimating(&room.webrtc_transport_ids);
+    let rss = forwarder.rss_bytes()?;
+    let estimating = estimating();
     sender.stop();
     sinks.stop();
 

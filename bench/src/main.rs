@@ -1,4 +1,4 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window S] [--append FILE] [--troupe PATH] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window S] [--append FILE] [--troupe PATH | --mediasoup] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, bracketed by the same fan-out through a bare `sendmmsg`
@@ -7,20 +7,21 @@
 //! the bare forwarder (no Troupe): one `sendto` per copy, io_uring sends
 //! from a socket per copy, and `sendmmsg`. `--capacity N` finds
 //! the highest rate N consumers are forwarded in full, then measures at
-//! 80 % of it (`capacity.rs`).
+//! 80 % of it (`capacity.rs`). `--mediasoup` runs the same rooms in a
+//! mediasoup worker instead of Troupe (`bench/mediasoup`).
 
 use std::time::{Duration, SystemTime};
 
 use troupe_bench::capacity::{find_capacity, loaded_rate, LOAD_SHARE};
 use troupe_bench::floor::{run_floor, FloorReport, Method};
-use troupe_bench::{pinning, results_file, run, BenchConfig, FloorRun, Report};
+use troupe_bench::{pinning, results_file, run, BenchConfig, FloorRun, Forwarder, Report};
 
 const DEFAULT_RUNS: &[(usize, u32)] = &[(10, 2000), (100, 1000), (500, 100), (500, 500)];
 
 /// What `--smoke --floor` runs (a Troupe smoke run has its own config).
 const SMOKE_RUN: (usize, u32) = (4, 300);
 
-const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window SECONDS] [--append FILE] [--troupe PATH] [N:R ...]
+const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window SECONDS] [--append FILE] [--troupe PATH | --mediasoup] [N:R ...]
   N:R         N consumers of one producer sending R packets/s (default: 10:2000 100:1000 500:100 500:500)
   --srtp      SRTP on every leg
   --webrtc    every consumer on its own WebRTC transport
@@ -31,7 +32,11 @@ const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared
   --smoke     a few seconds, as CI runs it
   --window    seconds measured per run (default 10)
   --append    FILE: append the table, with the date, command and machine (e.g. docs/benchmarks.md)
-  --troupe    the troupe binary (default target/release/troupe)";
+  --troupe    the troupe binary (default target/release/troupe)
+  --mediasoup the same rooms in a mediasoup worker instead of Troupe (plain legs on own ports; run `npm ci` in bench/mediasoup first)";
+
+/// The script `--mediasoup` runs with node.
+const MEDIASOUP_SCRIPT: &str = "bench/mediasoup/fanout.mjs";
 
 fn usage_error(message: &str) -> ! {
     eprintln!("{message}\n{USAGE}");
@@ -40,7 +45,7 @@ fn usage_error(message: &str) -> ! {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let mut troupe = "target/release/troupe".to_string();
+    let mut forwarder = Forwarder::Troupe("target/release/troupe".to_string());
     let (mut smoke, mut srtp, mut webrtc, mut floor) = (false, false, false, false);
     let mut shared_port = false;
     let mut window = Duration::from_secs(10);
@@ -78,10 +83,12 @@ fn main() {
                 )
             }
             "--troupe" => {
-                troupe = args
-                    .next()
-                    .unwrap_or_else(|| usage_error("--troupe needs a path"))
+                forwarder = Forwarder::Troupe(
+                    args.next()
+                        .unwrap_or_else(|| usage_error("--troupe needs a path")),
+                )
             }
+            "--mediasoup" => forwarder = Forwarder::Mediasoup(MEDIASOUP_SCRIPT.to_string()),
             "--window" => {
                 window = args
                     .next()
@@ -112,11 +119,11 @@ fn main() {
         shared_port,
     };
     let (mut failed, table) = if let Some(consumers) = capacity_of {
-        run_capacity(&troupe, consumers, legs, window)
+        run_capacity(&forwarder, consumers, legs, window)
     } else if floor {
         run_floors(&runs, window)
     } else {
-        run_troupe(&troupe, &runs, smoke, legs, window)
+        run_forwarder(&forwarder, &runs, smoke, legs, window)
     };
     if let Some(path) = append_to {
         let command = std::iter::once("troupe-bench".to_string())
@@ -141,14 +148,14 @@ struct Legs {
 }
 
 fn bench_config(
-    troupe: &str,
+    forwarder: &Forwarder,
     consumers: usize,
     rate: u32,
     legs: Legs,
     window: Duration,
 ) -> BenchConfig {
     BenchConfig {
-        troupe: troupe.to_string(),
+        forwarder: forwarder.clone(),
         consumers,
         rate,
         warmup: Duration::from_secs(3),
@@ -193,11 +200,16 @@ fn run_bracketed(config: &BenchConfig, window: Duration) -> Result<Report, Strin
     Ok(report)
 }
 
-fn run_capacity(troupe: &str, consumers: usize, legs: Legs, window: Duration) -> (bool, String) {
+fn run_capacity(
+    forwarder: &Forwarder,
+    consumers: usize,
+    legs: Legs,
+    window: Duration,
+) -> (bool, String) {
     println!("{}", Report::TABLE_HEADER);
     let start = (100_000 / consumers).max(1) as u32;
     let found = find_capacity(start, |rate| {
-        let report = run(&bench_config(troupe, consumers, rate, legs, window))?;
+        let report = run(&bench_config(forwarder, consumers, rate, legs, window))?;
         println!("{}", report.table_row());
         eprintln!("{}", report.json_line());
         Ok(report)
@@ -210,7 +222,10 @@ fn run_capacity(troupe: &str, consumers: usize, legs: Legs, window: Duration) ->
         }
     };
     let rate = loaded_rate(&capacity);
-    let loaded = match run_bracketed(&bench_config(troupe, consumers, rate, legs, window), window) {
+    let loaded = match run_bracketed(
+        &bench_config(forwarder, consumers, rate, legs, window),
+        window,
+    ) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("run N={consumers} R={rate} failed: {e}");
@@ -244,8 +259,8 @@ fn run_capacity(troupe: &str, consumers: usize, legs: Legs, window: Duration) ->
     (false, table.join("\n"))
 }
 
-fn run_troupe(
-    troupe: &str,
+fn run_forwarder(
+    forwarder: &Forwarder,
     runs: &[(usize, u32)],
     smoke: bool,
     legs: Legs,
@@ -256,11 +271,11 @@ fn run_troupe(
             srtp: legs.srtp,
             webrtc: legs.webrtc,
             shared_port: legs.shared_port,
-            ..BenchConfig::smoke(troupe)
+            ..BenchConfig::smoke_of(forwarder.clone())
         }]
     } else {
         runs.iter()
-            .map(|&(consumers, rate)| bench_config(troupe, consumers, rate, legs, window))
+            .map(|&(consumers, rate)| bench_config(forwarder, consumers, rate, legs, window))
             .collect()
     };
     let mut table = vec![Report::TABLE_HEADER.to_string()];

@@ -1,4 +1,4 @@
-//! The `troupe` process under test, and what /proc says about it.
+//! The `troupe` process under test, and what /proc says about a process.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -39,12 +39,32 @@ impl Troupe {
         Ok(Troupe { child, url })
     }
 
+    pub fn stats(&self) -> ProcessStats {
+        ProcessStats {
+            pid: self.child.id(),
+        }
+    }
+}
+
+impl Drop for Troupe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The forwarder's process as /proc sees it.
+#[derive(Clone, Copy)]
+pub struct ProcessStats {
+    pub pid: u32,
+}
+
+impl ProcessStats {
     fn proc_file(&self, name: &str) -> Result<String, String> {
-        std::fs::read_to_string(format!("/proc/{}/{name}", self.child.id()))
-            .map_err(|e| e.to_string())
+        std::fs::read_to_string(format!("/proc/{}/{name}", self.pid)).map_err(|e| e.to_string())
     }
 
-    /// User plus system CPU time of all of Troupe's threads.
+    /// User plus system CPU time of all of the process's threads.
     pub fn cpu_time(&self) -> Result<Duration, String> {
         let stat = self.proc_file("stat")?;
         // Fields after the ")" that ends the command name; utime and stime
@@ -74,12 +94,5 @@ impl Troupe {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kb| kb * 1024)
             .ok_or_else(|| "no VmRSS".into())
-    }
-}
-
-impl Drop for Troupe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -3,10 +3,12 @@
 use serde_json::json;
 
 use crate::sink::{percentile_micros, Snapshot};
-use crate::{BenchConfig, Window};
+use crate::{BenchConfig, Forwarder, Window};
 
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// "troupe" or "mediasoup".
+    pub sfu: &'static str,
     pub consumers: usize,
     pub rate: u32,
     pub forwarded_per_second: f64,
@@ -54,6 +56,10 @@ impl Report {
         let Snapshot { latency, .. } = after.since(before);
         let expected = sent * config.consumers as u64;
         Report {
+            sfu: match config.forwarder {
+                Forwarder::Troupe(_) => "troupe",
+                Forwarder::Mediasoup(_) => "mediasoup",
+            },
             consumers: config.consumers,
             rate: config.rate,
             forwarded_per_second: received as f64 / elapsed.as_secs_f64(),
@@ -130,6 +136,7 @@ impl Report {
 
     pub fn json_line(&self) -> String {
         json!({
+            "sfu": self.sfu,
             "consumers": self.consumers,
             "rate": self.rate,
             "forwardedPerSecond": self.forwarded_per_second,
@@ -159,6 +166,7 @@ mod tests {
 
     fn report_with_floor(floor_runs: Vec<FloorRun>) -> Report {
         Report {
+            sfu: "troupe",
             consumers: 100,
             rate: 1758,
             forwarded_per_second: 175_800.0,

@@ -1,0 +1,89 @@
+// mediasoup under troupe-bench's load (`troupe-bench --mediasoup`): the
+// same room the bench builds in Troupe through its HTTP API — a producer on
+// a comedia plain transport, one plain transport per consumer connected to
+// its sink — so that Troupe's figures can be taken beside mediasoup's in
+// one sitting.
+//
+// Starts a worker and writes {"workerPid"} on stdout (the bench takes its
+// idle memory then); reads {"sinkPorts": [...], "ssrc": n} on stdin, builds
+// the room, writes {"producerPort", "payloadType"}, and keeps the room
+// until stdin closes. The worker binary is the package's own, or
+// MEDIASOUP_WORKER_BIN's.
+
+import * as readline from 'node:readline';
+import * as mediasoup from 'mediasoup';
+
+const LOOPBACK = { protocol: 'udp', ip: '127.0.0.1' };
+
+async function main() {
+	const lines = readline.createInterface({ input: process.stdin });
+	const iterator = lines[Symbol.asyncIterator]();
+
+	const worker = await mediasoup.createWorker({ logLevel: 'warn' });
+	worker.on('died', () => process.exit(2));
+	process.stdout.write(JSON.stringify({ workerPid: worker.pid }) + '\n');
+
+	const first = await iterator.next();
+	if (first.done) {
+		throw new Error('no room description on stdin');
+	}
+	const { sinkPorts, ssrc } = JSON.parse(first.value);
+	const router = await worker.createRouter({
+		mediaCodecs: [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }],
+	});
+	const payloadType = router.rtpCapabilities.codecs.find(
+		(c) => c.mimeType === 'video/VP8'
+	).preferredPayloadType;
+
+	const ingest = await router.createPlainTransport({
+		listenInfo: LOOPBACK,
+		rtcpMux: true,
+		comedia: true,
+	});
+	const producer = await ingest.produce({
+		kind: 'video',
+		rtpParameters: {
+			codecs: [
+				{
+					mimeType: 'video/VP8',
+					payloadType,
+					clockRate: 90000,
+					rtcpFeedback: [{ type: 'nack', parameter: 'pli' }],
+				},
+			],
+			encodings: [{ ssrc }],
+		},
+	});
+
+	for (const port of sinkPorts) {
+		const transport = await router.createPlainTransport({
+			listenInfo: LOOPBACK,
+			rtcpMux: true,
+			comedia: false,
+		});
+		await transport.connect({ ip: '127.0.0.1', port });
+		await transport.consume({
+			producerId: producer.id,
+			rtpCapabilities: router.rtpCapabilities,
+			// As the bench's Troupe consumers: no retransmission stream.
+			enableRtx: false,
+		});
+	}
+
+	process.stdout.write(
+		JSON.stringify({
+			producerPort: ingest.tuple.localPort,
+			payloadType,
+		}) + '\n'
+	);
+	// The room lives until the bench closes our stdin.
+	while (!(await iterator.next()).done) {
+		// Further lines mean nothing.
+	}
+	worker.close();
+}
+
+main().catch((error) => {
+	process.stderr.write(`fanout.mjs: ${error.stack ?? error}\n`);
+	process.exit(1);
+});
