@@ -100,3 +100,51 @@ impl Drop for Mediasoup {
         let _ = self.child.wait();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Speaks fanout.mjs's protocol without a worker: its own pid as the
+    /// worker's, and the room it is asked for echoed in the port.
+    const STAND_IN: &str = r#"
+        const readline = require('node:readline');
+        process.stdout.write(JSON.stringify({ workerPid: process.pid }) + '\n');
+        const lines = readline.createInterface({ input: process.stdin });
+        let described = false;
+        lines.on('line', (line) => {
+            if (described) return;
+            described = true;
+            const { sinkPorts, ssrc } = JSON.parse(line);
+            process.stdout.write(JSON.stringify({
+                producerPort: sinkPorts.length + 40000, payloadType: ssrc % 128 }) + '\n');
+        });
+    "#;
+
+    #[test]
+    fn the_room_is_described_and_its_ingest_read_back_then_closed_with_stdin() {
+        let dir = std::env::temp_dir().join(format!("troupe-bench-ms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("stand-in.cjs");
+        std::fs::write(&script, STAND_IN).unwrap();
+
+        let mut mediasoup = Mediasoup::start(script.to_str().unwrap()).unwrap();
+        assert_eq!(mediasoup.worker.pid, mediasoup.child.id());
+        assert!(mediasoup.worker.rss_bytes().unwrap() > 0);
+        let room = mediasoup.room(&[5000, 5002, 5004], 101).unwrap();
+        assert_eq!(room.producer_port, 40003);
+        assert_eq!(room.payload_type, 101);
+
+        let started = std::time::Instant::now();
+        drop(mediasoup);
+        // The stand-in exits when its stdin ends, well before the kill.
+        assert!(started.elapsed() < std::time::Duration::from_secs(4));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_script_that_dies_is_an_error_not_a_hang() {
+        let error = Mediasoup::start("/nonexistent/fanout.mjs").err().unwrap();
+        assert!(error.contains("fanout.mjs exited"), "{error}");
+    }
+}
