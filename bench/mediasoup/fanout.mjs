@@ -55,6 +55,21 @@ async function main() {
 		},
 	});
 
+	// Plain legs, as the bench's Troupe consumers have: no header extension
+	// asks the worker for send-side bandwidth estimation (transport-cc,
+	// abs-send-time), which a plain far end never feeds back to.
+	const plainCapabilities = {
+		codecs: router.rtpCapabilities.codecs
+			.filter((c) => c.mimeType === 'video/VP8')
+			.map((c) => ({
+				...c,
+				rtcpFeedback: c.rtcpFeedback.filter(
+					(f) => f.type === 'nack' || f.type === 'ccm'
+				),
+			})),
+		headerExtensions: [],
+	};
+
 	for (const port of sinkPorts) {
 		const transport = await router.createPlainTransport({
 			listenInfo: LOOPBACK,
@@ -64,7 +79,7 @@ async function main() {
 		await transport.connect({ ip: '127.0.0.1', port });
 		await transport.consume({
 			producerId: producer.id,
-			rtpCapabilities: router.rtpCapabilities,
+			rtpCapabilities: plainCapabilities,
 			// As the bench's Troupe consumers: no retransmission stream.
 			enableRtx: false,
 		});
