@@ -11,7 +11,12 @@
 // MEDIASOUP_WORKER_BIN's.
 
 import * as readline from 'node:readline';
-import * as mediasoup from 'mediasoup';
+
+// stdout carries the protocol: mediasoup's debug log (DEBUG=mediasoup*),
+// which goes to console.debug, goes to stderr instead. Its loggers take
+// console.debug when its modules load, hence the import after this.
+console.debug = console.error;
+const mediasoup = await import('mediasoup');
 
 const LOOPBACK = { protocol: 'udp', ip: '127.0.0.1' };
 

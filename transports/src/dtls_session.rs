@@ -110,13 +110,18 @@ impl DtlsSession {
         if remote_fingerprints.is_empty() {
             return Err(DtlsError::Config("no remote fingerprint given".into()));
         }
-        for f in &remote_fingerprints {
-            if fingerprint_of(b"", &f.algorithm).is_none() {
-                return Err(DtlsError::Config(format!(
-                    "unsupported fingerprint algorithm {:?}",
-                    f.algorithm
-                )));
-            }
+        // RFC 8122 §5: fingerprints with a hash function we lack are
+        // ignored (mediasoup offers sha-224 beside sha-256); only a peer
+        // none of whose fingerprints we can check is refused.
+        let (remote_fingerprints, unsupported): (Vec<Fingerprint>, Vec<Fingerprint>) =
+            remote_fingerprints
+                .into_iter()
+                .partition(|f| fingerprint_of(b"", &f.algorithm).is_some());
+        if remote_fingerprints.is_empty() {
+            let algorithms: Vec<&str> = unsupported.iter().map(|f| f.algorithm.as_str()).collect();
+            return Err(DtlsError::Config(format!(
+                "unsupported fingerprint algorithms {algorithms:?}"
+            )));
         }
         let verify_failure = Arc::new(Mutex::new(None));
         let failure = verify_failure.clone();
@@ -464,5 +469,46 @@ mod tests {
             value: "00".into(),
         }];
         assert!(DtlsSession::new(&cert, DtlsRole::Server, bad).is_err());
+    }
+
+    #[test]
+    fn a_fingerprint_of_an_unknown_hash_beside_a_known_one_is_ignored() {
+        let (server_cert, client_cert) = (
+            DtlsCertificate::generate().unwrap(),
+            DtlsCertificate::generate().unwrap(),
+        );
+        // As mediasoup's dtlsParameters list them: sha-224 among the rest.
+        let mut offered = vec![Fingerprint {
+            algorithm: "sha-224".into(),
+            value: "00:11".into(),
+        }];
+        offered.extend(server_cert.fingerprints.iter().cloned());
+        let mut server = DtlsSession::new(
+            &server_cert,
+            DtlsRole::Server,
+            client_cert.fingerprints.clone(),
+        )
+        .unwrap();
+        let mut client = DtlsSession::new(&client_cert, DtlsRole::Client, offered).unwrap();
+        let now = Instant::now();
+        server.start(now).unwrap();
+        client.start(now).unwrap();
+        let (_, client_events) = pump(&mut server, &mut client, now);
+        assert!(client_events
+            .iter()
+            .any(|e| matches!(e, DtlsEvent::Connected(_))));
+    }
+
+    #[test]
+    fn an_unknown_hash_alone_is_refused_by_name() {
+        let cert = DtlsCertificate::generate().unwrap();
+        let only_unknown = vec![Fingerprint {
+            algorithm: "sha-224".into(),
+            value: "00".into(),
+        }];
+        let error = DtlsSession::new(&cert, DtlsRole::Client, only_unknown)
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("sha-224"), "{error}");
     }
 }
