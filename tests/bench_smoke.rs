@@ -47,6 +47,17 @@ fn the_webrtc_consumer_variant_runs_and_reports() {
 }
 
 #[test]
+fn the_rtx_variant_runs_and_reports() {
+    let config = BenchConfig {
+        rtx: true,
+        ..BenchConfig::smoke(env!("CARGO_BIN_EXE_troupe"))
+    };
+    let report = run(&config).expect("the RTX smoke run completes");
+    assert!(report.packets_forwarded > 0, "{report:?}");
+    assert!(report.json_line().contains("\"rtx\":true"));
+}
+
+#[test]
 fn the_kernel_floor_runs_both_send_methods() {
     for method in [Method::SendTo, Method::SendMmsg] {
         let report = run_floor(

@@ -5,7 +5,8 @@
 // one sitting.
 //
 // Starts a worker and writes {"workerPid"} on stdout (the bench takes its
-// idle memory then); reads {"sinkPorts": [...], "ssrc": n} on stdin, builds
+// idle memory then); reads {"sinkPorts": [...], "ssrc": n, "rtx": bool} on
+// stdin (RTX: consumers keep packets to resend, as a browser's do), builds
 // the room, writes {"producerPort", "payloadType"}, and keeps the room
 // until stdin closes. The worker binary is the package's own, or
 // MEDIASOUP_WORKER_BIN's.
@@ -32,7 +33,7 @@ async function main() {
 	if (first.done) {
 		throw new Error('no room description on stdin');
 	}
-	const { sinkPorts, ssrc } = JSON.parse(first.value);
+	const { sinkPorts, ssrc, rtx } = JSON.parse(first.value);
 	const router = await worker.createRouter({
 		mediaCodecs: [{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000 }],
 	});
@@ -85,8 +86,8 @@ async function main() {
 		await transport.consume({
 			producerId: producer.id,
 			rtpCapabilities: plainCapabilities,
-			// As the bench's Troupe consumers: no retransmission stream.
-			enableRtx: false,
+			// As the bench's Troupe consumers.
+			enableRtx: Boolean(rtx),
 		});
 	}
 

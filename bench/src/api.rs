@@ -112,13 +112,15 @@ impl Api {
     /// A router, a producer on a comedia plain transport, and `consumers`
     /// plain consumers each connected to its own sink socket (on their own
     /// ports, or all on the node's shared plain port).
-    pub fn room(
-        &self,
-        consumers: usize,
-        srtp: bool,
-        webrtc: bool,
-        shared_port: bool,
-    ) -> Result<Room, String> {
+    pub fn room(&self, config: &crate::BenchConfig) -> Result<Room, String> {
+        let crate::BenchConfig {
+            consumers,
+            srtp,
+            webrtc,
+            shared_port,
+            rtx,
+            ..
+        } = *config;
         let transport_options = |extra: Value| {
             let mut options = extra;
             if srtp {
@@ -172,7 +174,8 @@ impl Api {
         };
         for _ in 0..consumers {
             if let Some(certificate) = &certificate {
-                let consumer = self.webrtc_consumer(router_id, &router, &producer, certificate)?;
+                let consumer =
+                    self.webrtc_consumer(router_id, &router, &producer, certificate, rtx)?;
                 sink_sockets.push(consumer.socket);
                 sink_contexts.push(Some(consumer.unprotect));
                 sink_feedback.push(consumer.feedback);
@@ -205,7 +208,7 @@ impl Api {
             self.post(&format!("/v1/transports/{id}/connect"), connect)?;
             self.post(
                 &format!("/v1/transports/{id}/consumers"),
-                json!({"producerId": producer["id"], "rtpCapabilities": router["rtpCapabilities"], "enableRtx": false}),
+                json!({"producerId": producer["id"], "rtpCapabilities": router["rtpCapabilities"], "enableRtx": rtx}),
             )?;
             sink_sockets.push(sink);
             sink_feedback.push(None);
@@ -230,6 +233,7 @@ impl Api {
         router: &Value,
         producer: &Value,
         certificate: &DtlsCertificate,
+        rtx: bool,
     ) -> Result<WebRtcConsumer, String> {
         let created = self.post(
             &format!("/v1/routers/{router_id}/webrtc-transports"),
@@ -283,7 +287,7 @@ impl Api {
         )?;
         let consumer = self.post(
             &format!("/v1/transports/{id}/consumers"),
-            json!({"producerId": producer["id"], "rtpCapabilities": router["rtpCapabilities"], "enableRtx": false}),
+            json!({"producerId": producer["id"], "rtpCapabilities": router["rtpCapabilities"], "enableRtx": rtx}),
         )?;
         let transport_cc_id = consumer["rtpParameters"]["headerExtensions"]
             .as_array()

@@ -100,6 +100,7 @@ mod tests {
             srtp: false,
             webrtc: false,
             shared_port: false,
+            rtx: false,
             transports_estimating: 0,
             floor_runs: Vec::new(),
         }

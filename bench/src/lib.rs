@@ -50,6 +50,9 @@ pub struct BenchConfig {
     /// Plain consumers on the node's shared plain port (`sharedPort`),
     /// whose fan-outs leave in `sendmmsg` batches.
     pub shared_port: bool,
+    /// Consumers negotiate NACK with RTX (`enableRtx`), as a browser's do:
+    /// each keeps its recent packets to send again.
+    pub rtx: bool,
 }
 
 impl BenchConfig {
@@ -69,6 +72,7 @@ impl BenchConfig {
             srtp: false,
             webrtc: false,
             shared_port: false,
+            rtx: false,
         }
     }
 }
@@ -110,12 +114,7 @@ fn run_troupe(config: &BenchConfig, binary: &str) -> Result<Report, String> {
     let api = api::Api::new(&troupe.url);
     // Memory per consumer is what the room adds to an idle node.
     let idle_rss = troupe.stats().rss_bytes()?;
-    let room = api.room(
-        config.consumers,
-        config.srtp,
-        config.webrtc,
-        config.shared_port,
-    )?;
+    let room = api.room(config)?;
     let webrtc_transport_ids = room.webrtc_transport_ids.clone();
     measure(config, troupe.stats(), idle_rss, room, || {
         api.transports_estimating(&webrtc_transport_ids)
@@ -133,7 +132,7 @@ fn run_mediasoup(config: &BenchConfig, script: &str) -> Result<Report, String> {
         .iter()
         .map(|s| s.local_addr().map(|a| a.port()).map_err(|e| e.to_string()))
         .collect::<Result<Vec<u16>, String>>()?;
-    let ingest = mediasoup.room(&sink_ports, api::SSRC)?;
+    let ingest = mediasoup.room(&sink_ports, api::SSRC, config.rtx)?;
     let room = api::Room {
         producer_port: ingest.producer_port,
         payload_type: ingest.payload_type,

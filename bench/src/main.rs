@@ -1,4 +1,4 @@
-//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window S] [--append FILE] [--troupe PATH | --mediasoup] [N:R ...]`
+//! `cargo run --release -p troupe-bench -- [--smoke] [--srtp] [--webrtc] [--shared-port] [--rtx] [--floor] [--capacity N] [--pin] [--window S] [--append FILE] [--troupe PATH | --mediasoup] [N:R ...]`
 //!
 //! Each N:R runs N consumers of one producer sending R packets/s, against a
 //! fresh Troupe, bracketed by the same fan-out through a bare `sendmmsg`
@@ -21,11 +21,12 @@ const DEFAULT_RUNS: &[(usize, u32)] = &[(10, 2000), (100, 1000), (500, 100), (50
 /// What `--smoke --floor` runs (a Troupe smoke run has its own config).
 const SMOKE_RUN: (usize, u32) = (4, 300);
 
-const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--floor] [--capacity N] [--pin] [--window SECONDS] [--append FILE] [--troupe PATH | --mediasoup] [N:R ...]
+const USAGE: &str = "usage: troupe-bench [--smoke] [--srtp] [--webrtc] [--shared-port] [--rtx] [--floor] [--capacity N] [--pin] [--window SECONDS] [--append FILE] [--troupe PATH | --mediasoup] [N:R ...]
   N:R         N consumers of one producer sending R packets/s (default: 10:2000 100:1000 500:100 500:500)
   --srtp      SRTP on every leg
   --webrtc    every consumer on its own WebRTC transport
   --shared-port  plain consumers on the node's shared plain port (sendmmsg batches)
+  --rtx       consumers with NACK and RTX, as a browser's: each keeps packets to send again
   --floor     the same fan-outs through a bare forwarder, no Troupe (sendto per copy, io_uring from N sockets, and sendmmsg)
   --capacity  N: the highest rate N consumers get in full, then latency at 80 % of it
   --pin       Troupe (or the floor's forwarder) alone on core 0, the load generator on the others
@@ -47,7 +48,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut forwarder = Forwarder::Troupe("target/release/troupe".to_string());
     let (mut smoke, mut srtp, mut webrtc, mut floor) = (false, false, false, false);
-    let mut shared_port = false;
+    let (mut shared_port, mut rtx) = (false, false);
     let mut window = Duration::from_secs(10);
     let mut append_to = None;
     let mut capacity_of = None;
@@ -63,6 +64,7 @@ fn main() {
             "--webrtc" => webrtc = true,
             "--floor" => floor = true,
             "--shared-port" => shared_port = true,
+            "--rtx" => rtx = true,
             "--pin" => {
                 if let Err(e) = pinning::enable() {
                     usage_error(&e)
@@ -117,6 +119,7 @@ fn main() {
         srtp,
         webrtc,
         shared_port,
+        rtx,
     };
     let (mut failed, table) = if let Some(consumers) = capacity_of {
         run_capacity(&forwarder, consumers, legs, window)
@@ -145,6 +148,7 @@ struct Legs {
     srtp: bool,
     webrtc: bool,
     shared_port: bool,
+    rtx: bool,
 }
 
 fn bench_config(
@@ -164,6 +168,7 @@ fn bench_config(
         srtp: legs.srtp,
         webrtc: legs.webrtc,
         shared_port: legs.shared_port,
+        rtx: legs.rtx,
     }
 }
 
@@ -271,6 +276,7 @@ fn run_forwarder(
             srtp: legs.srtp,
             webrtc: legs.webrtc,
             shared_port: legs.shared_port,
+            rtx: legs.rtx,
             ..BenchConfig::smoke_of(forwarder.clone())
         }]
     } else {

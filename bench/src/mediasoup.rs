@@ -54,11 +54,20 @@ impl Mediasoup {
     }
 
     /// Builds the room: a comedia producer sending as `ssrc`, and a plain
-    /// consumer connected to each of `sink_ports`.
-    pub fn room(&mut self, sink_ports: &[u16], ssrc: u32) -> Result<MediasoupRoom, String> {
+    /// consumer connected to each of `sink_ports`, with RTX if `rtx`.
+    pub fn room(
+        &mut self,
+        sink_ports: &[u16],
+        ssrc: u32,
+        rtx: bool,
+    ) -> Result<MediasoupRoom, String> {
         let stdin = self.stdin.as_mut().ok_or("the room is closed")?;
-        writeln!(stdin, "{}", json!({"sinkPorts": sink_ports, "ssrc": ssrc}))
-            .map_err(|e| format!("cannot describe the room to fanout.mjs: {e}"))?;
+        writeln!(
+            stdin,
+            "{}",
+            json!({"sinkPorts": sink_ports, "ssrc": ssrc, "rtx": rtx})
+        )
+        .map_err(|e| format!("cannot describe the room to fanout.mjs: {e}"))?;
         let built = self.next_message()?;
         let producer_port = built["producerPort"]
             .as_u64()
@@ -131,7 +140,7 @@ mod tests {
         let mut mediasoup = Mediasoup::start(script.to_str().unwrap()).unwrap();
         assert_eq!(mediasoup.worker.pid, mediasoup.child.id());
         assert!(mediasoup.worker.rss_bytes().unwrap() > 0);
-        let room = mediasoup.room(&[5000, 5002, 5004], 101).unwrap();
+        let room = mediasoup.room(&[5000, 5002, 5004], 101, false).unwrap();
         assert_eq!(room.producer_port, 40003);
         assert_eq!(room.payload_type, 101);
 

@@ -23,6 +23,8 @@ pub struct Report {
     pub srtp: bool,
     pub webrtc: bool,
     pub shared_port: bool,
+    /// Consumers with NACK and RTX.
+    pub rtx: bool,
     /// WebRTC consumers' transports with a bandwidth estimate at the end:
     /// their far ends' feedback reached Troupe's estimator.
     pub transports_estimating: usize,
@@ -83,6 +85,7 @@ impl Report {
             srtp: config.srtp,
             webrtc: config.webrtc,
             shared_port: config.shared_port,
+            rtx: config.rtx,
             transports_estimating: 0,
             floor_runs: Vec::new(),
         }
@@ -152,6 +155,7 @@ impl Report {
             "floorRunsP99Micros": self.floor_runs.iter().map(|r| r.p99_micros).collect::<Vec<_>>(),
             "floorP99Micros": self.floor_p99_micros(),
             "sharedPort": self.shared_port,
+            "rtx": self.rtx,
             "legs": if self.srtp { "srtp" } else { "plain" },
             "consumerTransports": if self.webrtc { "webrtc" } else { "plain" },
             "transportsEstimating": self.transports_estimating,
@@ -180,6 +184,7 @@ mod tests {
             srtp: false,
             webrtc: false,
             shared_port: false,
+            rtx: false,
             transports_estimating: 0,
             floor_runs,
         }
