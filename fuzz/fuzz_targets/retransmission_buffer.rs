@@ -1,16 +1,21 @@
-//! The retransmission buffer fed random stores, lookups and resends.
+//! The retransmission buffer fed random stores, lookups and resends, and
+//! its copies put back together from random payloads.
 #![no_main]
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use troupe_transports::retransmission_buffer::{rtx_packet, RetransmissionBuffer};
+use troupe_transports::retransmission_buffer::{
+    reassemble, rtx_packet, RetransmissionBuffer, Source,
+};
 
 #[derive(Arbitrary, Debug)]
 enum Step {
     Store {
         sequence: u16,
-        packet: Vec<u8>,
+        head: Vec<u8>,
+        source_sequence: u16,
+        payload_kept: u16,
     },
     Get {
         sequence: u16,
@@ -20,6 +25,7 @@ enum Step {
         after_ms: u16,
         rtt_ms: u16,
         payload_offset: u8,
+        payload: Vec<u8>,
     },
     Forget,
 }
@@ -30,7 +36,20 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
     let mut now = Instant::now();
     for step in steps.into_iter().take(4096) {
         match step {
-            Step::Store { sequence, packet } => buffer.store(sequence, &packet),
+            Step::Store {
+                sequence,
+                head,
+                source_sequence,
+                payload_kept,
+            } => buffer.store(
+                sequence,
+                &head,
+                Source {
+                    encoding: 0,
+                    sequence: source_sequence,
+                    payload_kept,
+                },
+            ),
             Step::Get { sequence } => {
                 let _ = buffer.get(sequence);
             }
@@ -39,12 +58,16 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                 after_ms,
                 rtt_ms,
                 payload_offset,
+                payload,
             } => {
                 now += Duration::from_millis(u64::from(after_ms));
-                if let Some(packet) =
+                if let Some((head, source)) =
                     buffer.resend(sequence, now, Duration::from_millis(u64::from(rtt_ms)))
                 {
-                    let packet = packet.to_vec();
+                    let mut packet = Vec::new();
+                    if !reassemble(head, source, &payload, &mut packet) {
+                        continue;
+                    }
                     let mut out = Vec::new();
                     rtx_packet(
                         &packet,

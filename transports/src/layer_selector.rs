@@ -48,6 +48,17 @@ impl Patch {
     pub fn is_empty(&self) -> bool {
         self.picture_id.is_none() && self.tl0_pic_idx.is_none()
     }
+
+    /// How far into the payload it writes: bytes past this are the
+    /// producer's, unchanged.
+    pub fn end(&self) -> usize {
+        [self.picture_id, self.tl0_pic_idx]
+            .into_iter()
+            .flatten()
+            .map(|(number, _)| number.end())
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +273,19 @@ mod tests {
 
     fn layers(spatial: u8, temporal: u8) -> LayerIndices {
         LayerIndices { spatial, temporal }
+    }
+
+    #[test]
+    fn a_patch_ends_past_the_last_byte_it_rewrites() {
+        let mut s = LayerSelector::new(VideoCodec::Vp8, layers(0, 0)).unwrap();
+        let packet = vp8(100, 5, 0, false, true, true);
+        let Verdict::Forward { patch, .. } = s.select(&packet, true) else {
+            panic!("a key frame is forwarded");
+        };
+        // Picture id in bytes 2-3, TL0PICIDX in byte 4: the producer's
+        // bytes from 5 on are the copy's.
+        assert_eq!(patch.end(), 5);
+        assert_eq!(Patch::default().end(), 0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod dtls_session;
 pub mod ice_lite;
 pub mod key_frame;
 pub mod layer_selector;
+pub mod packet_history;
 pub mod packet_kind;
 pub mod padding_packet;
 pub mod payload_descriptor;

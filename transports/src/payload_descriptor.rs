@@ -57,6 +57,11 @@ impl PictureNumber {
     }
 
     /// Writes `value` (modulo the field's size) where this number was read.
+    /// The payload offset just past it.
+    pub fn end(&self) -> usize {
+        self.offset + if self.bits == 15 { 2 } else { 1 }
+    }
+
     pub fn write(&self, payload: &mut [u8], value: u16) {
         match self.bits {
             15 => {

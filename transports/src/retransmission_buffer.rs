@@ -1,21 +1,51 @@
-//! The last packets sent on a stream, by sequence number, to answer NACKs
-//! (RFC 4585). Slots are reused, so a steady stream allocates nothing.
-//! A packet is sent again at most once a round trip: a receiver repeats its
-//! NACK every round trip until the repair arrives, and answering each would
-//! fill a congested link with copies of the same packet.
+//! What a consumer sent lately, by sequence number, to answer NACKs
+//! (RFC 4585). A copy differs from its producer's packet only in its header
+//! and a few payload bytes (a rewritten picture id), so a consumer keeps
+//! just those (its "head") and where the rest is: the producer's packet,
+//! kept once for all its consumers (`packet_history`). A copy of 1,200
+//! bytes is kept in ~50, and a room of video consumers does not hold a
+//! second of video each. Slots are reused, so a steady stream allocates
+//! nothing. A packet is sent again at most once a round trip: a receiver
+//! repeats its NACK every round trip until the repair arrives, and
+//! answering each would fill a congested link with copies of the same
+//! packet.
 
 use std::time::{Duration, Instant};
 
+/// Where the rest of a kept copy is: the producer's packet of `encoding`
+/// numbered `sequence`, whose payload from byte `payload_kept` on the copy
+/// carries unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Source {
+    pub encoding: u8,
+    pub sequence: u16,
+    pub payload_kept: u16,
+}
+
+struct Slot {
+    sequence: Option<u16>,
+    head: Vec<u8>,
+    source: Source,
+    resent_at: Option<Instant>,
+}
+
 pub struct RetransmissionBuffer {
-    slots: Vec<(Option<u16>, Vec<u8>, Option<Instant>)>,
+    slots: Vec<Slot>,
 }
 
 impl RetransmissionBuffer {
-    /// Keeps the last `capacity` packets (rounded to a power of two).
+    /// Keeps the last `capacity` copies (rounded to a power of two).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.next_power_of_two().max(1);
         RetransmissionBuffer {
-            slots: (0..capacity).map(|_| (None, Vec::new(), None)).collect(),
+            slots: (0..capacity)
+                .map(|_| Slot {
+                    sequence: None,
+                    head: Vec::new(),
+                    source: Source::default(),
+                    resent_at: None,
+                })
+                .collect(),
         }
     }
 
@@ -23,43 +53,64 @@ impl RetransmissionBuffer {
         usize::from(sequence) & (self.slots.len() - 1)
     }
 
-    pub fn store(&mut self, sequence: u16, packet: &[u8]) {
+    /// Keeps the copy numbered `sequence`: its header and first payload
+    /// bytes (`head`), the rest in `source`.
+    pub fn store(&mut self, sequence: u16, head: &[u8], source: Source) {
         let index = self.index(sequence);
         let slot = &mut self.slots[index];
-        slot.0 = Some(sequence);
-        slot.1.clear();
-        slot.1.extend_from_slice(packet);
-        slot.2 = None;
+        slot.sequence = Some(sequence);
+        slot.head.clear();
+        slot.head.extend_from_slice(head);
+        slot.source = source;
+        slot.resent_at = None;
     }
 
-    /// Drops every packet kept: what was sent before is of no use to the
+    /// Drops every copy kept: what was sent before is of no use to the
     /// receiver any more (it is to start again from a key frame).
     pub fn forget(&mut self) {
         for slot in &mut self.slots {
-            slot.0 = None;
+            slot.sequence = None;
         }
     }
 
-    pub fn get(&self, sequence: u16) -> Option<&[u8]> {
+    pub fn get(&self, sequence: u16) -> Option<(&[u8], Source)> {
         let slot = &self.slots[self.index(sequence)];
-        (slot.0 == Some(sequence)).then_some(slot.1.as_slice())
+        (slot.sequence == Some(sequence)).then_some((slot.head.as_slice(), slot.source))
     }
 
-    /// The packet to send again now, unless it was sent again less than
+    /// The copy to send again now, unless it was sent again less than
     /// `round_trip` ago.
-    pub fn resend(&mut self, sequence: u16, now: Instant, round_trip: Duration) -> Option<&[u8]> {
+    pub fn resend(
+        &mut self,
+        sequence: u16,
+        now: Instant,
+        round_trip: Duration,
+    ) -> Option<(&[u8], Source)> {
         let index = self.index(sequence);
         let slot = &mut self.slots[index];
-        if slot.0 != Some(sequence)
+        if slot.sequence != Some(sequence)
             || slot
-                .2
+                .resent_at
                 .is_some_and(|at| now.saturating_duration_since(at) < round_trip)
         {
             return None;
         }
-        slot.2 = Some(now);
-        Some(slot.1.as_slice())
+        slot.resent_at = Some(now);
+        Some((slot.head.as_slice(), slot.source))
     }
+}
+
+/// The copy as it was sent: its `head`, then the producer's payload from
+/// `source.payload_kept` on. False (and `out` empty) if the payload is
+/// shorter than what the head kept of it.
+pub fn reassemble(head: &[u8], source: Source, payload: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let Some(rest) = payload.get(usize::from(source.payload_kept)..) else {
+        return false;
+    };
+    out.extend_from_slice(head);
+    out.extend_from_slice(rest);
+    true
 }
 
 /// An RTX packet (RFC 4588): the original payload prefixed by its sequence
@@ -103,28 +154,36 @@ mod tests {
 
     use super::*;
 
+    fn from(sequence: u16) -> Source {
+        Source {
+            encoding: 1,
+            sequence,
+            payload_kept: 0,
+        }
+    }
+
     #[test]
-    fn keeps_the_last_packets_and_forgets_older_ones() {
+    fn keeps_the_last_copies_and_forgets_older_ones() {
         let mut buffer = RetransmissionBuffer::new(4);
         for seq in 65_534u16..=65_535 {
-            buffer.store(seq, &[seq as u8]);
+            buffer.store(seq, &[seq as u8], from(seq));
         }
         for seq in 0u16..4 {
-            buffer.store(seq, &[seq as u8]);
+            buffer.store(seq, &[seq as u8], from(seq + 10));
         }
-        assert_eq!(buffer.get(3), Some(&[3u8][..]));
-        assert_eq!(buffer.get(0), Some(&[0u8][..]));
+        assert_eq!(buffer.get(3), Some((&[3u8][..], from(13))));
+        assert_eq!(buffer.get(0), Some((&[0u8][..], from(10))));
         assert_eq!(buffer.get(65_535), None, "overwritten");
         assert_eq!(buffer.get(100), None);
     }
 
     #[test]
-    fn a_packet_is_sent_again_at_most_once_a_round_trip() {
+    fn a_copy_is_sent_again_at_most_once_a_round_trip() {
         let mut buffer = RetransmissionBuffer::new(4);
-        buffer.store(7, &[7]);
+        buffer.store(7, &[7], from(70));
         let start = Instant::now();
         let rtt = Duration::from_millis(100);
-        assert_eq!(buffer.resend(7, start, rtt), Some(&[7u8][..]));
+        assert_eq!(buffer.resend(7, start, rtt), Some((&[7u8][..], from(70))));
         assert_eq!(
             buffer.resend(7, start + Duration::from_millis(50), rtt),
             None
@@ -134,15 +193,37 @@ mod tests {
     }
 
     #[test]
-    fn forgotten_packets_are_not_sent_again_and_new_ones_are_kept() {
+    fn forgotten_copies_are_not_sent_again_and_new_ones_are_kept() {
         let mut buffer = RetransmissionBuffer::new(4);
-        buffer.store(1, &[1]);
-        buffer.store(2, &[2]);
+        buffer.store(1, &[1], from(1));
+        buffer.store(2, &[2], from(2));
         buffer.forget();
         assert_eq!(buffer.get(1), None);
         assert_eq!(buffer.resend(2, Instant::now(), Duration::ZERO), None);
-        buffer.store(3, &[3]);
-        assert_eq!(buffer.get(3), Some(&[3u8][..]));
+        buffer.store(3, &[3], from(3));
+        assert_eq!(buffer.get(3), Some((&[3u8][..], from(3))));
+    }
+
+    #[test]
+    fn a_copy_is_its_head_then_the_producers_payload_past_what_the_head_kept() {
+        // A rewritten header and a rewritten first payload byte (a picture
+        // id), then the producer's payload unchanged.
+        let head = [0x80, 96, 0, 9, 0, 0, 0, 1, 0, 0, 0, 2, 0x55];
+        let source = Source {
+            encoding: 0,
+            sequence: 4,
+            payload_kept: 1,
+        };
+        let mut out = Vec::new();
+        assert!(reassemble(&head, source, &[0x11, 0xaa, 0xbb], &mut out));
+        assert_eq!(out, [&head[..], &[0xaa, 0xbb]].concat());
+        // A payload shorter than the head's part of it is no copy.
+        let long = Source {
+            payload_kept: 5,
+            ..source
+        };
+        assert!(!reassemble(&head, long, &[0x11], &mut out));
+        assert!(out.is_empty());
     }
 
     #[test]

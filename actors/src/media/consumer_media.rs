@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use troupe_transports::bwe::layer_allocation::Demand;
 use troupe_transports::key_frame::VideoCodec;
 use troupe_transports::layer_selector::{LayerIndices, LayerSelector, Patch, Verdict};
-use troupe_transports::retransmission_buffer::{rtx_packet, RetransmissionBuffer};
+use troupe_transports::retransmission_buffer::{
+    reassemble, rtx_packet, RetransmissionBuffer, Source,
+};
 use troupe_transports::rtcp_feedback;
 use troupe_transports::rtp_packet::{overwrite_extension, rebuild, Rewrite, RtpHeader};
 use troupe_transports::stream_rewriter::StreamRewriter;
@@ -49,8 +51,8 @@ fn with_outgoing_buffer(send: impl FnOnce(&mut Vec<u8>)) {
 /// often than this.
 const MIN_RESEND_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Packets kept for retransmission: about a second of 320p-720p video.
-const RETRANSMISSION_BUFFER: usize = 512;
+/// Copies kept for retransmission, as many as the producer keeps packets.
+const RETRANSMISSION_BUFFER: usize = crate::media::producer_media::HISTORY_PACKETS;
 
 struct SendState {
     rewriter: StreamRewriter,
@@ -173,6 +175,9 @@ impl ConsumerMedia {
                 .iter()
                 .any(|f| f.kind == "nack" && f.parameter.is_empty())
         });
+        if nack {
+            producer.keep_packets();
+        }
         let encoding = parameters.encodings.first();
         let rtx = match (
             parameters.codecs.iter().find(|c| c.is_rtx()),
@@ -805,12 +810,23 @@ impl ConsumerMedia {
                 &extensions[..count],
                 buffer,
             );
+            let payload_start = buffer.len() - routed.header.payload(routed.packet).len();
             if !patch.is_empty() {
-                let payload_start = buffer.len() - routed.header.payload(routed.packet).len();
                 patch.apply(&mut buffer[payload_start..]);
             }
             if let Some(retransmissions) = retransmissions {
-                retransmissions.store(sequence_number, buffer);
+                // The header and the payload bytes the patch rewrote; the
+                // producer keeps the rest once for all its consumers.
+                let payload_kept = patch.end().min(buffer.len() - payload_start);
+                retransmissions.store(
+                    sequence_number,
+                    &buffer[..payload_start + payload_kept],
+                    Source {
+                        encoding: u8::try_from(routed.encoding).unwrap_or(u8::MAX),
+                        sequence: routed.header.sequence_number,
+                        payload_kept: payload_kept as u16,
+                    },
+                );
             }
             if endpoint.send_rtp(buffer) {
                 // Under `state`, which every forwarded copy holds.
@@ -849,14 +865,33 @@ impl ConsumerMedia {
         let Some(retransmissions) = retransmissions else {
             return;
         };
+        let Some(producer) = self.producer.upgrade() else {
+            return;
+        };
         let now = Instant::now();
         let round_trip = Duration::from_micros(self.counters.round_trip_time_us.load(Relaxed))
             .max(MIN_RESEND_INTERVAL);
+        // The copy as it was sent, put back together from its head and the
+        // producer's packet; NACKs are rare enough for a buffer of their own.
+        let mut copy = Vec::new();
         with_outgoing_buffer(|buffer| {
             for &sequence in sequence_numbers {
-                let Some(original) = retransmissions.resend(sequence, now, round_trip) else {
+                let Some((head, source)) = retransmissions.resend(sequence, now, round_trip) else {
                     continue;
                 };
+                let reassembled = producer.with_kept_packet(
+                    usize::from(source.encoding),
+                    source.sequence,
+                    |packet| {
+                        RtpHeader::parse(packet).is_ok_and(|header| {
+                            reassemble(head, source, header.payload(packet), &mut copy)
+                        })
+                    },
+                );
+                if reassembled != Some(true) {
+                    continue;
+                }
+                let original = copy.as_slice();
                 let Ok(header) = RtpHeader::parse(original) else {
                     continue;
                 };
@@ -1016,6 +1051,17 @@ impl MediaHandle for ConsumerMedia {
         if let Some(endpoint) = self.endpoint.upgrade() {
             endpoint.core().remove_consumer(self);
         }
+    }
+}
+
+#[cfg(test)]
+impl ConsumerMedia {
+    /// How many bytes of the copy numbered `sequence` this consumer keeps
+    /// itself (the rest is the producer's).
+    pub(crate) fn kept_bytes(&self, sequence: u16) -> Option<usize> {
+        let state = self.state.lock().ok()?;
+        let (head, _) = state.retransmissions.as_ref()?.get(sequence)?;
+        Some(head.len())
     }
 }
 

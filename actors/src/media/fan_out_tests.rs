@@ -70,6 +70,22 @@ struct Room {
 }
 
 fn room(consumer_count: usize) -> Room {
+    room_of(
+        consumer_count,
+        vp8_parameters(PRODUCER_SSRC, ROUTER_PAYLOAD_TYPE),
+    )
+}
+
+/// Consumers that answer NACKs (generic NACK feedback, no RTX).
+fn room_answering_nacks(consumer_count: usize) -> Room {
+    let mut parameters = vp8_parameters(PRODUCER_SSRC, ROUTER_PAYLOAD_TYPE);
+    parameters.codecs[0].rtcp_feedback =
+        serde_json::from_value(json!([{"type": "nack", "parameter": ""}])).unwrap();
+    room_of(consumer_count, parameters)
+}
+
+/// `consumer_parameters` with each consumer's own SSRC.
+fn room_of(consumer_count: usize, consumer_parameters: RtpParameters) -> Room {
     let ctx = MediaContext {
         events: Arc::new(NoEvents),
         metrics: ActorMetrics::register(&mut Registry::default()),
@@ -98,9 +114,11 @@ fn room(consumer_count: usize) -> Room {
             });
             let endpoint: Arc<dyn MediaTransport> = transport.clone();
             let endpoint: Weak<dyn MediaTransport> = Arc::downgrade(&endpoint);
+            let mut parameters = consumer_parameters.clone();
+            parameters.encodings[0].ssrc = Some(50_000 + i as u32);
             let consumer = ConsumerMedia::new(
                 &format!("consumer-{i}"),
-                &vp8_parameters(50_000 + i as u32, ROUTER_PAYLOAD_TYPE),
+                &parameters,
                 MediaKind::Video,
                 &producer,
                 endpoint,
@@ -212,6 +230,36 @@ fn a_split_fan_out_gives_every_consumer_each_packet_once_in_order() {
     assert!(room.producer.fan_out_load.is_split());
     wait_for_all(&room, usize::from(packets));
     assert_each_consumer_got_the_stream(&room, packets);
+}
+
+#[test]
+fn a_nacked_copy_is_sent_again_byte_for_byte_from_the_producers_kept_packet() {
+    let room = room_answering_nacks(3);
+    send(&room, 20, Duration::from_millis(1));
+    for (consumer, transport) in &room.consumers {
+        let first = transport.sent.lock().unwrap().clone();
+        assert_eq!(first.len(), 20);
+        let lost = RtpHeader::parse(&first[7]).unwrap().sequence_number;
+        // Its header only: the payload is the producer's, kept once.
+        assert_eq!(consumer.kept_bytes(lost), Some(12), "{}", consumer.id);
+        consumer.on_nack(&[lost]);
+        let sent = transport.sent.lock().unwrap();
+        assert_eq!(sent.len(), 21, "{}: one copy again", consumer.id);
+        assert_eq!(sent[20], first[7], "{}", consumer.id);
+    }
+}
+
+#[test]
+fn a_copy_older_than_the_producers_history_is_not_sent_again() {
+    let room = room_answering_nacks(1);
+    let packets = crate::media::producer_media::HISTORY_PACKETS as u16 + 20;
+    send(&room, packets, Duration::from_millis(1));
+    let (consumer, transport) = &room.consumers[0];
+    let first = RtpHeader::parse(&transport.sent.lock().unwrap()[0])
+        .unwrap()
+        .sequence_number;
+    consumer.on_nack(&[first]);
+    assert_eq!(transport.sent.lock().unwrap().len(), usize::from(packets));
 }
 
 #[test]

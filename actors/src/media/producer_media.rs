@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use troupe_transports::key_frame::VideoCodec;
+use troupe_transports::packet_history::PacketHistory;
 use troupe_transports::receive_statistics::ReceiveStatistics;
 use troupe_transports::rtcp_feedback::{self, Reception as ReportBlockValues};
 use troupe_transports::rtp_packet::RtpHeader;
@@ -103,7 +104,16 @@ pub struct ProducerMedia {
     pub audio_level: AudioLevelMeter,
     paused: AtomicBool,
     closed: AtomicBool,
+    /// Its last packets, kept once for all its consumers that answer NACKs
+    /// (each of which keeps only the head of its copies), from the first
+    /// such consumer on.
+    history: Mutex<PacketHistory>,
+    history_wanted: AtomicBool,
 }
+
+/// Packets kept per encoding for consumers' NACKs: about a second of
+/// 320p-720p video.
+pub const HISTORY_PACKETS: usize = 512;
 
 impl ProducerMedia {
     pub fn new(
@@ -181,7 +191,26 @@ impl ProducerMedia {
             audio_level: AudioLevelMeter::default(),
             paused: paused.into(),
             closed: false.into(),
+            history: Mutex::new(PacketHistory::new(encodings, HISTORY_PACKETS)),
+            history_wanted: false.into(),
         })
+    }
+
+    /// A consumer answers NACKs from this producer's packets: keep them.
+    pub fn keep_packets(&self) {
+        self.history_wanted.store(true, Relaxed);
+    }
+
+    /// `use_packet` on the packet of `encoding` numbered `sequence`, if it
+    /// is still kept.
+    pub fn with_kept_packet<R>(
+        &self,
+        encoding: usize,
+        sequence: u16,
+        use_packet: impl FnOnce(&[u8]) -> R,
+    ) -> Option<R> {
+        let history = self.history.lock().ok()?;
+        history.get(encoding, sequence).map(use_packet)
     }
 
     pub fn add_consumer(&self, consumer: Arc<ConsumerMedia>) {
@@ -326,6 +355,11 @@ impl ProducerMedia {
         let Some(routed) = self.route(packet, header, encoding, now) else {
             return;
         };
+        if self.history_wanted.load(Relaxed) {
+            if let Ok(mut history) = self.history.lock() {
+                history.store(encoding, routed.header.sequence_number, packet);
+            }
+        }
         let Ok(consumers) = self.consumers.read() else {
             return;
         };
