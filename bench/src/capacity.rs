@@ -84,31 +84,14 @@ pub fn loaded_rate(capacity: &Capacity) -> u32 {
 mod tests {
     use super::*;
 
-    fn report(rate: u32, delivery_percent: f64) -> Report {
-        Report {
-            sfu: "troupe",
-            consumers: 100,
-            rate,
-            forwarded_per_second: f64::from(rate) * delivery_percent,
-            delivery_percent,
-            cpu_micros_per_packet: 3.0,
-            p50_micros: 200,
-            p99_micros: 500,
-            rss_mib: 30.0,
-            rss_kib_per_consumer: 130.0,
-            packets_forwarded: 1,
-            srtp: false,
-            webrtc: false,
-            shared_port: false,
-            rtx: false,
-            transports_estimating: 0,
-            floor_runs: Vec::new(),
-        }
-    }
-
     /// A fan-out that forwards everything up to `limit` packets/s in.
     fn limited_at(limit: u32) -> impl FnMut(u32) -> Result<Report, String> {
-        move |rate| Ok(report(rate, if rate <= limit { 100.0 } else { 80.0 }))
+        move |rate| {
+            Ok(Report::example(
+                rate,
+                if rate <= limit { 100.0 } else { 80.0 },
+            ))
+        }
     }
 
     #[test]
@@ -135,7 +118,7 @@ mod tests {
             if runs == 3 {
                 Err("troupe exited".into())
             } else {
-                Ok(report(rate, 100.0))
+                Ok(Report::example(rate, 100.0))
             }
         });
         assert_eq!(result.err().as_deref(), Some("troupe exited"));

@@ -164,29 +164,43 @@ impl Report {
     }
 }
 
+/// A plausible run, for tests of what reads reports.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn report_with_floor(floor_runs: Vec<FloorRun>) -> Report {
+impl Report {
+    pub(crate) fn example(rate: u32, delivery_percent: f64) -> Report {
         Report {
             sfu: "troupe",
             consumers: 100,
-            rate: 1758,
-            forwarded_per_second: 175_800.0,
-            delivery_percent: 100.0,
-            cpu_micros_per_packet: 4.2,
-            p50_micros: 410,
-            p99_micros: 5490,
-            rss_mib: 26.6,
-            rss_kib_per_consumer: 68.0,
+            rate,
+            forwarded_per_second: f64::from(rate) * delivery_percent,
+            delivery_percent,
+            cpu_micros_per_packet: 3.0,
+            p50_micros: 200,
+            p99_micros: 500,
+            rss_mib: 30.0,
+            rss_kib_per_consumer: 130.0,
             packets_forwarded: 1,
             srtp: false,
             webrtc: false,
             shared_port: false,
             rtx: false,
             transports_estimating: 0,
+            floor_runs: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_with_floor(floor_runs: Vec<FloorRun>) -> Report {
+        Report {
+            cpu_micros_per_packet: 4.2,
+            p50_micros: 410,
+            p99_micros: 5490,
             floor_runs,
+            ..Report::example(1758, 100.0)
         }
     }
 
