@@ -41,15 +41,16 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                 head,
                 source_sequence,
                 payload_kept,
-            } => buffer.store(
-                sequence,
-                &head,
-                Source {
+            } => {
+                let source = Source {
                     encoding: 0,
                     sequence: source_sequence,
                     payload_kept,
-                },
-            ),
+                };
+                buffer.store(sequence, &head, source);
+                // Inline or in the side table, the head comes back whole.
+                assert_eq!(buffer.get(sequence), Some((&head[..], source)));
+            }
             Step::Get { sequence } => {
                 let _ = buffer.get(sequence);
             }

@@ -3,13 +3,22 @@
 //! and a few payload bytes (a rewritten picture id), so a consumer keeps
 //! just those (its "head") and where the rest is: the producer's packet,
 //! kept once for all its consumers (`packet_history`). A copy of 1,200
-//! bytes is kept in ~50, and a room of video consumers does not hold a
-//! second of video each. Slots are reused, so a steady stream allocates
-//! nothing. A packet is sent again at most once a round trip: a receiver
-//! repeats its NACK every round trip until the repair arrives, and
+//! bytes is kept in one 64-byte slot, and a room of video consumers does
+//! not hold a second of video each. Slots are reused, so a steady stream
+//! allocates nothing. A packet is sent again at most once a round trip: a
+//! receiver repeats its NACK every round trip until the repair arrives, and
 //! answering each would fill a congested link with copies of the same
 //! packet.
+//!
+//! Every forwarded copy stores its head, and a slot is written once per
+//! 512 copies, long after it left the cache: the slot is one aligned cache
+//! line holding the head itself (a head on the heap was a second line to
+//! fetch, and 16-48 bytes of allocator chunk besides), and the fan-out
+//! prefetches the next copy's slot a few consumers ahead (`slot_address`).
+//! The rare head too long for a slot (many or long header extensions) goes
+//! to a side table.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Where the rest of a kept copy is: the producer's packet of `encoding`
@@ -22,30 +31,72 @@ pub struct Source {
     pub payload_kept: u16,
 }
 
+/// Head bytes a slot holds itself: what is left of a cache line after the
+/// slot's other fields. A browser's video copy (a header with MID,
+/// abs-send-time and transport-cc, a rewritten VP8 picture id) needs ~40.
+pub const INLINE_HEAD: usize = 50;
+
+/// `Slot::flags`: the slot holds a copy; it was sent again.
+const KEPT: u8 = 1;
+const RESENT: u8 = 2;
+
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
 struct Slot {
-    sequence: Option<u16>,
-    head: Vec<u8>,
+    head: [u8; INLINE_HEAD],
+    /// Up to `INLINE_HEAD`: in `head`; above it the head is in `long_heads`.
+    head_length: u8,
+    flags: u8,
+    sequence: u16,
     source: Source,
-    resent_at: Option<Instant>,
+    /// When it was sent again (`millis`: wrapping, as only differences
+    /// below a round trip matter).
+    resent_at_millis: u32,
 }
 
+const _: () = assert!(std::mem::size_of::<Slot>() == 64);
+
+const EMPTY: Slot = Slot {
+    head: [0; INLINE_HEAD],
+    head_length: 0,
+    flags: 0,
+    sequence: 0,
+    source: Source {
+        encoding: 0,
+        sequence: 0,
+        payload_kept: 0,
+    },
+    resent_at_millis: 0,
+};
+
+/// Small, as it sits in a consumer's lines a forwarded copy reads.
 pub struct RetransmissionBuffer {
-    slots: Vec<Slot>,
+    slots: Box<[Slot]>,
+    /// Heads longer than `INLINE_HEAD`, by slot; made at the first.
+    /// Boxed: one word here rather than three, in lines every copy reads.
+    #[allow(clippy::box_collection)]
+    long_heads: Option<Box<Vec<Vec<u8>>>>,
+}
+
+/// The first buffer's making: no time a buffer is given is before it.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Milliseconds since `epoch`, wrapping every 49 days.
+fn millis(now: Instant) -> u32 {
+    now.saturating_duration_since(epoch()).as_millis() as u32
 }
 
 impl RetransmissionBuffer {
     /// Keeps the last `capacity` copies (rounded to a power of two).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.next_power_of_two().max(1);
+        epoch();
         RetransmissionBuffer {
-            slots: (0..capacity)
-                .map(|_| Slot {
-                    sequence: None,
-                    head: Vec::new(),
-                    source: Source::default(),
-                    resent_at: None,
-                })
-                .collect(),
+            slots: vec![EMPTY; capacity].into_boxed_slice(),
+            long_heads: None,
         }
     }
 
@@ -53,29 +104,68 @@ impl RetransmissionBuffer {
         usize::from(sequence) & (self.slots.len() - 1)
     }
 
+    /// Where the copy numbered `sequence` will be kept: a fan-out
+    /// prefetches it a few consumers ahead, as the slot was last written
+    /// hundreds of copies ago and is long out of the cache.
+    pub fn slot_address(&self, sequence: u16) -> usize {
+        std::ptr::from_ref(&self.slots[self.index(sequence)]) as usize
+    }
+
     /// Keeps the copy numbered `sequence`: its header and first payload
     /// bytes (`head`), the rest in `source`.
     pub fn store(&mut self, sequence: u16, head: &[u8], source: Source) {
         let index = self.index(sequence);
-        let slot = &mut self.slots[index];
-        slot.sequence = Some(sequence);
-        slot.head.clear();
-        slot.head.extend_from_slice(head);
-        slot.source = source;
-        slot.resent_at = None;
+        let mut slot = Slot {
+            sequence,
+            source,
+            flags: KEPT,
+            ..EMPTY
+        };
+        if let Some(inline) = slot.head.get_mut(..head.len()) {
+            inline.copy_from_slice(head);
+            slot.head_length = head.len() as u8;
+        } else {
+            slot.head_length = u8::MAX;
+            let capacity = self.slots.len();
+            let long_heads = self
+                .long_heads
+                .get_or_insert_with(|| Box::new(vec![Vec::new(); capacity]));
+            let long = &mut long_heads[index];
+            long.clear();
+            long.extend_from_slice(head);
+        }
+        self.slots[index] = slot;
     }
 
     /// Drops every copy kept: what was sent before is of no use to the
     /// receiver any more (it is to start again from a key frame).
     pub fn forget(&mut self) {
         for slot in &mut self.slots {
-            slot.sequence = None;
+            slot.flags = 0;
         }
     }
 
+    fn kept(&self, index: usize) -> (&[u8], Source) {
+        let slot = &self.slots[index];
+        let head = match slot.head.get(..usize::from(slot.head_length)) {
+            Some(inline) => inline,
+            None => self
+                .long_heads
+                .as_ref()
+                .and_then(|l| l.get(index))
+                .map_or(&[][..], Vec::as_slice),
+        };
+        (head, slot.source)
+    }
+
+    fn holds(&self, index: usize, sequence: u16) -> bool {
+        let slot = &self.slots[index];
+        slot.flags & KEPT != 0 && slot.sequence == sequence
+    }
+
     pub fn get(&self, sequence: u16) -> Option<(&[u8], Source)> {
-        let slot = &self.slots[self.index(sequence)];
-        (slot.sequence == Some(sequence)).then_some((slot.head.as_slice(), slot.source))
+        let index = self.index(sequence);
+        self.holds(index, sequence).then(|| self.kept(index))
     }
 
     /// The copy to send again now, unless it was sent again less than
@@ -87,16 +177,19 @@ impl RetransmissionBuffer {
         round_trip: Duration,
     ) -> Option<(&[u8], Source)> {
         let index = self.index(sequence);
+        if !self.holds(index, sequence) {
+            return None;
+        }
+        let now_millis = millis(now);
         let slot = &mut self.slots[index];
-        if slot.sequence != Some(sequence)
-            || slot
-                .resent_at
-                .is_some_and(|at| now.saturating_duration_since(at) < round_trip)
+        if slot.flags & RESENT != 0
+            && u128::from(now_millis.wrapping_sub(slot.resent_at_millis)) < round_trip.as_millis()
         {
             return None;
         }
-        slot.resent_at = Some(now);
-        Some((slot.head.as_slice(), slot.source))
+        slot.flags |= RESENT;
+        slot.resent_at_millis = now_millis;
+        Some(self.kept(index))
     }
 }
 
@@ -202,6 +295,37 @@ mod tests {
         assert_eq!(buffer.resend(2, Instant::now(), Duration::ZERO), None);
         buffer.store(3, &[3], from(3));
         assert_eq!(buffer.get(3), Some((&[3u8][..], from(3))));
+    }
+
+    #[test]
+    fn a_head_longer_than_a_slot_holds_is_kept_whole_and_the_slot_reused_for_short_ones() {
+        let mut buffer = RetransmissionBuffer::new(4);
+        let long: Vec<u8> = (0..=INLINE_HEAD as u8 + 30).collect();
+        let exact: Vec<u8> = (0..INLINE_HEAD as u8).rev().collect();
+        buffer.store(1, &long, from(1));
+        buffer.store(2, &exact, from(2));
+        assert_eq!(buffer.get(1), Some((&long[..], from(1))));
+        assert_eq!(buffer.get(2), Some((&exact[..], from(2))));
+        // The same slot (1 + 4), short then long then short again.
+        buffer.store(5, &[5, 5], from(5));
+        assert_eq!(buffer.get(5), Some((&[5u8, 5][..], from(5))));
+        assert_eq!(buffer.get(1), None);
+        buffer.store(9, &long[3..], from(9));
+        assert_eq!(buffer.get(9), Some((&long[3..], from(9))));
+        buffer.store(13, &[13], from(13));
+        assert_eq!(buffer.get(13), Some((&[13u8][..], from(13))));
+        assert_eq!(
+            buffer.resend(13, Instant::now(), Duration::from_millis(10)),
+            Some((&[13u8][..], from(13)))
+        );
+    }
+
+    #[test]
+    fn a_slot_is_one_cache_line() {
+        assert_eq!(std::mem::align_of::<Slot>(), 64);
+        let buffer = RetransmissionBuffer::new(512);
+        assert_eq!(buffer.slots.as_ptr() as usize % 64, 0);
+        assert_eq!(std::mem::size_of_val(&*buffer.slots), 512 * 64);
     }
 
     #[test]

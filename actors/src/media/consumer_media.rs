@@ -87,6 +87,8 @@ pub struct ConsumerMedia {
     endpoint: Weak<dyn MediaTransport>,
     /// Where sending through `endpoint` first touches memory.
     endpoint_lines: SendPathLines,
+    /// Where the next copy will be kept for retransmission (0: nowhere).
+    next_kept_slot: AtomicUsize,
     /// The producer encoding (simulcast spatial layer) forwarded now, and
     /// the one wanted; a switch happens on the wanted one's key frame.
     current_encoding: AtomicUsize,
@@ -256,6 +258,7 @@ impl ConsumerMedia {
             endpoint_lines: endpoint
                 .upgrade()
                 .map_or_else(SendPathLines::default, |e| e.send_path_lines()),
+            next_kept_slot: AtomicUsize::new(0),
             endpoint,
             counters: StreamCounters::default(),
             paused: paused.into(),
@@ -312,7 +315,13 @@ impl ConsumerMedia {
         // value aligned to a line such as a plain endpoint's, in the line
         // before), and what its send reads and counts.
         prefetch(self.endpoint.as_ptr().cast::<u8>().wrapping_sub(16));
-        for line in self.endpoint_lines.into_iter().filter(|l| *l != 0) {
+        let kept = self.next_kept_slot.load(Relaxed);
+        for line in self
+            .endpoint_lines
+            .into_iter()
+            .chain(std::iter::once(kept))
+            .filter(|l| *l != 0)
+        {
             prefetch(line as *const u8);
         }
     }
@@ -827,6 +836,10 @@ impl ConsumerMedia {
                         payload_kept: payload_kept as u16,
                     },
                 );
+                self.next_kept_slot.store(
+                    retransmissions.slot_address(sequence_number.wrapping_add(1)),
+                    Relaxed,
+                );
             }
             if endpoint.send_rtp(buffer) {
                 // Under `state`, which every forwarded copy holds.
@@ -1063,6 +1076,23 @@ impl ConsumerMedia {
         let (head, _) = state.retransmissions.as_ref()?.get(sequence)?;
         Some(head.len())
     }
+
+    /// Whether the address a fan-out prefetches is where the copy numbered
+    /// `sequence` will be kept.
+    pub(crate) fn next_kept_slot_is(&self, sequence: u16) -> bool {
+        let state = self.state.lock().unwrap();
+        state
+            .retransmissions
+            .as_ref()
+            .map(|r| r.slot_address(sequence))
+            == Some(self.next_kept_slot.load(Relaxed))
+    }
+
+    /// Whether it keeps copies at all (and so has a slot to prefetch).
+    pub(crate) fn keeps_copies(&self) -> bool {
+        self.state.lock().unwrap().retransmissions.is_some()
+            || self.next_kept_slot.load(Relaxed) != 0
+    }
 }
 
 #[cfg(test)]
@@ -1082,6 +1112,7 @@ mod layout_tests {
             offset_of!(ConsumerMedia, state),
             offset_of!(ConsumerMedia, endpoint),
             offset_of!(ConsumerMedia, endpoint_lines),
+            offset_of!(ConsumerMedia, next_kept_slot),
             offset_of!(ConsumerMedia, current_encoding),
             offset_of!(ConsumerMedia, payload_types),
             offset_of!(ConsumerMedia, ssrc),

@@ -250,6 +250,23 @@ fn a_nacked_copy_is_sent_again_byte_for_byte_from_the_producers_kept_packet() {
 }
 
 #[test]
+fn a_fan_out_knows_where_each_consumers_next_copy_will_be_kept() {
+    // The slot is prefetched a few consumers ahead; a stale address would
+    // cost nothing visible but the miss it was to save.
+    let answering = room_answering_nacks(2);
+    send(&answering, 5, Duration::from_millis(1));
+    for (consumer, transport) in &answering.consumers {
+        let last = RtpHeader::parse(transport.sent.lock().unwrap().last().unwrap())
+            .unwrap()
+            .sequence_number;
+        assert!(consumer.next_kept_slot_is(last.wrapping_add(1)));
+    }
+    let not_answering = room(1);
+    send(&not_answering, 5, Duration::from_millis(1));
+    assert!(!not_answering.consumers[0].0.keeps_copies());
+}
+
+#[test]
 fn a_copy_older_than_the_producers_history_is_not_sent_again() {
     let room = room_answering_nacks(1);
     let packets = crate::media::producer_media::HISTORY_PACKETS as u16 + 20;
