@@ -13,6 +13,8 @@ use troupe_transports::retransmission_buffer::{
 enum Step {
     Store {
         sequence: u16,
+        /// Time since the step before (the ring grows by copies' ages).
+        after_ms: u8,
         head: Vec<u8>,
         source_sequence: u16,
         payload_kept: u16,
@@ -38,6 +40,7 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
         match step {
             Step::Store {
                 sequence,
+                after_ms,
                 head,
                 source_sequence,
                 payload_kept,
@@ -47,7 +50,8 @@ fuzz_target!(|input: (u8, Vec<Step>)| {
                     sequence: source_sequence,
                     payload_kept,
                 };
-                buffer.store(sequence, &head, source);
+                now += Duration::from_millis(u64::from(after_ms));
+                buffer.store(sequence, &head, source, now);
                 // Inline or in the side table, the head comes back whole.
                 assert_eq!(buffer.get(sequence), Some((&head[..], source)));
             }

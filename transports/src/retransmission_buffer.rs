@@ -4,8 +4,12 @@
 //! just those (its "head") and where the rest is: the producer's packet,
 //! kept once for all its consumers (`packet_history`). A copy of 1,200
 //! bytes is kept in one 64-byte slot, and a room of video consumers does
-//! not hold a second of video each. Slots are reused, so a steady stream
-//! allocates nothing. A packet is sent again at most once a round trip: a
+//! not hold a second of video each. The ring holds at least `KEEP_FOR` of
+//! copies (mediasoup's choice for video), up to a given number: it starts
+//! at `FIRST_SLOTS` and doubles when a copy younger than that would be
+//! overwritten, so a 100-packet/s layer keeps 256 copies (16 KiB) rather
+//! than the 512 a 1,000-packet/s one needs. Slots are reused, so a steady
+//! stream allocates nothing once the ring has grown. A packet is sent again at most once a round trip: a
 //! receiver repeats its NACK every round trip until the repair arrives, and
 //! answering each would fill a congested link with copies of the same
 //! packet.
@@ -34,7 +38,13 @@ pub struct Source {
 /// Head bytes a slot holds itself: what is left of a cache line after the
 /// slot's other fields. A browser's video copy (a header with MID,
 /// abs-send-time and transport-cc, a rewritten VP8 picture id) needs ~40.
-pub const INLINE_HEAD: usize = 50;
+pub const INLINE_HEAD: usize = 46;
+
+/// How long a copy is kept at least (if the ring may grow to hold it).
+pub const KEEP_FOR: Duration = Duration::from_millis(2000);
+
+/// Slots a ring starts with (at most its limit).
+pub const FIRST_SLOTS: usize = 64;
 
 /// `Slot::flags`: the slot holds a copy; it was sent again.
 const KEPT: u8 = 1;
@@ -49,9 +59,10 @@ struct Slot {
     flags: u8,
     sequence: u16,
     source: Source,
-    /// When it was sent again (`millis`: wrapping, as only differences
-    /// below a round trip matter).
+    /// When it was sent again, and kept (`millis`: wrapping, as only
+    /// differences of a few seconds matter).
     resent_at_millis: u32,
+    kept_at_millis: u32,
 }
 
 const _: () = assert!(std::mem::size_of::<Slot>() == 64);
@@ -67,6 +78,7 @@ const EMPTY: Slot = Slot {
         payload_kept: 0,
     },
     resent_at_millis: 0,
+    kept_at_millis: 0,
 };
 
 /// Small, as it sits in a consumer's lines a forwarded copy reads.
@@ -76,6 +88,8 @@ pub struct RetransmissionBuffer {
     /// Boxed: one word here rather than three, in lines every copy reads.
     #[allow(clippy::box_collection)]
     long_heads: Option<Box<Vec<Vec<u8>>>>,
+    /// The most slots the ring grows to.
+    slot_limit: u32,
 }
 
 /// The first buffer's making: no time a buffer is given is before it.
@@ -90,14 +104,45 @@ fn millis(now: Instant) -> u32 {
 }
 
 impl RetransmissionBuffer {
-    /// Keeps the last `capacity` copies (rounded to a power of two).
-    pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.next_power_of_two().max(1);
+    /// Keeps the copies of the last `KEEP_FOR`, at most `limit` of them
+    /// (rounded to a power of two).
+    pub fn new(limit: usize) -> Self {
+        let limit = limit.clamp(1, 1 << 15).next_power_of_two();
         epoch();
         RetransmissionBuffer {
-            slots: vec![EMPTY; capacity].into_boxed_slice(),
+            slots: vec![EMPTY; FIRST_SLOTS.min(limit)].into_boxed_slice(),
             long_heads: None,
+            slot_limit: limit as u32,
         }
+    }
+
+    /// How many copies it can hold now.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Doubles the ring, each kept copy moved to its slot in the larger one
+    /// (distinct sequence numbers modulo the old size stay distinct
+    /// modulo the new).
+    fn grow(&mut self) {
+        let larger = self.slots.len() * 2;
+        let mut slots = vec![EMPTY; larger].into_boxed_slice();
+        let mut long_heads = self
+            .long_heads
+            .as_ref()
+            .map(|_| Box::new(vec![Vec::new(); larger]));
+        for (old_index, slot) in self.slots.iter().enumerate() {
+            if slot.flags & KEPT == 0 {
+                continue;
+            }
+            let index = usize::from(slot.sequence) & (larger - 1);
+            slots[index] = *slot;
+            if let (Some(from), Some(to)) = (self.long_heads.as_mut(), long_heads.as_mut()) {
+                to[index] = std::mem::take(&mut from[old_index]);
+            }
+        }
+        self.slots = slots;
+        self.long_heads = long_heads;
     }
 
     fn index(&self, sequence: u16) -> usize {
@@ -111,14 +156,26 @@ impl RetransmissionBuffer {
         std::ptr::from_ref(&self.slots[self.index(sequence)]) as usize
     }
 
-    /// Keeps the copy numbered `sequence`: its header and first payload
-    /// bytes (`head`), the rest in `source`.
-    pub fn store(&mut self, sequence: u16, head: &[u8], source: Source) {
-        let index = self.index(sequence);
+    /// Keeps the copy numbered `sequence`, sent `now`: its header and
+    /// first payload bytes (`head`), the rest in `source`.
+    pub fn store(&mut self, sequence: u16, head: &[u8], source: Source, now: Instant) {
+        let now_millis = millis(now);
+        let mut index = self.index(sequence);
+        let overwritten = &self.slots[index];
+        if overwritten.flags & KEPT != 0
+            && overwritten.sequence != sequence
+            && u128::from(now_millis.wrapping_sub(overwritten.kept_at_millis))
+                < KEEP_FOR.as_millis()
+            && self.slots.len() < self.slot_limit as usize
+        {
+            self.grow();
+            index = self.index(sequence);
+        }
         let mut slot = Slot {
             sequence,
             source,
             flags: KEPT,
+            kept_at_millis: now_millis,
             ..EMPTY
         };
         if let Some(inline) = slot.head.get_mut(..head.len()) {
@@ -259,10 +316,10 @@ mod tests {
     fn keeps_the_last_copies_and_forgets_older_ones() {
         let mut buffer = RetransmissionBuffer::new(4);
         for seq in 65_534u16..=65_535 {
-            buffer.store(seq, &[seq as u8], from(seq));
+            buffer.store(seq, &[seq as u8], from(seq), Instant::now());
         }
         for seq in 0u16..4 {
-            buffer.store(seq, &[seq as u8], from(seq + 10));
+            buffer.store(seq, &[seq as u8], from(seq + 10), Instant::now());
         }
         assert_eq!(buffer.get(3), Some((&[3u8][..], from(13))));
         assert_eq!(buffer.get(0), Some((&[0u8][..], from(10))));
@@ -273,7 +330,7 @@ mod tests {
     #[test]
     fn a_copy_is_sent_again_at_most_once_a_round_trip() {
         let mut buffer = RetransmissionBuffer::new(4);
-        buffer.store(7, &[7], from(70));
+        buffer.store(7, &[7], from(70), Instant::now());
         let start = Instant::now();
         let rtt = Duration::from_millis(100);
         assert_eq!(buffer.resend(7, start, rtt), Some((&[7u8][..], from(70))));
@@ -288,12 +345,12 @@ mod tests {
     #[test]
     fn forgotten_copies_are_not_sent_again_and_new_ones_are_kept() {
         let mut buffer = RetransmissionBuffer::new(4);
-        buffer.store(1, &[1], from(1));
-        buffer.store(2, &[2], from(2));
+        buffer.store(1, &[1], from(1), Instant::now());
+        buffer.store(2, &[2], from(2), Instant::now());
         buffer.forget();
         assert_eq!(buffer.get(1), None);
         assert_eq!(buffer.resend(2, Instant::now(), Duration::ZERO), None);
-        buffer.store(3, &[3], from(3));
+        buffer.store(3, &[3], from(3), Instant::now());
         assert_eq!(buffer.get(3), Some((&[3u8][..], from(3))));
     }
 
@@ -302,17 +359,17 @@ mod tests {
         let mut buffer = RetransmissionBuffer::new(4);
         let long: Vec<u8> = (0..=INLINE_HEAD as u8 + 30).collect();
         let exact: Vec<u8> = (0..INLINE_HEAD as u8).rev().collect();
-        buffer.store(1, &long, from(1));
-        buffer.store(2, &exact, from(2));
+        buffer.store(1, &long, from(1), Instant::now());
+        buffer.store(2, &exact, from(2), Instant::now());
         assert_eq!(buffer.get(1), Some((&long[..], from(1))));
         assert_eq!(buffer.get(2), Some((&exact[..], from(2))));
         // The same slot (1 + 4), short then long then short again.
-        buffer.store(5, &[5, 5], from(5));
+        buffer.store(5, &[5, 5], from(5), Instant::now());
         assert_eq!(buffer.get(5), Some((&[5u8, 5][..], from(5))));
         assert_eq!(buffer.get(1), None);
-        buffer.store(9, &long[3..], from(9));
+        buffer.store(9, &long[3..], from(9), Instant::now());
         assert_eq!(buffer.get(9), Some((&long[3..], from(9))));
-        buffer.store(13, &[13], from(13));
+        buffer.store(13, &[13], from(13), Instant::now());
         assert_eq!(buffer.get(13), Some((&[13u8][..], from(13))));
         assert_eq!(
             buffer.resend(13, Instant::now(), Duration::from_millis(10)),
@@ -325,7 +382,57 @@ mod tests {
         assert_eq!(std::mem::align_of::<Slot>(), 64);
         let buffer = RetransmissionBuffer::new(512);
         assert_eq!(buffer.slots.as_ptr() as usize % 64, 0);
-        assert_eq!(std::mem::size_of_val(&*buffer.slots), 512 * 64);
+        assert_eq!(std::mem::size_of_val(&*buffer.slots), FIRST_SLOTS * 64);
+    }
+
+    #[test]
+    fn the_ring_grows_to_hold_the_last_two_seconds_up_to_its_limit() {
+        let start = Instant::now();
+        let mut buffer = RetransmissionBuffer::new(512);
+        let long = [7u8; INLINE_HEAD + 20];
+        // 1,000 copies a second: 2 s would be 2,000, the limit is 512.
+        for i in 0..600u16 {
+            let head: &[u8] = if i % 10 == 0 { &long } else { &[i as u8] };
+            let at = start + Duration::from_millis(u64::from(i));
+            buffer.store(i.wrapping_sub(100), head, from(i), at);
+        }
+        assert_eq!(buffer.capacity(), 512);
+        for i in 88..600u16 {
+            let head: &[u8] = if i % 10 == 0 { &long } else { &[i as u8] };
+            assert_eq!(
+                buffer.get(i.wrapping_sub(100)),
+                Some((head, from(i))),
+                "copy {i} moved with each growth"
+            );
+        }
+        assert_eq!(buffer.get(87u16.wrapping_sub(100)), None);
+    }
+
+    #[test]
+    fn a_slow_stream_keeps_a_small_ring() {
+        let start = Instant::now();
+        let mut buffer = RetransmissionBuffer::new(512);
+        // 25 copies a second: 64 slots hold 2.56 s.
+        for i in 0..1000u16 {
+            buffer.store(
+                i,
+                &[1],
+                from(i),
+                start + Duration::from_millis(40 * u64::from(i)),
+            );
+        }
+        assert_eq!(buffer.capacity(), FIRST_SLOTS);
+        // 100 a second: 256 hold 2.56 s, 128 only 1.28.
+        let later = start + Duration::from_secs(60);
+        for i in 0..1000u16 {
+            buffer.store(
+                i,
+                &[1],
+                from(i),
+                later + Duration::from_millis(10 * u64::from(i)),
+            );
+        }
+        assert_eq!(buffer.capacity(), 256);
     }
 
     #[test]

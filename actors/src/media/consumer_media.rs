@@ -51,7 +51,8 @@ fn with_outgoing_buffer(send: impl FnOnce(&mut Vec<u8>)) {
 /// often than this.
 const MIN_RESEND_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Copies kept for retransmission, as many as the producer keeps packets.
+/// Copies kept for retransmission at most (the last 2 s of them, up to
+/// this), as many as the producer keeps packets.
 const RETRANSMISSION_BUFFER: usize = crate::media::producer_media::HISTORY_PACKETS;
 
 struct SendState {
@@ -835,6 +836,7 @@ impl ConsumerMedia {
                         sequence: routed.header.sequence_number,
                         payload_kept: payload_kept as u16,
                     },
+                    now,
                 );
                 self.next_kept_slot.store(
                     retransmissions.slot_address(sequence_number.wrapping_add(1)),
