@@ -7,6 +7,7 @@ pub mod certificate;
 pub mod crypto_provider;
 pub mod dtls_session;
 pub mod ice_lite;
+pub mod keep_window;
 pub mod key_frame;
 pub mod layer_selector;
 pub mod packet_history;

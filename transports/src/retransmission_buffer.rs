@@ -4,12 +4,11 @@
 //! just those (its "head") and where the rest is: the producer's packet,
 //! kept once for all its consumers (`packet_history`). A copy of 1,200
 //! bytes is kept in one 64-byte slot, and a room of video consumers does
-//! not hold a second of video each. The ring holds at least `KEEP_FOR` of
-//! copies (mediasoup's choice for video), up to a given number: it starts
-//! at `FIRST_SLOTS` and doubles when a copy younger than that would be
-//! overwritten, so a 100-packet/s layer keeps 256 copies (16 KiB) rather
-//! than the 512 a 1,000-packet/s one needs. Slots are reused, so a steady
-//! stream allocates nothing once the ring has grown. A packet is sent again at most once a round trip: a
+//! not hold a second of video each. The ring holds the last 2 s of copies
+//! up to a given number (`keep_window`), so a 100-packet/s layer keeps 256
+//! copies (16 KiB) rather than the 512 a 1,000-packet/s one needs. Slots
+//! are reused, so a steady stream allocates nothing once the ring has
+//! grown. A packet is sent again at most once a round trip: a
 //! receiver repeats its NACK every round trip until the repair arrives, and
 //! answering each would fill a congested link with copies of the same
 //! packet.
@@ -22,8 +21,9 @@
 //! The rare head too long for a slot (many or long header extensions) goes
 //! to a side table.
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use crate::keep_window::{epoch, first_slots, millis, should_grow};
 
 /// Where the rest of a kept copy is: the producer's packet of `encoding`
 /// numbered `sequence`, whose payload from byte `payload_kept` on the copy
@@ -39,12 +39,6 @@ pub struct Source {
 /// slot's other fields. A browser's video copy (a header with MID,
 /// abs-send-time and transport-cc, a rewritten VP8 picture id) needs ~40.
 pub const INLINE_HEAD: usize = 46;
-
-/// How long a copy is kept at least (if the ring may grow to hold it).
-pub const KEEP_FOR: Duration = Duration::from_millis(2000);
-
-/// Slots a ring starts with (at most its limit).
-pub const FIRST_SLOTS: usize = 64;
 
 /// `Slot::flags`: the slot holds a copy; it was sent again.
 const KEPT: u8 = 1;
@@ -92,25 +86,14 @@ pub struct RetransmissionBuffer {
     slot_limit: u32,
 }
 
-/// The first buffer's making: no time a buffer is given is before it.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// Milliseconds since `epoch`, wrapping every 49 days.
-fn millis(now: Instant) -> u32 {
-    now.saturating_duration_since(epoch()).as_millis() as u32
-}
-
 impl RetransmissionBuffer {
-    /// Keeps the copies of the last `KEEP_FOR`, at most `limit` of them
-    /// (rounded to a power of two).
+    /// Keeps the copies of the last 2 s (`keep_window`), at most `limit`
+    /// of them (rounded to a power of two).
     pub fn new(limit: usize) -> Self {
         let limit = limit.clamp(1, 1 << 15).next_power_of_two();
         epoch();
         RetransmissionBuffer {
-            slots: vec![EMPTY; FIRST_SLOTS.min(limit)].into_boxed_slice(),
+            slots: vec![EMPTY; first_slots(limit)].into_boxed_slice(),
             long_heads: None,
             slot_limit: limit as u32,
         }
@@ -164,9 +147,12 @@ impl RetransmissionBuffer {
         let overwritten = &self.slots[index];
         if overwritten.flags & KEPT != 0
             && overwritten.sequence != sequence
-            && u128::from(now_millis.wrapping_sub(overwritten.kept_at_millis))
-                < KEEP_FOR.as_millis()
-            && self.slots.len() < self.slot_limit as usize
+            && should_grow(
+                overwritten.kept_at_millis,
+                now_millis,
+                self.slots.len(),
+                self.slot_limit as usize,
+            )
         {
             self.grow();
             index = self.index(sequence);
@@ -382,7 +368,10 @@ mod tests {
         assert_eq!(std::mem::align_of::<Slot>(), 64);
         let buffer = RetransmissionBuffer::new(512);
         assert_eq!(buffer.slots.as_ptr() as usize % 64, 0);
-        assert_eq!(std::mem::size_of_val(&*buffer.slots), FIRST_SLOTS * 64);
+        assert_eq!(
+            std::mem::size_of_val(&*buffer.slots),
+            crate::keep_window::FIRST_SLOTS * 64
+        );
     }
 
     #[test]
@@ -421,7 +410,7 @@ mod tests {
                 start + Duration::from_millis(40 * u64::from(i)),
             );
         }
-        assert_eq!(buffer.capacity(), FIRST_SLOTS);
+        assert_eq!(buffer.capacity(), crate::keep_window::FIRST_SLOTS);
         // 100 a second: 256 hold 2.56 s, 128 only 1.28.
         let later = start + Duration::from_secs(60);
         for i in 0..1000u16 {

@@ -111,8 +111,8 @@ pub struct ProducerMedia {
     history_wanted: AtomicBool,
 }
 
-/// Packets kept per encoding for consumers' NACKs: about a second of
-/// 320p-720p video.
+/// Packets kept per encoding for consumers' NACKs at most (the last 2 s
+/// of them, up to this): half a second to several of 320p-720p video.
 pub const HISTORY_PACKETS: usize = 512;
 
 impl ProducerMedia {
@@ -357,7 +357,7 @@ impl ProducerMedia {
         };
         if self.history_wanted.load(Relaxed) {
             if let Ok(mut history) = self.history.lock() {
-                history.store(encoding, routed.header.sequence_number, packet);
+                history.store(encoding, routed.header.sequence_number, packet, now);
             }
         }
         let Ok(consumers) = self.consumers.read() else {
