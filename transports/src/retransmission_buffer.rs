@@ -8,18 +8,18 @@
 //! up to a given number (`keep_window`), so a 100-packet/s layer keeps 256
 //! copies (16 KiB) rather than the 512 a 1,000-packet/s one needs. Slots
 //! are reused, so a steady stream allocates nothing once the ring has
-//! grown. A packet is sent again at most once a round trip: a
-//! receiver repeats its NACK every round trip until the repair arrives, and
+//! grown. A packet is sent again at most once a round trip: a receiver
+//! repeats its NACK every round trip until the repair arrives, and
 //! answering each would fill a congested link with copies of the same
 //! packet.
 //!
-//! Every forwarded copy stores its head, and a slot is written once per
-//! 512 copies, long after it left the cache: the slot is one aligned cache
-//! line holding the head itself (a head on the heap was a second line to
-//! fetch, and 16-48 bytes of allocator chunk besides), and the fan-out
-//! prefetches the next copy's slot a few consumers ahead (`slot_address`).
-//! The rare head too long for a slot (many or long header extensions) goes
-//! to a side table.
+//! Every forwarded copy stores its head, and a slot is written once a
+//! ring's turn (64-512 copies), long after it left the cache: the slot is
+//! one aligned cache line holding the head itself (a head on the heap was
+//! a second line to fetch, and 16-48 bytes of allocator chunk besides),
+//! and the fan-out prefetches the next copy's slot a few consumers ahead
+//! (`slot_address`). The rare head too long for a slot (many or long
+//! header extensions) goes to a side table.
 
 use std::time::{Duration, Instant};
 
