@@ -111,8 +111,8 @@ pub struct ProducerMedia {
     history_wanted: AtomicBool,
 }
 
-/// Packets kept per encoding for consumers' NACKs at most (the last 2 s
-/// of them, up to this): half a second to several of 320p-720p video.
+/// Packets kept per encoding for consumers' NACKs at most: the last 2 s
+/// of them, up to this (half a second of a 1,000-packet/s stream).
 pub const HISTORY_PACKETS: usize = 512;
 
 impl ProducerMedia {
