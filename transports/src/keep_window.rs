@@ -16,7 +16,7 @@ pub const KEEP_FOR: Duration = Duration::from_millis(2000);
 pub const FIRST_SLOTS: usize = 64;
 
 /// The first ring's making: no time a ring is given is before it.
-pub fn epoch() -> Instant {
+fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
 }
@@ -31,6 +31,15 @@ pub fn millis(now: Instant) -> u32 {
 /// overwrite a packet kept at `kept_at` (`millis`) with one kept at `now`.
 pub fn should_grow(kept_at: u32, now: u32, slots: usize, limit: usize) -> bool {
     slots < limit && u128::from(now.wrapping_sub(kept_at)) < KEEP_FOR.as_millis()
+}
+
+/// The most slots a ring asked for at most `limit` grows to: a power of
+/// two (sequence numbers are masked into it) well inside the 16-bit
+/// sequence space. Starts the clock, so that no time a ring is given
+/// comes before it.
+pub fn ring_limit(limit: usize) -> usize {
+    epoch();
+    limit.clamp(1, 1 << 15).next_power_of_two()
 }
 
 /// The size a ring of at most `limit` slots starts at (a power of two).
@@ -49,6 +58,13 @@ mod tests {
         assert!(!should_grow(1_000, 1_001, 512, 512), "at the limit");
         // Across the wrap of the millisecond count.
         assert!(should_grow(u32::MAX - 5, 10, 64, 512));
+    }
+
+    #[test]
+    fn a_ring_limit_is_a_power_of_two_inside_the_sequence_space() {
+        assert_eq!(ring_limit(500), 512);
+        assert_eq!(ring_limit(0), 1);
+        assert_eq!(ring_limit(usize::MAX), 1 << 15);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use crate::keep_window::{epoch, first_slots, millis, should_grow};
+use crate::keep_window::{first_slots, millis, ring_limit, should_grow};
 
 #[derive(Default)]
 struct Kept {
@@ -34,9 +34,8 @@ impl PacketHistory {
     /// Keeps the last 2 s of packets of each of `encodings`, at most
     /// `limit` (rounded to a power of two) of each.
     pub fn new(encodings: usize, limit: usize) -> Self {
-        epoch();
         PacketHistory {
-            limit: limit.clamp(1, 1 << 15).next_power_of_two(),
+            limit: ring_limit(limit),
             rings: (0..encodings).map(|_| Vec::new()).collect(),
         }
     }

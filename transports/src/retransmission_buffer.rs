@@ -23,7 +23,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::keep_window::{epoch, first_slots, millis, should_grow};
+use crate::keep_window::{first_slots, millis, ring_limit, should_grow};
 
 /// Where the rest of a kept copy is: the producer's packet of `encoding`
 /// numbered `sequence`, whose payload from byte `payload_kept` on the copy
@@ -90,8 +90,7 @@ impl RetransmissionBuffer {
     /// Keeps the copies of the last 2 s (`keep_window`), at most `limit`
     /// of them (rounded to a power of two).
     pub fn new(limit: usize) -> Self {
-        let limit = limit.clamp(1, 1 << 15).next_power_of_two();
-        epoch();
+        let limit = ring_limit(limit);
         RetransmissionBuffer {
             slots: vec![EMPTY; first_slots(limit)].into_boxed_slice(),
             long_heads: None,
